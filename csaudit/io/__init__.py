@@ -1,0 +1,1 @@
+"""Readers: one module per export format, all emitting the MESSAGES schema (+ rejects)."""

@@ -1,0 +1,85 @@
+"""The common interface of every export reader.
+
+A reader turns one file's bytes into a *parsed* table; the shared pipeline in ``csaudit.io.chats``
+does everything that is the same for all formats (roles, text clean-up, timezone, ids, de-duplication,
+conversations, schema check). A reader module exposes::
+
+    NAME: str                                   # format name, e.g. "qianniu-text"
+    def sniff(raw: RawFile, text: str | None) -> float   # 0..1 confidence that raw is this format
+    def parse(raw: RawFile, ctx: ReadContext) -> Parsed
+
+``Parsed.messages`` columns (one row per message, in file order):
+
+=============== ===================================================================================
+``line``        int, 1-based line (or record number for JSON/XLSX) of the message header in ``raw``
+``sender``      str, the sender as exported
+``ts``          datetime64 (naive = shop local time, or tz-aware) or NaT when the export has none
+``text``        str, the whole message (multi-line kept, joined with "\\n")
+``role``        optional: a role the export states (customer/agent/auto_reply/bot/system) or NA
+``shop``        optional: str or NA (else derived from ``店铺名:子账号`` senders)
+``customer``    optional: str or NA (else derived from the buyer senders of the file)
+``agent``       optional: str or NA (else derived from agent senders)
+``conversation`` optional: the export's own conversation/session key, or NA
+=============== ===================================================================================
+
+``Parsed.rejects`` columns: ``line`` (int), ``raw`` (str), ``reason`` (str). Every non-blank input
+line ends up in exactly one message or one reject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from csaudit.config import Config
+
+PARSED_COLUMNS = ("line", "sender", "ts", "text", "role", "shop", "customer", "agent", "conversation")
+
+
+@dataclass
+class RawFile:
+    """One input file: ``source`` is its display name (``dir/a.txt`` or ``chats.zip/a.txt``)."""
+
+    source: str
+    data: bytes
+
+
+@dataclass
+class ReadContext:
+    """What the caller asked for, passed to every reader."""
+
+    config: Config = field(default_factory=Config)
+    tz: str = "Asia/Shanghai"
+    encoding: str | None = None
+    columns: dict[str, str] | None = None
+    strict: bool = False
+
+
+@dataclass
+class Parsed:
+    """A reader's output for one file (see module docstring for the columns)."""
+
+    messages: pd.DataFrame
+    rejects: pd.DataFrame
+    encoding: str | None = None
+
+
+class InputError(ValueError):
+    """Unreadable input. The message names the file, the line and what was expected."""
+
+    def __init__(self, source: str, line: int | None, expected: str):
+        self.source, self.line, self.expected = source, line, expected
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {expected}")
+
+
+def rejects_frame(lines: list[int], raws: list[str], reasons: list[str]) -> pd.DataFrame:
+    """Build a reader's rejects table from parallel lists."""
+    return pd.DataFrame(
+        {
+            "line": pd.Series(lines, dtype="int64"),
+            "raw": pd.Series(raws, dtype="str"),
+            "reason": pd.Series(reasons, dtype="str"),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Metrics: latency, lexicon (politeness, negative phrases, QC rules), sentiment, conversion."""

@@ -1,0 +1,1 @@
+"""Reports: papermill runs notebooks per agent -> HTML; index page; Excel workbook."""
