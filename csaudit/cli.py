@@ -1,0 +1,115 @@
+"""Command line: ``csaudit ingest | audit | report | sample``.
+
+Exit codes: 0 ok, 1 some work failed (e.g. an agent report), 2 unusable input or arguments.
+Errors are one clear line on stderr (file, line, what was expected), never a deep traceback;
+``--debug`` shows the traceback. Progress bars only on a terminal; plain log lines otherwise (cron).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger("csaudit")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("jieba", "papermill", "traitlets", "nbconvert", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="export files, folders (recursive) or zips")
+    p.add_argument("--format", default="auto", help="force a format (qianniu-text, qianniu-web, qianniu-json, wecom-kf, table)")
+    p.add_argument("--encoding", default=None, help="force an encoding (default: detect)")
+    p.add_argument("--strict", action="store_true", help="stop at the first line that cannot be read")
+
+
+def _add_audit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--orders", default=None, help="orders CSV/XLSX for conversion figures")
+    p.add_argument("--config", default=None, help="csaudit.toml (default: the taobao preset)")
+    p.add_argument("--preset", default=None, choices=["taobao", "jd", "douyin"], help="start from this preset")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--week", default=None, help="ISO week, e.g. 2026-W46")
+    g.add_argument("--period", default=None, help="date range A..B, e.g. 2026-11-09..2026-11-15 (inclusive)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csaudit", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="read exports, print a summary and the first rejects")
+    _add_input_options(p)
+    p.add_argument("-o", "--output", default=None, help="write the messages table (.parquet or .csv)")
+    p.add_argument("--rejects", default=None, help="write the rejects table (.csv)")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("audit", help="compute the audit, save it and print the scorecard")
+    _add_input_options(p)
+    _add_audit_options(p)
+    p.add_argument("-o", "--output", default="out/audit", help="folder for the saved audit and agents.csv")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("report", help="audit, then per-agent HTML reports, index.html and audit.xlsx")
+    _add_input_options(p)
+    _add_audit_options(p)
+    p.add_argument("--previous", default=None, help="a previous saved audit folder to compare against")
+    p.add_argument("--agents", default=None, help="comma-separated agents (default: all)")
+    p.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    p.add_argument("--workers", type=int, default=2, help="parallel notebook runs (default 2)")
+    p.add_argument("--no-mask", action="store_true", help="show phone/order numbers and addresses unmasked")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("sample", help="generate the deterministic sample exports")
+    p.add_argument("--out", default="data/sample_chats", help="output folder")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=_cmd_sample)
+    return parser
+
+
+# Each command's handler. They import lazily so `csaudit --help` starts fast.
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    raise NotImplementedError("ingest")
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    raise NotImplementedError("audit")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    raise NotImplementedError("report")
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    raise NotImplementedError("sample")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("csaudit: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"csaudit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Text clean-up and normalisation shared by readers and metrics.
+
+* :func:`clean_text` — what we store: NFC, CRLF/CR → LF, zero-width and direction marks removed,
+  trailing whitespace of each line trimmed. Original script (Traditional/Simplified) is kept.
+* :func:`normalize_for_match` — what we match lexicons on: per character NFKC (full-width → half-width),
+  Traditional → Simplified (OpenCC ``t2s``) and ASCII lower-case, **one output character per input
+  character**, so an offset found in the normalised text indexes the original text.
+
+All functions take and return a pandas Series and work on distinct values only (chat text repeats a
+lot), so their cost grows with the number of distinct texts, not messages.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import pandas as pd
+
+# zero-width space/joiners, word joiner, BOM, LRM/RLM, bidi embeddings/overrides/isolates, soft hyphen
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+_TRAILING_WS = re.compile(r"[ \t\u3000]+(?=\n|$)")
+
+
+def clean_one(text: str) -> str:
+    """Clean one string (see module docstring)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    return _TRAILING_WS.sub("", text)
+
+
+def _map_distinct(s: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct non-missing value of ``s``."""
+    if len(s) == 0:
+        return s.astype("str")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = pd.Index([fn(u) for u in uniques], dtype="str")
+    out = pd.Series(mapped.take(codes, allow_fill=True, fill_value=None), index=s.index, dtype="str")
+    return out
+
+
+def clean_text(s: pd.Series) -> pd.Series:
+    """Stored form of message text (NFC, LF line ends, no invisible marks)."""
+    return _map_distinct(s, clean_one)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def _nfkc_char(ch: str) -> str:
+    n = unicodedata.normalize("NFKC", ch)
+    return n if len(n) == 1 else ch
+
+
+@lru_cache(maxsize=1)
+def _width_table() -> dict[int, str]:
+    """Full-width ASCII and ideographic space → half-width; other single-char NFKC folds."""
+    table: dict[int, str] = {0x3000: " "}
+    for cp in range(0xFF01, 0xFF5F):
+        table[cp] = chr(cp - 0xFEE0)
+    for cp in list(range(0x2000, 0x2070)) + list(range(0x2460, 0x24FF)) + list(range(0xFF5F, 0xFFEF)):
+        n = _nfkc_char(chr(cp))
+        if n != chr(cp):
+            table[cp] = n
+    return table
+
+
+def to_simplified_one(text: str) -> str:
+    """Traditional → Simplified for one string, keeping its length (char-wise fallback)."""
+    out = _t2s().convert(text)
+    if len(out) != len(text):
+        conv = _t2s().convert
+        out = "".join(c if len(c := conv(ch)) == 1 else ch for ch in text)
+    return out
+
+
+def normalize_one(text: str) -> str:
+    """Normalised form of one string for matching; ``len(result) == len(text)``."""
+    out = to_simplified_one(text.translate(_width_table())).lower()
+    if len(out) != len(text):  # lower() can change length for a few non-ASCII letters
+        out = "".join(c if len(c) == 1 else o for c, o in zip(out, text, strict=False))[: len(text)]
+        out = out.ljust(len(text))
+    return out
+
+
+def normalize_for_match(s: pd.Series) -> pd.Series:
+    """Lexicon-matching form (see module docstring). Same index, same length per string."""
+    return _map_distinct(s, normalize_one)
+
+
+def to_simplified(s: pd.Series) -> pd.Series:
+    """Traditional → Simplified (used before sentiment scoring)."""
+    return _map_distinct(s, to_simplified_one)
