@@ -155,6 +155,24 @@ class ScoreConfig:
         default_factory=lambda: ["off_platform", "abuse", "inducement"]
     )
     """A hit in any of these categories sets the conversation's QA score to 0."""
+    responsiveness_full_s: float = 30.0
+    """A round answered within this many seconds earns full responsiveness points (linear to 0 at the cap)."""
+    severity_penalty: dict[str, float] = field(
+        default_factory=lambda: {"critical": 100.0, "major": 25.0, "minor": 10.0}
+    )
+    """Compliance points deducted per penalised hit, by severity (severities not listed, e.g. ``info``, cost 0)."""
+    penalty_sides: list[str] = field(default_factory=lambda: ["agent"])
+    """Only hits on these sides cost compliance points or zero a conversation (critical)."""
+    greeting_categories: list[str] = field(default_factory=lambda: ["greeting"])
+    """Lexicon categories that count as a greeting in the first agent reply."""
+    closing_categories: list[str] = field(default_factory=lambda: ["closing", "rating_invite"])
+    """Lexicon categories that count as a closing among the conversation's last ``qc.closing_last_n`` messages."""
+    apology_categories: list[str] = field(default_factory=lambda: ["apology"])
+    """Lexicon categories that count as an apology after a long wait (``qc.long_wait_s``)."""
+    politeness_rules: list[str] = field(
+        default_factory=lambda: ["qc:no_greeting_first_reply", "qc:no_apology_after_wait", "qc:no_closing"]
+    )
+    """QC rules already scored by the politeness category; they cost no compliance points (no double count)."""
 
 
 @dataclass

@@ -1,0 +1,350 @@
+"""The QA score per conversation and the per-agent scorecard (DESIGN §5 "QA score").
+
+Every conversation gets five category scores, each 0–100 or NA when the category does not apply:
+
+``score_responsiveness``
+    Mean over the conversation's rounds that start inside service hours (``rounds.in_hours``) of
+    ``100 × clip((cap − t) / (cap − full), 0, 1)`` where ``t`` = the round's response time in seconds,
+    ``cap`` = ``latency.cap_s`` (600 s) and ``full`` = ``score.responsiveness_full_s`` (30 s): a reply
+    within 30 s earns 100, one at or beyond the cap 0, linear in between (180 s → 73.7). An
+    unanswered round earns 0 whatever ``latency.unanswered`` says. NA when the conversation has no
+    in-hours round with a known time (e.g. no timestamps, only night messages); an unanswered round
+    without a timestamp is left out too.
+``score_politeness``
+    Share of the applicable politeness checks that pass, × 100. Checks: *greeting* — the first
+    agent message has a lexicon hit (``rule`` ``lexicon:*``) of a ``score.greeting_categories`` category; *closing* — one of the
+    conversation's last ``qc.closing_last_n`` messages is an agent message with a
+    ``score.closing_categories`` hit; *apology* (only when needed: some round was answered after more
+    than ``qc.long_wait_s``) — an agent ``score.apology_categories`` hit at or after the first such
+    slow reply. NA when the conversation has no agent message.
+``score_compliance``
+    ``100 − Σ penalty`` (floored at 0) over the conversation's hits on a ``score.penalty_sides`` side
+    (agent), lexicon and QC alike, with ``score.severity_penalty[severity]`` points each
+    (critical 100, major 25, minor 10; other severities, e.g. ``info`` politeness terms, cost 0). QC
+    rules listed in ``score.politeness_rules`` are scored by politeness and cost nothing here.
+    NA when the conversation has no agent message.
+``score_sentiment``
+    ``100 × sentiment_end`` — the customer's mood at the END of the conversation (mean snownlp score of
+    the last k customer messages), which tracks satisfaction far better than the drift. NA when
+    the customer wrote nothing scorable.
+``score_conversion``
+    Inquiries (询单) only: 100 if the inquiry led to an order within the window (``ordered``), else 0.
+    NA for after-sales conversations and when no orders were given.
+
+``qa_score_critical_free`` = weighted mean of the applicable categories with ``score.weights``,
+renormalised over the categories present (a conversation with only responsiveness and compliance
+uses 0.30 / (0.30 + 0.25) and 0.25 / (0.30 + 0.25)). ``qa_score`` = the same, but 0 when the
+conversation has an agent-side hit in a ``score.critical_categories`` category (``critical``).
+
+Per agent (the conversation's primary agent): ``qa_score`` = mean of its conversations'
+``qa_score`` (Zendesk-style IQS), ``qa_score_critical_free`` beside it, ``score_<category>`` = mean
+over the conversations where the category applies, ``rank`` 1 = best ``qa_score`` (ties share the
+best rank, agents with no scored conversation rank last).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import Config
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ("responsiveness", "politeness", "compliance", "sentiment", "conversion")
+SCORE_COLUMNS = tuple(f"score_{c}" for c in CATEGORIES)
+
+
+def _mask_cat(hits: pd.DataFrame, cats: Iterable[str], sides: Iterable[str] | None = None) -> pd.Series:
+    m = hits["category"].isin(list(cats))
+    if sides is not None:
+        m &= hits["side"].isin(list(sides))
+    return m
+
+
+def responsiveness(rounds: pd.DataFrame, config: Config) -> pd.Series:
+    """``score_responsiveness`` per ``conversation_id`` (see module docstring)."""
+    cap = float(config.latency.cap_s)
+    full = min(float(config.score.responsiveness_full_s), cap - 1e-9)
+    r = rounds.loc[rounds["in_hours"].astype(bool)]
+    t = pd.to_numeric(r["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    answered = r["answered"].astype(bool).to_numpy()
+    pts = np.clip((cap - t) / (cap - full), 0.0, 1.0) * 100.0
+    dated = r["start"].notna().to_numpy()
+    pts = np.where(answered, pts, np.where(dated, 0.0, np.nan))
+    s = pd.Series(pts, index=r.index).groupby(r["conversation_id"].to_numpy()).mean()
+    s.index.name = "conversation_id"
+    return s
+
+
+def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Per conversation: ``greeting_ok, closing_ok, apology_needed, apology_ok, score_politeness``.
+
+    Conversations without any agent message get NA. ``messages`` must be in conversation/time order.
+    """
+    sc = config.score
+    conv = messages["conversation_id"]
+    is_agent = (messages["role"] == "agent").to_numpy()
+    agent_msgs = messages.loc[is_agent, ["conversation_id", "message_id"]]
+    has_agent = pd.Index(agent_msgs["conversation_id"].unique())
+
+    agent_hits = hits.loc[(hits["side"] == "agent") & hits["rule"].str.startswith("lexicon:")]
+    greet_ids = set(agent_hits.loc[_mask_cat(agent_hits, sc.greeting_categories), "message_id"].dropna())
+    close_ids = set(agent_hits.loc[_mask_cat(agent_hits, sc.closing_categories), "message_id"].dropna())
+
+    first = agent_msgs.drop_duplicates("conversation_id")
+    greeting_ok = pd.Series(first["message_id"].isin(greet_ids).to_numpy(), index=first["conversation_id"].to_numpy())
+
+    pos_from_end = messages.groupby(conv.to_numpy(), sort=False).cumcount(ascending=False).to_numpy()
+    tail = messages.loc[(pos_from_end < int(config.qc.closing_last_n)) & is_agent]
+    closing_ok = tail["message_id"].isin(close_ids).groupby(tail["conversation_id"].to_numpy()).any()
+
+    slow = rounds.loc[
+        rounds["answered"].astype(bool)
+        & (pd.to_numeric(rounds["response_s"], errors="coerce") > float(config.qc.long_wait_s))
+    ]
+    first_slow = slow.groupby(slow["conversation_id"].to_numpy())["reply"].min()
+    apol = agent_hits.loc[_mask_cat(agent_hits, sc.apology_categories), ["conversation_id", "ts"]]
+    apol = apol.assign(after=first_slow.reindex(apol["conversation_id"].to_numpy()).to_numpy())
+    ok = apol.loc[apol["ts"].notna() & apol["after"].notna() & (apol["ts"] >= apol["after"])]
+    apology_ok_ids = set(ok["conversation_id"])
+
+    out = pd.DataFrame(index=pd.Index(has_agent, name="conversation_id"))
+    out["greeting_ok"] = greeting_ok.reindex(out.index, fill_value=False).astype(bool)
+    out["closing_ok"] = closing_ok.reindex(out.index, fill_value=False).astype(bool)
+    out["apology_needed"] = out.index.isin(first_slow.index)
+    out["apology_ok"] = out.index.isin(list(apology_ok_ids)) & out["apology_needed"]
+    passed = out["greeting_ok"].astype(int) + out["closing_ok"].astype(int) + out["apology_ok"].astype(int)
+    applicable = 2 + out["apology_needed"].astype(int)
+    out["score_politeness"] = 100.0 * passed / applicable
+    return out
+
+
+def compliance(messages: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Per conversation with an agent message: ``penalty, n_critical, critical, score_compliance``."""
+    sc = config.score
+    has_agent = pd.Index(messages.loc[messages["role"] == "agent", "conversation_id"].unique(), name="conversation_id")
+    h = hits.loc[hits["side"].isin(list(sc.penalty_sides))]
+    pen_h = h.loc[~h["rule"].isin(list(sc.politeness_rules))]
+    pts = pen_h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).fillna(0.0)
+    penalty = pts.groupby(pen_h["conversation_id"].to_numpy()).sum()
+    crit = h.loc[h["category"].isin(list(sc.critical_categories))]
+    n_crit = crit.groupby(crit["conversation_id"].to_numpy()).size()
+
+    out = pd.DataFrame(index=has_agent)
+    out["penalty"] = penalty.reindex(has_agent, fill_value=0.0).astype("float64")
+    out["score_compliance"] = (100.0 - out["penalty"]).clip(lower=0.0)
+    # a critical hit counts even in a conversation without an agent-role message (e.g. an auto-reply)
+    all_ids = has_agent.union(pd.Index(n_crit.index, name="conversation_id"))
+    out = out.reindex(all_ids)
+    out["n_critical"] = n_crit.reindex(all_ids, fill_value=0).astype("int64")
+    out["critical"] = out["n_critical"] > 0
+    return out
+
+
+def conversation_scores(
+    conversations: pd.DataFrame,
+    messages: pd.DataFrame,
+    rounds: pd.DataFrame,
+    hits: pd.DataFrame,
+    config: Config | None = None,
+    has_orders: bool = True,
+) -> pd.DataFrame:
+    """QA score of every conversation (definitions in the module docstring).
+
+    ``conversations`` needs ``conversation_id`` and, when present, ``sentiment_end`` (0–1),
+    ``is_inquiry`` and ``ordered``. Returns one row per conversation (same order):
+    ``conversation_id``, the five ``score_*`` columns, ``greeting_ok, closing_ok, apology_needed,
+    apology_ok, penalty, n_critical, critical, qa_score_critical_free, qa_score``.
+    """
+    config = config or Config()
+    ids = pd.Index(conversations["conversation_id"], name="conversation_id")
+    out = pd.DataFrame(index=ids)
+    out["score_responsiveness"] = responsiveness(rounds, config).reindex(ids)
+    pol = politeness(messages, rounds, hits, config).reindex(ids)
+    comp = compliance(messages, hits, config).reindex(ids)
+    out["score_politeness"] = pol["score_politeness"]
+    out["score_compliance"] = comp["score_compliance"]
+
+    if "sentiment_end" in conversations:
+        out["score_sentiment"] = 100.0 * pd.to_numeric(conversations["sentiment_end"], errors="coerce").to_numpy()
+    else:
+        out["score_sentiment"] = np.nan
+    if has_orders and {"is_inquiry", "ordered"} <= set(conversations.columns):
+        inq = conversations["is_inquiry"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        ordered = conversations["ordered"].astype("boolean").astype("float64").to_numpy() * 100.0
+        out["score_conversion"] = np.where(inq, ordered, np.nan)
+    else:
+        out["score_conversion"] = np.nan
+
+    for col in ("greeting_ok", "closing_ok", "apology_needed", "apology_ok"):
+        out[col] = pol[col].astype("boolean")
+    out["penalty"] = comp["penalty"].astype("float64")
+    out["n_critical"] = comp["n_critical"].fillna(0).astype("int64")
+    out["critical"] = out["n_critical"] > 0
+
+    weights = {c: float(config.score.weights.get(c, 0.0)) for c in CATEGORIES}
+    unknown = set(config.score.weights) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"score.weights: unknown categories {sorted(unknown)}; expected {list(CATEGORIES)}")
+    S = out[list(SCORE_COLUMNS)].to_numpy(dtype="float64")
+    W = np.array([weights[c] for c in CATEGORIES])
+    present = ~np.isnan(S)
+    wsum = (present * W).sum(axis=1)
+    num = np.nansum(S * W, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cf = np.where(wsum > 0, num / np.where(wsum > 0, wsum, 1.0), np.nan)
+    out["qa_score_critical_free"] = cf
+    out["qa_score"] = np.where(out["critical"].to_numpy(), 0.0, cf)
+    return out.reset_index()
+
+
+def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
+    """Per primary ``agent``: ``n_scored, qa_score, qa_score_critical_free, score_<category>``
+    (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``."""
+    c = conversations.loc[conversations["agent"].notna()]
+    g = c.groupby("agent", sort=True)
+    out = pd.DataFrame(
+        {
+            "n_scored": g["qa_score"].count().astype("int64"),
+            "qa_score": g["qa_score"].mean(),
+            "qa_score_critical_free": g["qa_score_critical_free"].mean(),
+            **{col: g[col].mean() for col in SCORE_COLUMNS},
+            "critical_conversations": g["critical"].sum().astype("int64"),
+        }
+    )
+    out["rank"] = rank(out["qa_score"])
+    out.index.name = "agent"
+    return out.reset_index()
+
+
+def rank(qa: pd.Series) -> pd.Series:
+    """1 = best ``qa_score``; ties share the best rank; NA scores rank after every scored agent."""
+    r = qa.rank(ascending=False, method="min", na_option="bottom")
+    return r.astype("int64")
+
+
+# --------------------------------------------------------------------------------------------
+# The scorecard (AGENTS)
+
+
+def hit_counts(
+    hits: pd.DataFrame,
+    config: Config | None = None,
+    negative_categories: Iterable[str] = (),
+    qc_rules: Iterable[str] = (),
+) -> pd.DataFrame:
+    """Per agent: ``negative_hits`` (agent-side lexicon hits whose severity costs compliance points),
+    ``neg_<category>`` per negative category, ``qc_hits`` and ``qc_<rule>`` per QC rule (``qc:x`` → ``qc_x``),
+    ``critical_hits``. Categories/rules named in the arguments get a column even with no hit."""
+    config = config or Config()
+    sc = config.score
+    h = hits.loc[hits["agent"].notna()]
+    pen = h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).fillna(0.0)
+    lex = h["rule"].str.startswith("lexicon:")
+    neg = h.loc[lex & (h["side"] == "agent") & (pen > 0)]
+    qc = h.loc[h["rule"].str.startswith("qc:")]
+    crit = h.loc[h["side"].isin(list(sc.penalty_sides)) & h["category"].isin(list(sc.critical_categories))]
+
+    parts = {
+        "negative_hits": neg.groupby("agent").size(),
+        "qc_hits": qc.groupby("agent").size(),
+        "critical_hits": crit.groupby("agent").size(),
+    }
+    neg_cats = sorted(set(negative_categories) | set(neg["category"].dropna()))
+    by_cat = neg.groupby(["agent", "category"]).size()
+    for cat in neg_cats:
+        parts[f"neg_{cat}"] = by_cat.xs(cat, level="category") if cat in by_cat.index.get_level_values(1) else None
+    rules = sorted({r.removeprefix("qc:") for r in qc_rules} | {r.removeprefix("qc:") for r in qc["rule"]})
+    by_rule = qc.groupby(["agent", "rule"]).size()
+    for r in rules:
+        key = f"qc:{r}"
+        parts[f"qc_{r}"] = by_rule.xs(key, level="rule") if key in by_rule.index.get_level_values(1) else None
+    agents = pd.Index(sorted(h["agent"].unique()), name="agent", dtype="str")
+    out = pd.DataFrame(index=agents)
+    for col, s in parts.items():
+        out[col] = (s.reindex(agents) if s is not None else pd.Series(np.nan, index=agents)).fillna(0).astype("int64")
+    return out.reset_index()
+
+
+def sentiment_figures(conversations: pd.DataFrame, config: Config | None = None) -> pd.DataFrame:
+    """Per primary agent: ``sentiment_start_mean, sentiment_end_mean, sentiment_drift_mean`` (0–1 scale,
+    means over conversations with a score) and ``deteriorated_rate`` (share of those conversations whose
+    drift ≤ ``sentiment.deteriorated_drift``)."""
+    config = config or Config()
+    c = conversations.loc[conversations["agent"].notna()]
+    drift = pd.to_numeric(c["sentiment_drift"], errors="coerce")
+    det = (drift <= float(config.sentiment.deteriorated_drift)).astype("float64").where(drift.notna())
+    g = c.assign(_det=det, _drift=drift).groupby("agent")
+    return pd.DataFrame(
+        {
+            "sentiment_start_mean": g["sentiment_start"].mean(),
+            "sentiment_end_mean": g["sentiment_end"].mean(),
+            "sentiment_drift_mean": g["_drift"].mean(),
+            "deteriorated_rate": g["_det"].mean(),
+        }
+    ).rename_axis("agent").reset_index()
+
+
+def base_counts(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+    """Per agent: ``n_conversations`` and ``n_customers`` (as primary agent), ``n_transfers_in``
+    (conversations the agent joined as a non-primary agent), ``n_agent_messages`` (its agent-role messages)."""
+    c = conversations.loc[conversations["agent"].notna()]
+    g = c.groupby("agent")
+    out = pd.DataFrame({"n_conversations": g.size(), "n_customers": g["customer"].nunique()})
+    members = conversations[["agent", "agents"]].assign(member=conversations["agents"].str.split("|")).explode("member")
+    members = members.loc[members["member"].notna() & (members["member"] != "") & (members["member"] != members["agent"])]
+    msgs = messages.loc[(messages["role"] == "agent") & messages["agent"].notna()]
+    n_msgs = msgs.groupby("agent").size()
+    agents = out.index.union(pd.Index(n_msgs.index)).union(pd.Index(members["member"].unique()))
+    out = out.reindex(agents).fillna(0).astype("int64")
+    out["n_transfers_in"] = members.groupby("member").size().reindex(agents, fill_value=0).astype("int64")
+    out["n_agent_messages"] = n_msgs.reindex(agents, fill_value=0).astype("int64")
+    out.index.name = "agent"
+    return out.reset_index()
+
+
+def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.DataFrame) -> pd.DataFrame:
+    """AGENTS: ``base`` (one row per agent, defines the agents) left-merged with every per-agent
+    frame in ``parts`` and then the QA ``scores`` (:func:`agent_scores`); sorted by ``rank``.
+
+    A column that an earlier frame already provides is taken from the earlier one (logged)."""
+    out = base.copy()
+    for part in [*parts, scores]:
+        if part is None or "agent" not in part.columns:
+            continue
+        dup = [c for c in part.columns if c != "agent" and c in out.columns]
+        if dup:
+            log.debug("scorecard: columns %s already present, keeping the first", dup)
+        part = part.drop(columns=dup).drop_duplicates("agent")
+        out = out.merge(part, on="agent", how="left", validate="one_to_one")
+    for col in out.columns:
+        if col.startswith(("n_", "neg_", "qc_")) or col in ("negative_hits", "critical_hits", "critical_conversations"):
+            if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_float_dtype(out[col]):
+                out[col] = out[col].fillna(0).astype("int64")
+            elif pd.api.types.is_float_dtype(out[col]) and out[col].dropna().mod(1).eq(0).all():
+                out[col] = out[col].fillna(0).astype("int64")
+    out["rank"] = rank(out["qa_score"]) if "qa_score" in out else pd.Series(1, index=out.index, dtype="int64")
+    out = out.sort_values(["rank", "agent"], kind="stable").reset_index(drop=True)
+    check_scorecard(out)
+    return out
+
+
+def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
+    """Validate AGENTS with pandera (all failures collected): unique non-null ``agent``; ``rank`` ≥ 1;
+    ``qa_score``, ``qa_score_critical_free`` and ``score_*`` in [0, 100]; ``*_rate`` in [0, 1]; counts ≥ 0."""
+    import pandera.pandas as pa
+
+    cols: dict[str, pa.Column] = {"agent": pa.Column(str, nullable=False, unique=True), "rank": pa.Column("int64", pa.Check.ge(1))}
+    for c in agents.columns:
+        if c in ("qa_score", "qa_score_critical_free") or c.startswith("score_"):
+            cols[c] = pa.Column(float, pa.Check.in_range(0, 100), nullable=True)
+        elif c.endswith("_rate"):
+            cols[c] = pa.Column(float, pa.Check.in_range(0, 1), nullable=True)
+        elif c.startswith(("n_", "neg_", "qc_")) and pd.api.types.is_integer_dtype(agents[c]):
+            cols[c] = pa.Column("int64", pa.Check.ge(0))
+    pa.DataFrameSchema(cols, strict=False).validate(agents, lazy=True)
+    return agents
