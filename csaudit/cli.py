@@ -84,7 +84,43 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    raise NotImplementedError("audit")
+    """Read chats (+ orders), audit, save to ``-o DIR`` with ``DIR/agents.csv`` (UTF-8 with BOM for
+    Excel/WPS), print the scorecard and the total time."""
+    import time
+    from pathlib import Path
+
+    from csaudit.audit import audit, load_config
+    from csaudit.io.chats import read_chats
+    from csaudit.io.orders import read_orders
+    from csaudit.score import format_scorecard
+
+    t0 = time.perf_counter()
+    cfg = load_config(args.config, args.preset)
+    tz = cfg.latency.timezone
+    chats = read_chats(args.paths, format=args.format, encoding=args.encoding, tz=tz, strict=args.strict, config=cfg)
+    n_rejects = len(chats.rejects)
+    if n_rejects:
+        log.warning("%d input line(s) could not be read (see `csaudit ingest ... --rejects FILE`)", n_rejects)
+    orders = read_orders(args.orders, tz=tz) if args.orders else None
+    result = audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period)
+    out = Path(args.output)
+    result.save(out)
+    result.agents.to_csv(out / "agents.csv", index=False, encoding="utf-8-sig")
+    elapsed = time.perf_counter() - t0
+
+    m = result.meta
+    period = f"{m['period_start']} .. {m['period_end']}" if m.get("period_start") else "all dates"
+    print(f"csaudit audit — preset {m['preset']} {m['preset_version']}, period {period}")
+    print(
+        f"{len(result.messages)} messages, {len(result.conversations)} conversations, "
+        f"{len(result.agents)} agents, {len(result.hits)} hits"
+        + ("" if orders is not None else " (no orders: conversion not scored)")
+    )
+    print()
+    print(format_scorecard(result.agents))
+    print()
+    print(f"saved to {out}/ (agents.csv, *.parquet, meta.json) in {elapsed:.1f} s")
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -348,3 +348,46 @@ def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
             cols[c] = pa.Column("int64", pa.Check.ge(0))
     pa.DataFrameSchema(cols, strict=False).validate(agents, lazy=True)
     return agents
+
+
+# --------------------------------------------------------------------------------------------
+# printing
+
+#: Columns of the printed scorecard, in order (those absent from the table are skipped).
+PRINT_COLUMNS = (
+    "rank", "agent", "qa_score", "qa_score_critical_free", "n_conversations", "avg_response_s",
+    "reply_rate", "slow_rounds", "negative_hits", "critical_hits", "sentiment_end_mean", "order_conversion",
+)
+
+
+def _width(s: str) -> int:
+    """Display width in a terminal: East-Asian wide/full-width characters take two columns."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in s)
+
+
+def _cell(v: object) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+        return "–"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+    return str(v)
+
+
+def format_scorecard(agents: pd.DataFrame, columns: Iterable[str] = PRINT_COLUMNS) -> str:
+    """The scorecard as an aligned plain-text table (CJK-aware widths), numbers right-aligned."""
+    cols = [c for c in columns if c in agents.columns]
+    rows = [[_cell(v) for v in rec] for rec in agents[cols].itertuples(index=False, name=None)]
+    numeric = [pd.api.types.is_numeric_dtype(agents[c]) for c in cols]
+    widths = [max([_width(c), *(_width(r[i]) for r in rows)]) for i, c in enumerate(cols)]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - _width(cell))
+            out.append(pad + cell if numeric[i] else cell + pad)
+        return "  ".join(out).rstrip()
+
+    head = line(cols)
+    return "\n".join([head, "-" * _width(head), *(line(r) for r in rows)])

@@ -298,3 +298,16 @@ def test_check_scorecard_collects_failures():
     with pytest.raises(pa.errors.SchemaErrors) as exc:
         check_scorecard(bad)
     assert {"agent", "rank", "qa_score", "reply_rate"} <= set(exc.value.failure_cases["column"])
+
+
+def test_format_scorecard_aligns_cjk():
+    from csaudit.score import _width, format_scorecard
+
+    card = pd.DataFrame({"rank": [1, 2], "agent": ["云栖家居:阿青", "shop:bo"], "qa_score": [91.234, np.nan],
+                         "reply_rate": [0.5, 1.0]})
+    text = format_scorecard(card)
+    lines = text.splitlines()
+    assert lines[0].split() == ["rank", "agent", "qa_score", "reply_rate"]
+    assert "91.2" in lines[2] and "0.50" in lines[2] and "–" in lines[3]
+    # every row has the same display width up to the last column
+    assert len({_width(x) for x in (lines[0], lines[2], lines[3])}) == 1

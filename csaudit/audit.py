@@ -1,0 +1,510 @@
+"""``ca.audit``: run every metric once and hold every table in one :class:`Audit`.
+
+>>> import csaudit as ca
+>>> chats = ca.read_chats("data/sample_chats")                          # doctest: +SKIP
+>>> orders = ca.read_orders("data/sample_chats/orders.csv")             # doctest: +SKIP
+>>> result = ca.audit(chats.messages, orders=orders, period="2026-W46") # doctest: +SKIP
+>>> result.agents[["agent", "qa_score", "rank"]]                        # doctest: +SKIP
+>>> result.save("out/audit"); same = ca.Audit.load("out/audit")         # doctest: +SKIP
+
+The pipeline runs top to bottom (DESIGN §2): period filter → turns and rounds → latency → lexicon
+hits → QC hits → sentiment → word figures → conversation table → conversion → QA scores → the
+AGENTS scorecard. Each stage is logged with its duration. The caller's frames are never modified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csaudit import __version__
+from csaudit.config import Config
+
+log = logging.getLogger(__name__)
+
+#: Tables of an Audit, saved as ``<name>.parquet`` each.
+TABLES = (
+    "messages",
+    "turns",
+    "conversations",
+    "rounds",
+    "hits",
+    "agents",
+    "orders",
+    "unreplied",
+    "lost_inquiries",
+    "sales",
+    "keywords",
+)
+
+Period = tuple[str | dt.date, str | dt.date] | str | None
+
+
+# --------------------------------------------------------------------------------------------
+# period
+
+
+def parse_period(period: Period) -> tuple[dt.date, dt.date] | None:
+    """Inclusive local dates ``(first, last)`` of ``period``.
+
+    Accepts ``None``; an ISO week ``"2026-W46"`` (Monday–Sunday); a range ``"2026-11-09..2026-11-15"``;
+    or a pair of dates / ISO date strings.
+    """
+    if period is None:
+        return None
+    if isinstance(period, str):
+        s = period.strip()
+        if "..." not in s and ".." in s:
+            a, b = s.split("..", 1)
+            return parse_period((a, b))
+        try:
+            year, week = s.upper().split("-W")
+            monday = dt.date.fromisocalendar(int(year), int(week[:2]), 1)
+        except ValueError:
+            raise ValueError(f"period {period!r}: expected an ISO week like 2026-W46 or a range A..B") from None
+        return monday, monday + dt.timedelta(days=6)
+    try:
+        a, b = period
+    except (TypeError, ValueError):
+        raise ValueError(f"period {period!r}: expected (first_date, last_date)") from None
+    first, last = (_as_date(x) for x in (a, b))
+    if last < first:
+        raise ValueError(f"period {period!r}: the last date is before the first")
+    return first, last
+
+
+def _as_date(x: str | dt.date) -> dt.date:
+    if isinstance(x, dt.datetime):
+        return x.date()
+    if isinstance(x, dt.date):
+        return x
+    try:
+        return dt.date.fromisoformat(str(x).strip())
+    except ValueError:
+        raise ValueError(f"period: {x!r} is not a date like 2026-11-09") from None
+
+
+def filter_period(messages: pd.DataFrame, dates: tuple[dt.date, dt.date] | None, tz: str) -> pd.DataFrame:
+    """Whole conversations whose START (first timestamp) falls on a local date in ``dates`` (inclusive,
+    in timezone ``tz``). Conversations without any timestamp cannot be dated and are dropped (logged)."""
+    if dates is None:
+        return messages
+    ts = messages["ts"]
+    if ts.dt.tz is None:
+        ts = ts.dt.tz_localize(tz)
+    start = ts.dt.tz_convert(tz).groupby(messages["conversation_id"].to_numpy()).min()
+    lo = pd.Timestamp(dates[0]).tz_localize(tz)
+    hi = pd.Timestamp(dates[1] + dt.timedelta(days=1)).tz_localize(tz)
+    keep = start.index[(start >= lo) & (start < hi)]
+    undated = int(start.isna().sum())
+    if undated:
+        log.warning("period filter: %d conversation(s) without timestamps dropped", undated)
+    return messages.loc[messages["conversation_id"].isin(keep)]
+
+
+def load_config(config: str | Path | None = None, preset: str | None = None) -> Config:
+    """The Config for a run: ``Config()`` (taobao); ``Config.preset(preset)``; ``Config.load(config)``;
+    or, with both, the file's settings applied on top of ``preset`` (the file may not name another one)."""
+    if config is None:
+        return Config.preset(preset) if preset else Config()
+    if preset is None:
+        return Config.load(config)
+    import tomllib
+
+    path = Path(config)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    named = data.pop("preset", preset)
+    if named != preset:
+        raise ValueError(f"{path}: names preset {named!r} but --preset {preset!r} was given")
+    cfg = Config.preset(preset).updated(data, where=str(path))
+    cfg.base_dir = str(path.parent.resolve())
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# the Audit object
+
+
+@dataclass
+class Audit:
+    """Every table of one audit (see docs/pipeline.md "The Audit object" and the README)."""
+
+    messages: pd.DataFrame
+    turns: pd.DataFrame
+    conversations: pd.DataFrame
+    rounds: pd.DataFrame
+    hits: pd.DataFrame
+    agents: pd.DataFrame
+    orders: pd.DataFrame
+    unreplied: pd.DataFrame
+    lost_inquiries: pd.DataFrame
+    sales: pd.DataFrame
+    keywords: pd.DataFrame
+    config: Config = field(default_factory=Config)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{t}={len(getattr(self, t))}" for t in TABLES)
+        return f"Audit({sizes}, period={self.meta.get('period_start')}..{self.meta.get('period_end')})"
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write ``<table>.parquet`` for every table and ``meta.json`` (meta + config) into folder ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            getattr(self, name).to_parquet(path / f"{name}.parquet", index=False)
+        doc = {**self.meta, "config": self.config.to_dict()}
+        (path / "meta.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+        log.info("saved audit to %s", path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Audit:
+        """Read an audit written by :meth:`save` (tables, dtypes, config and meta identical)."""
+        path = Path(path)
+        meta_file = path / "meta.json"
+        if not meta_file.exists():
+            raise FileNotFoundError(f"{path}: not a saved audit (no meta.json)")
+        doc = json.loads(meta_file.read_text(encoding="utf-8"))
+        config = Config.from_dict(doc.pop("config", {}))
+        tables = {name: _restore(pd.read_parquet(path / f"{name}.parquet")) for name in TABLES}
+        return cls(**tables, config=config, meta=doc)
+
+    # -- views ----------------------------------------------------------------------------------
+    def agent(self, name: str) -> Audit:
+        """The subset of every table for agent ``name``.
+
+        ``conversations`` = those the agent took part in (``name`` in ``agents``); ``messages`` and
+        ``turns`` = all rows of those conversations (whole transcripts); ``rounds``, ``hits``,
+        ``agents``, ``orders`` (attributed), ``unreplied``, ``lost_inquiries``, ``keywords`` = rows whose
+        ``agent`` is ``name``; ``sales`` is the shop's and unchanged.
+        """
+        if name not in set(self.agents["agent"]):
+            raise KeyError(f"no agent {name!r} in this audit; agents: {', '.join(self.agents['agent'])}")
+        conv = self.conversations
+        mine = conv["agents"].fillna("").str.split("|").apply(lambda xs: name in xs) | (conv["agent"] == name)
+        ids = set(conv.loc[mine, "conversation_id"])
+
+        def by_agent(df: pd.DataFrame) -> pd.DataFrame:
+            return df.loc[df["agent"] == name].reset_index(drop=True) if "agent" in df else df.iloc[0:0]
+
+        def by_conv(df: pd.DataFrame) -> pd.DataFrame:
+            return df.loc[df["conversation_id"].isin(ids)].reset_index(drop=True)
+
+        return Audit(
+            messages=by_conv(self.messages),
+            turns=by_conv(self.turns),
+            conversations=conv.loc[mine].reset_index(drop=True),
+            rounds=by_agent(self.rounds),
+            hits=by_agent(self.hits),
+            agents=by_agent(self.agents),
+            orders=by_agent(self.orders),
+            unreplied=by_agent(self.unreplied),
+            lost_inquiries=by_agent(self.lost_inquiries),
+            sales=self.sales,
+            keywords=by_agent(self.keywords),
+            config=self.config,
+            meta={**self.meta, "agent": name},
+        )
+
+    def __eq__(self, other: object) -> bool:  # dataclass eq on DataFrames is ambiguous
+        if not isinstance(other, Audit):
+            return NotImplemented
+        return (
+            all(getattr(self, t).equals(getattr(other, t)) for t in TABLES)
+            and self.config == other.config
+            and self.meta == other.meta
+        )
+
+
+def _restore(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet keeps only the categories it saw; ``role`` always gets every role back."""
+    from csaudit.model.schema import ROLE_DTYPE
+
+    if "role" in df.columns and isinstance(df["role"].dtype, pd.CategoricalDtype):
+        df["role"] = df["role"].astype("str").astype(ROLE_DTYPE)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - t0
+    log.info("audit: %-13s %7.2f s", name, timings[name])
+
+
+def _join_agents(messages: pd.DataFrame) -> pd.DataFrame:
+    """Per conversation: primary ``agent`` (first agent-role sender, else first auto-reply account)
+    and ``agents`` (every agent-role account in order of first message, joined with ``|``)."""
+    conv = messages["conversation_id"]
+    roles = messages["role"].astype("str")
+    human = messages.loc[(roles == "agent").to_numpy() & messages["agent"].notna().to_numpy(), ["conversation_id", "agent"]]
+    first = human.drop_duplicates("conversation_id").set_index("conversation_id")["agent"]
+    auto = messages.loc[(roles == "auto_reply").to_numpy() & messages["agent"].notna().to_numpy(), ["conversation_id", "agent"]]
+    fallback = auto.drop_duplicates("conversation_id").set_index("conversation_id")["agent"]
+    uniq = human.drop_duplicates(["conversation_id", "agent"])
+    joined = uniq.groupby("conversation_id", sort=False)["agent"].agg("|".join)
+    ids = pd.Index(conv.unique(), name="conversation_id")
+    primary = first.reindex(ids).fillna(fallback.reindex(ids))
+    return pd.DataFrame({"agent": primary.astype("str"), "agents": joined.reindex(ids).fillna("").astype("str")}, index=ids)
+
+
+def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
+    """The base of CONVERSATIONS: ``conversation_id, shop, customer, agent, agents, start, end,
+    n_customer, n_agent, n_rounds`` (one row per conversation, in message order).
+
+    ``agent`` = the first account that sent an agent-role message (first valid responder), else the
+    first auto-reply account, else NA; ``agents`` = every agent-role account joined with ``|`` in order
+    of first message ("" when none); ``start``/``end`` = first/last timestamp; ``n_customer``/``n_agent``
+    = customer-role / agent-role messages; ``n_rounds`` = 首问首答 rounds."""
+    conv = messages["conversation_id"].to_numpy()
+    g = messages.groupby(conv, sort=False)
+    roles = messages["role"].astype("str")
+    out = pd.DataFrame(
+        {
+            "shop": g["shop"].first(),
+            "customer": g["customer"].first(),
+            "start": g["ts"].min(),
+            "end": g["ts"].max(),
+            "n_customer": (roles == "customer").groupby(conv, sort=False).sum().astype("int64"),
+            "n_agent": (roles == "agent").groupby(conv, sort=False).sum().astype("int64"),
+        }
+    )
+    out.index.name = "conversation_id"
+    out = out.join(_join_agents(messages))
+    out["n_rounds"] = rounds.groupby("conversation_id").size().reindex(out.index, fill_value=0).astype("int64")
+    cols = ["shop", "customer", "agent", "agents", "start", "end", "n_customer", "n_agent", "n_rounds"]
+    return out[cols].reset_index()
+
+
+def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:
+    if extra is None or len(extra.columns) == 0:
+        return base
+    extra = extra.reset_index() if on not in extra.columns else extra
+    new = [c for c in extra.columns if c != on and c not in base.columns]
+    return base.merge(extra[[on, *new]].drop_duplicates(on), on=on, how="left", validate="one_to_one")
+
+
+def audit(
+    messages: pd.DataFrame,
+    orders: pd.DataFrame | None = None,
+    config: Config | None = None,
+    period: Period = None,
+) -> Audit:
+    """Audit ``messages`` (MESSAGES schema) and return an :class:`Audit`.
+
+    ``orders`` (ORDERS) enables the conversion figures; without them ``ordered``/``paid`` are NA and the
+    QA score leaves conversion out. ``config`` defaults to ``Config()`` (the taobao preset). ``period``
+    (ISO week ``"2026-W46"``, range ``"A..B"`` or ``(first, last)`` inclusive local dates) keeps the
+    conversations that START in it (shop timezone ``latency.timezone``); orders are then kept from the
+    first day up to the conversion window after the last day, so late orders still convert.
+    """
+    from csaudit.metrics import conversion as conversion_mod
+    from csaudit.metrics import latency, lexicon, qc, sentiment, words
+    from csaudit.model import rounds as rounds_mod
+    from csaudit.model import schema
+    from csaudit.score import (
+        agent_scores,
+        base_counts,
+        conversation_scores,
+        hit_counts,
+        scorecard,
+        sentiment_figures,
+    )
+
+    t_start = time.perf_counter()
+    cfg = config or Config()
+    tz = cfg.latency.timezone
+    timings: dict[str, float] = {}
+    dates = parse_period(period)
+
+    with _stage("prepare", timings):
+        msgs = schema.conform(messages, "messages", tz=tz)  # a new frame; the caller's is untouched
+        msgs = filter_period(msgs, dates, tz)
+        msgs = msgs.sort_values(["conversation_id", "ts", "line"], kind="stable", na_position="first").reset_index(drop=True)
+        has_orders = orders is not None
+        ords = schema.conform(orders, "orders", tz=tz) if has_orders else schema.empty("orders", tz=tz)
+        if dates is not None and len(ords):
+            lo = pd.Timestamp(dates[0]).tz_localize(tz)
+            hi = pd.Timestamp(dates[1] + dt.timedelta(days=1)).tz_localize(tz) + pd.Timedelta(hours=cfg.conversion.window_h)
+            ords = ords.loc[(ords["created"] >= lo) & (ords["created"] < hi)]
+        ords = ords.reset_index(drop=True)
+        log.info("audit: %d messages, %d conversations, %d orders", len(msgs), msgs["conversation_id"].nunique(), len(ords))
+
+    with _stage("rounds", timings):
+        turns = rounds_mod.turns(msgs)
+        rounds = rounds_mod.rounds(msgs, cfg.latency)
+
+    with _stage("latency", timings):
+        conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency)
+        agent_latency = latency.agent_latency(msgs, rounds, cfg.latency)
+        unreplied = latency.unreplied(rounds)
+
+    with _stage("lexicon", timings):
+        lex = lexicon.Lexicon.load(cfg)
+        lex_hits = lexicon.find_hits(msgs, lex)
+        polite = lexicon.politeness(msgs, lex_hits, lex)
+
+    with _stage("qc", timings):
+        qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg)
+        frames = [h for h in (lex_hits, qc_hits) if len(h)]
+        hits = pd.concat(frames, ignore_index=True) if frames else schema.empty("hits", tz=tz)
+        hits = schema.conform(hits, "hits", tz=tz)
+        hits = hits.sort_values(["conversation_id", "ts", "start"], kind="stable").reset_index(drop=True)
+
+    with _stage("sentiment", timings):
+        msg_sent = sentiment.message_sentiment(msgs)
+        msgs = msgs.assign(sentiment=np.asarray(msg_sent, dtype="float64"))
+        conv_sent = sentiment.conversation_sentiment(msgs, cfg.sentiment)
+
+    with _stage("words", timings):
+        pronouns = words.pronoun_figures(msgs)
+        keywords = words.complaint_keywords(msgs, top=10)
+
+    with _stage("conversations", timings):
+        conversations = conversation_table(msgs, rounds)
+        conversations = _merge(conversations, conv_latency)
+        conversations = _merge(conversations, conv_sent)
+
+    with _stage("conversion", timings):
+        conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
+        conversations = _merge(conversations, conv_res.conversations)
+        if not has_orders:
+            for col in ("ordered", "paid"):
+                if col in conversations:
+                    conversations[col] = pd.Series(pd.NA, index=conversations.index, dtype="boolean")
+            if "order_amount" in conversations:
+                conversations["order_amount"] = np.nan
+
+    with _stage("score", timings):
+        n_hits = hits.groupby("conversation_id").size()
+        conversations["n_hits"] = conversations["conversation_id"].map(n_hits).fillna(0).astype("int64")
+        scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders)
+        conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
+                                                      *[c for c in scores.columns if c.startswith("score_")],
+                                                      "greeting_ok", "closing_ok", "apology_needed", "apology_ok"]])
+        conversations = _order_conversation_columns(conversations)
+        agent_conv = conversion_agents(conv_res, has_orders)
+        agents = scorecard(
+            base_counts(conversations, msgs),
+            [
+                agent_latency,
+                polite,
+                pronouns,
+                hit_counts(hits, cfg, _negative_categories(lex, cfg), _qc_rules(qc)),
+                sentiment_figures(conversations, cfg),
+                agent_conv,
+            ],
+            agent_scores(conversations),
+        )
+
+    timings["total"] = time.perf_counter() - t_start
+    log.info("audit: done in %.2f s (%d agents, %d conversations, %d hits)", timings["total"], len(agents),
+             len(conversations), len(hits))
+    meta = {
+        "preset": cfg.preset_name,
+        "preset_version": cfg.preset_version,
+        "period_start": dates[0].isoformat() if dates else None,
+        "period_end": dates[1].isoformat() if dates else None,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "csaudit_version": __version__,
+        "n_messages": int(len(msgs)),
+        "has_orders": has_orders,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+    return Audit(
+        messages=msgs,
+        turns=turns.reset_index(drop=True),
+        conversations=conversations,
+        rounds=rounds.reset_index(drop=True),
+        hits=hits,
+        agents=agents,
+        orders=conv_res.orders.reset_index(drop=True),
+        unreplied=unreplied.reset_index(drop=True),
+        lost_inquiries=conv_res.lost.reset_index(drop=True),
+        sales=_sales_frame(conv_res.sales),
+        keywords=keywords.reset_index(drop=True),
+        config=cfg,
+        meta=meta,
+    )
+
+
+CONVERSATION_COLUMNS = (
+    "conversation_id", "shop", "customer", "agent", "agents", "start", "end", "n_customer", "n_agent",
+    "first_response_s", "is_inquiry", "sentiment_start", "sentiment_end", "sentiment_drift", "ordered",
+    "paid", "order_amount", "n_hits", "qa_score",
+)
+
+
+def _order_conversation_columns(conversations: pd.DataFrame) -> pd.DataFrame:
+    """DESIGN §3 columns first (missing ones added as NA), extras after them."""
+    out = conversations.copy()
+    for c in CONVERSATION_COLUMNS:
+        if c not in out:
+            out[c] = np.nan
+    extra = [c for c in out.columns if c not in CONVERSATION_COLUMNS]
+    return out[[*CONVERSATION_COLUMNS, *extra]]
+
+
+def conversion_agents(conv_res: Any, has_orders: bool) -> pd.DataFrame | None:
+    """Per-agent conversion figures; without orders every order-based figure is NA (not 0)."""
+    agents = getattr(conv_res, "agents", None)
+    if agents is None or has_orders:
+        return agents
+    out = agents.copy()
+    for c in out.columns:
+        if c != "agent" and not c.startswith("n_inquir"):
+            out[c] = np.nan
+    return out
+
+
+def _negative_categories(lex: Any, cfg: Config) -> list[str]:
+    """Lexicon categories whose severity costs compliance points (best effort on the Lexicon object)."""
+    cats = getattr(lex, "categories", None)
+    pen = cfg.score.severity_penalty
+    out: list[str] = []
+    if isinstance(cats, dict):
+        for name, c in cats.items():
+            sev = c.get("severity") if isinstance(c, dict) else getattr(c, "severity", None)
+            side = c.get("side", "agent") if isinstance(c, dict) else getattr(c, "side", "agent")
+            if pen.get(str(sev), 0) > 0 and side == "agent":
+                out.append(str(name))
+    return out
+
+
+def _qc_rules(qc_mod: Any) -> list[str]:
+    rules = getattr(qc_mod, "RULES", ())
+    return [str(r) for r in (rules.keys() if isinstance(rules, dict) else rules)]
+
+
+def _sales_frame(sales: Any) -> pd.DataFrame:
+    if isinstance(sales, pd.DataFrame):
+        return sales.reset_index(drop=True)
+    if isinstance(sales, pd.Series):
+        return sales.to_frame().T.reset_index(drop=True)
+    if isinstance(sales, dict):
+        return pd.DataFrame([sales])
+    if sales is not None and hasattr(sales, "__dataclass_fields__"):
+        return pd.DataFrame([{f.name: getattr(sales, f.name) for f in fields(sales)}])
+    return pd.DataFrame()

@@ -1,0 +1,221 @@
+"""ca.audit / ca.Audit: period filter, conversation table, save/load, per-agent view, full pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csaudit.audit import Audit, conversation_table, filter_period, parse_period
+from csaudit.config import Config
+from csaudit.model import schema
+
+TZ = "Asia/Shanghai"
+METRICS = ("csaudit.model.rounds", "csaudit.metrics.latency", "csaudit.metrics.lexicon", "csaudit.metrics.qc",
+           "csaudit.metrics.sentiment", "csaudit.metrics.words", "csaudit.metrics.conversion")
+
+
+def metrics_ready() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in METRICS)
+
+
+needs_metrics = pytest.mark.skipif(not metrics_ready(), reason="metric modules not all present yet")
+
+
+def make_messages(rows) -> pd.DataFrame:
+    """rows: (conversation_id, role, local 'YYYY-MM-DD HH:MM:SS' or None, agent or None, text)."""
+    df = pd.DataFrame(
+        {
+            "message_id": [f"m{i:03d}" for i in range(len(rows))],
+            "conversation_id": [r[0] for r in rows],
+            "shop": "云栖家居",
+            "customer": [f"buyer_{r[0]}" for r in rows],
+            "sender": [r[3] or f"buyer_{r[0]}" for r in rows],
+            "agent": [r[3] for r in rows],
+            "role": [r[1] for r in rows],
+            "ts": [pd.Timestamp(r[2], tz=TZ) if r[2] else pd.NaT for r in rows],
+            "text": [r[4] for r in rows],
+            "source": "chat.txt",
+            "line": range(1, len(rows) + 1),
+        }
+    )
+    return schema.conform(df, "messages")
+
+
+# -- period ---------------------------------------------------------------------------------
+
+
+def test_parse_period_forms():
+    assert parse_period(None) is None
+    assert parse_period("2026-W46") == (dt.date(2026, 11, 9), dt.date(2026, 11, 15))
+    assert parse_period("2026-w01") == (dt.date(2025, 12, 29), dt.date(2026, 1, 4))
+    assert parse_period("2026-11-09..2026-11-15") == (dt.date(2026, 11, 9), dt.date(2026, 11, 15))
+    assert parse_period(("2026-11-09", dt.date(2026, 11, 10))) == (dt.date(2026, 11, 9), dt.date(2026, 11, 10))
+    for bad in ("2026-W60", "last week", ("2026-11-10", "2026-11-09"), ("2026-13-01", "2026-13-02")):
+        with pytest.raises(ValueError):
+            parse_period(bad)
+
+
+def test_filter_period_keeps_whole_conversations_by_local_start_date():
+    m = make_messages(
+        [
+            # starts Sunday 23:50 local of the week before -> out, even though it continues into Monday
+            ("c0", "customer", "2026-11-08 23:50:00", None, "在吗"),
+            ("c0", "agent", "2026-11-09 00:10:00", "云栖家居:阿青", "在的"),
+            # starts Monday 00:00 local (= Sunday 16:00 UTC) -> in
+            ("c1", "customer", "2026-11-09 00:00:00", None, "你好"),
+            # starts Sunday 23:59:59 local, last day of the week -> in, with its Monday reply
+            ("c2", "customer", "2026-11-15 23:59:59", None, "发货了吗"),
+            ("c2", "agent", "2026-11-16 00:01:00", "云栖家居:阿青", "今天发"),
+            # next Monday -> out
+            ("c3", "customer", "2026-11-16 00:00:00", None, "hi"),
+            # no timestamps -> cannot be dated -> out
+            ("c4", "customer", None, None, "?"),
+        ]
+    )
+    before = m.copy()
+    out = filter_period(m, parse_period("2026-W46"), TZ)
+    assert out["conversation_id"].unique().tolist() == ["c1", "c2"]
+    assert len(out) == 3
+    pd.testing.assert_frame_equal(m, before)
+    # the same instants given in UTC are judged by the LOCAL date
+    utc = m.assign(ts=m["ts"].dt.tz_convert("UTC"))
+    assert filter_period(utc, parse_period("2026-W46"), TZ)["conversation_id"].unique().tolist() == ["c1", "c2"]
+    # a range of one day
+    one = filter_period(m, parse_period(("2026-11-15", "2026-11-15")), TZ)
+    assert one["conversation_id"].unique().tolist() == ["c2"]
+    assert filter_period(m, None, TZ) is m
+
+
+# -- conversation table ------------------------------------------------------------------------
+
+
+def test_conversation_table_primary_agent_and_transfers():
+    m = make_messages(
+        [
+            ("c1", "system", "2026-11-10 10:00:00", None, "当前用户来自 手机淘宝"),
+            ("c1", "customer", "2026-11-10 10:00:01", None, "在吗"),
+            ("c1", "auto_reply", "2026-11-10 10:00:01", "云栖家居:自动", "[自动回复]您好"),
+            ("c1", "agent", "2026-11-10 10:00:30", "云栖家居:阿青", "您好"),
+            ("c1", "agent", "2026-11-10 10:02:00", "云栖家居:小白", "我来处理"),
+            ("c1", "agent", "2026-11-10 10:03:00", "云栖家居:阿青", "好的"),
+            ("c2", "customer", "2026-11-10 11:00:00", None, "在吗"),
+            ("c2", "auto_reply", "2026-11-10 11:00:00", "云栖家居:自动", "[自动回复]稍等"),
+            ("c3", "customer", "2026-11-10 12:00:00", None, "在吗"),
+        ]
+    )
+    rounds = pd.DataFrame({"conversation_id": ["c1", "c2", "c3"]})
+    c = conversation_table(m, rounds).set_index("conversation_id")
+    assert c.loc["c1", "agent"] == "云栖家居:阿青"
+    assert c.loc["c1", "agents"] == "云栖家居:阿青|云栖家居:小白"
+    assert c.loc["c1", "n_customer"] == 1 and c.loc["c1", "n_agent"] == 3
+    assert c.loc["c1", "start"] == pd.Timestamp("2026-11-10 10:00:00", tz=TZ)
+    assert c.loc["c1", "end"] == pd.Timestamp("2026-11-10 10:03:00", tz=TZ)
+    assert c.loc["c2", "agent"] == "云栖家居:自动" and c.loc["c2", "agents"] == ""
+    assert pd.isna(c.loc["c3", "agent"]) and c.loc["c3", "n_agent"] == 0
+    assert c["n_rounds"].tolist() == [1, 1, 1]
+    assert str(c["agent"].dtype) == "str" and str(c["agents"].dtype) == "str"
+
+
+# -- save / load -------------------------------------------------------------------------------
+
+
+def hand_built_audit() -> Audit:
+    m = make_messages(
+        [
+            ("c1", "customer", "2026-11-10 10:00:00", None, "这件毛衣起球吗"),
+            ("c1", "agent", "2026-11-10 10:00:20", "云栖家居:阿青", "亲，不起球的哦～"),
+            ("c2", "customer", "2026-11-10 11:00:00", None, "在吗"),
+            ("c2", "agent", None, "云栖家居:小白", "在"),
+        ]
+    ).assign(sentiment=[0.7, np.nan, 0.4, np.nan])
+    conv = pd.DataFrame(
+        {
+            "conversation_id": ["c1", "c2"],
+            "agent": pd.Series(["云栖家居:阿青", "云栖家居:小白"], dtype="str"),
+            "agents": pd.Series(["云栖家居:阿青", "云栖家居:小白"], dtype="str"),
+            "start": pd.to_datetime(["2026-11-10 10:00:00", "2026-11-10 11:00:00"]).tz_localize(TZ).as_unit("ns"),
+            "first_response_s": [20.0, np.nan],
+            "is_inquiry": [True, False],
+            "ordered": pd.array([True, pd.NA], dtype="boolean"),
+            "n_hits": np.array([1, 0], dtype="int64"),
+            "qa_score": [88.5, np.nan],
+        }
+    )
+    hits = schema.conform(
+        pd.DataFrame({"message_id": ["m001"], "conversation_id": ["c1"], "agent": ["云栖家居:阿青"],
+                      "ts": [pd.Timestamp("2026-11-10 10:00:20", tz=TZ)], "rule": ["lexicon:greeting"],
+                      "category": ["greeting"], "severity": ["info"], "side": ["agent"], "term": ["亲"],
+                      "start": [0], "end": [1], "text": ["亲，不起球的哦～"], "suggestion": [pd.NA]}),
+        "hits",
+    )
+    agents = pd.DataFrame({"agent": ["云栖家居:阿青", "云栖家居:小白"], "qa_score": [88.5, np.nan],
+                           "rank": np.array([1, 2], dtype="int64"), "reply_rate": [1.0, 0.5]})
+    return Audit(
+        messages=m,
+        turns=schema.empty("turns"),
+        conversations=conv,
+        rounds=schema.empty("rounds"),
+        hits=hits,
+        agents=agents,
+        orders=schema.empty("orders").assign(agent=pd.Series([], dtype="str")),
+        unreplied=pd.DataFrame({"customer": ["buyer_c2"], "conversation_id": ["c2"], "agent": ["云栖家居:小白"]}),
+        lost_inquiries=pd.DataFrame({"conversation_id": pd.Series([], dtype="str"), "agent": pd.Series([], dtype="str")}),
+        sales=pd.DataFrame({"shop_sales": [199.0], "cs_sales": [199.0], "silent_sales": [0.0]}),
+        keywords=pd.DataFrame({"agent": ["云栖家居:阿青"], "keyword": ["起球"], "weight": [1.0]}),
+        config=Config.preset("jd").updated({"score": {"weights": {"responsiveness": 1.0}}}),
+        meta={"preset": "jd", "preset_version": "2025.1", "period_start": "2026-11-09", "period_end": "2026-11-15",
+              "created": "2026-11-22T16:00:00+00:00", "csaudit_version": "0.1.0", "n_messages": 4},
+    )
+
+
+def test_save_load_round_trip_identical(tmp_path):
+    a = hand_built_audit()
+    a.save(tmp_path / "audit")
+    names = sorted(p.name for p in (tmp_path / "audit").iterdir())
+    assert "meta.json" in names and "agents.parquet" in names and "keywords.parquet" in names
+    b = Audit.load(tmp_path / "audit")
+    for t in ("messages", "turns", "conversations", "rounds", "hits", "agents", "orders", "unreplied",
+              "lost_inquiries", "sales", "keywords"):
+        pd.testing.assert_frame_equal(getattr(a, t), getattr(b, t), check_exact=True, obj=t)
+    assert b.messages["role"].dtype == schema.ROLE_DTYPE
+    assert str(b.messages["ts"].dtype) == f"datetime64[ns, {TZ}]"
+    assert b.hits["start"].dtype == "Int64"
+    assert b.config == a.config and b.config.preset_name == "jd" and b.config.score.weights == {"responsiveness": 1.0}
+    assert b.meta == a.meta
+    assert a == b
+
+
+def test_load_missing_dir_is_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a saved audit"):
+        Audit.load(tmp_path)
+
+
+def test_agent_view():
+    a = hand_built_audit()
+    v = a.agent("云栖家居:阿青")
+    assert v.conversations["conversation_id"].tolist() == ["c1"]
+    assert v.messages["conversation_id"].unique().tolist() == ["c1"]
+    assert len(v.hits) == 1 and len(v.agents) == 1 and len(v.unreplied) == 0
+    assert v.keywords["keyword"].tolist() == ["起球"]
+    assert v.meta["agent"] == "云栖家居:阿青"
+    with pytest.raises(KeyError, match="no agent"):
+        a.agent("nobody")
+
+
+def test_load_config_preset_and_file(tmp_path):
+    from csaudit.audit import load_config
+
+    assert load_config().preset_name == "taobao"
+    assert load_config(preset="jd").session.idle_gap_min == 10
+    f = tmp_path / "csaudit.toml"
+    f.write_text('[latency]\nslow_s = 120\n', encoding="utf-8")
+    cfg = load_config(f, "jd")
+    assert (cfg.preset_name, cfg.latency.slow_s, cfg.session.idle_gap_min) == ("jd", 120, 10)
+    assert load_config(f).preset_name == "taobao"
+    f.write_text('preset = "douyin"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="names preset 'douyin'"):
+        load_config(f, "jd")
