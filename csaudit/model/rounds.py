@@ -1,0 +1,384 @@
+"""Turns and 首问首答 rounds (DESIGN §3, §5).
+
+Both functions are fully vectorised (numpy positions, cumulative sums, no per-conversation Python
+loop): about a second per million messages (``benchmarks/bench_rounds.py``).
+
+Input is the MESSAGES table. Rows are taken in the order given inside each conversation (MESSAGES is
+sorted by conversation then time; rows with a missing timestamp keep their place). Conversations
+whose rows are not contiguous are grouped with a stable sort, so the order inside each conversation
+is still the given one. The caller's frame is never modified.
+
+Round (首问首答)
+    Starts at the first customer message after the last valid reply of the conversation (or at the
+    conversation's first customer message); further customer messages before a reply merge into it
+    and the clock runs from the FIRST of them. It ends at the first valid reply: a message with role
+    ``agent``. ``auto_reply``, ``bot`` and ``system`` messages never end a round. Agent messages with
+    no customer message before them (proactive messages, several replies in a row) open no round.
+    An unanswered round is always the last round of its conversation.
+
+Round columns (ROUNDS, plus three evidence columns after them)
+    ``conversation_id``, ``customer``;
+    ``agent`` — the agent who sent the valid reply; for an unanswered round the conversation's
+    current account: the last agent who sent a valid reply before the round; else the account a
+    ``由 A 转交给 B`` system line transferred *from* (A: a transfer without a reply leaves the round
+    unanswered for the first account); else the account whose auto-reply the customer got; else NA;
+    ``round`` — 1-based number within the conversation;
+    ``start`` — time of the round's first customer message; ``reply`` — time of the valid reply (NaT
+    if unanswered or not timestamped);
+    ``response_s`` — seconds from ``start`` to ``reply``; NA when unanswered or either time is
+    missing; never negative (a reply stamped before its question, which only out-of-order exports
+    produce, counts as 0 s and is logged);
+    ``capped_s`` — ``min(response_s, cap_s)`` for answered rounds; for unanswered rounds ``cap_s``
+    under ``unanswered = "cap"`` and NA under ``"exclude"``; NA when the times are missing;
+    ``answered`` — a valid reply exists;
+    ``in_hours`` — ``start`` (local time in ``LatencyConfig.timezone``) is within
+    ``[service_start, service_end)``; a window with end ≤ start wraps past midnight (e.g. 08:00–02:00);
+    a round with no timestamp counts as in hours (nothing says it is not);
+    ``slow`` (慢响应) — an in-hours round whose response took longer than ``slow_s`` (strictly
+    greater); an unanswered in-hours round is slow under the ``cap`` policy (it counts as ``cap_s``,
+    which is above ``slow_s``) and not slow under ``exclude`` (it is reported by the reply rate
+    instead). Rounds outside service hours are never slow, so ``rounds.slow.sum()`` is the agent's
+    慢响应 count;
+    ``n_messages`` — customer messages merged into the round; ``start_message_id`` and
+    ``reply_message_id`` — the messages behind ``start`` and ``reply`` (evidence links).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import LatencyConfig
+from csaudit.model import schema
+
+log = logging.getLogger(__name__)
+
+NS = 1_000_000_000
+_NAT = np.iinfo(np.int64).min
+_TRANSFER = re.compile(r"^\s*由\s*(?P<src>\S+?)\s*转交给\s*(?P<dst>\S+)")
+
+ROUND_EXTRA = ("n_messages", "start_message_id", "reply_message_id")
+"""Evidence columns that :func:`rounds` adds after the ROUNDS schema columns."""
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+def _grouped_order(conv_ids: pd.Series) -> tuple[np.ndarray, np.ndarray | None, pd.Index]:
+    """Conversation codes in row order and, if conversations are not contiguous, a stable order."""
+    codes, uniques = pd.factorize(conv_ids, use_na_sentinel=True)
+    if len(codes) and (codes < 0).any():
+        raise ValueError("messages: conversation_id must not be missing (run assign_conversations first)")
+    order = None
+    if len(codes) > 1:
+        changes = int(np.count_nonzero(codes[1:] != codes[:-1]))
+        if changes + 1 != len(uniques):
+            order = np.argsort(codes, kind="stable")
+            codes = codes[order]
+    return codes, order, pd.Index(uniques)
+
+
+def _ts_ns(ts: pd.Series, tz: str) -> tuple[np.ndarray, str]:
+    """Timestamps as int64 UTC nanoseconds (NaT → int64 min) and the timezone they are shown in."""
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = pd.to_datetime(ts)
+        if ts.dt.tz is None:
+            ts = ts.dt.tz_localize(tz)
+    ts = ts.dt.as_unit("ns")
+    return np.asarray(ts.array.asi8, dtype=np.int64), str(ts.dt.tz)
+
+
+def _take_str(values: pd.Series, rows: np.ndarray) -> pd.Series:
+    """``values`` at positions ``rows`` (−1 → NA), as a fresh ``str`` Series with a RangeIndex."""
+    arr = values.astype("str").array
+    return pd.Series(arr.take(rows, allow_fill=True), dtype="str")
+
+
+def _ts_series(ns: np.ndarray, tz: str) -> pd.Series:
+    """int64 UTC nanoseconds (int64 min = NaT) → tz-aware ``datetime64[ns, tz]`` Series."""
+    return pd.Series(pd.to_datetime(ns.view("datetime64[ns]"), utc=True)).dt.tz_convert(tz).dt.as_unit("ns")
+
+
+def _first_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
+    """First of ``rows`` (already in row order) for each group code; −1 where a group has none."""
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if len(rows):
+        g = group[rows]
+        first = np.r_[True, g[1:] != g[:-1]]
+        out[g[first]] = rows[first]
+    return out
+
+
+def _roles(role: pd.Series) -> np.ndarray:
+    """Role of each row as an object array of strings (cheap for the categorical MESSAGES column)."""
+    if isinstance(role.dtype, pd.CategoricalDtype):
+        cats = np.asarray(role.cat.categories.astype("str"), dtype=object)
+        codes = role.cat.codes.to_numpy()
+        return np.where(codes >= 0, cats[np.maximum(codes, 0)], None)
+    return role.astype("str").to_numpy(dtype=object, na_value=None)
+
+
+def _clock_minutes(hhmm: str) -> float:
+    """``"08:00"`` → 480.0 (``"24:00"`` allowed for the end of the day)."""
+    h, _, m = hhmm.strip().partition(":")
+    return int(h) * 60 + float(m or 0)
+
+
+def in_service_hours(start: pd.Series, cfg: LatencyConfig) -> np.ndarray:
+    """True where ``start`` (local time in ``cfg.timezone``) is within ``[service_start, service_end)``.
+
+    Missing times count as in hours. A window whose end is not after its start wraps past midnight.
+    """
+    s = pd.Series(start)
+    if not isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = pd.to_datetime(s)
+        s = s.dt.tz_localize(cfg.timezone) if s.dt.tz is None else s
+    local = s.dt.tz_convert(cfg.timezone)
+    minutes = (local.dt.hour * 60 + local.dt.minute + local.dt.second / 60.0).to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    lo, hi = _clock_minutes(cfg.service_start), _clock_minutes(cfg.service_end)
+    with np.errstate(invalid="ignore"):
+        inside = (minutes >= lo) & (minutes < hi) if hi > lo else (minutes >= lo) | (minutes < hi)
+    return np.where(np.isnan(minutes), True, inside)
+
+
+# -- turns -------------------------------------------------------------------------------------
+def turns(messages: pd.DataFrame) -> pd.DataFrame:
+    """TURNS: consecutive messages of one speaker (same role and agent) in a conversation, merged.
+
+    Columns: ``conversation_id``, ``turn`` (1-based within the conversation), ``role``, ``agent``
+    (NA for customer/system turns without an account), ``start``/``end`` (times of the turn's first
+    and last message; NaT when missing), ``n_messages``, ``text`` (the messages' texts joined with
+    ``"\\n"``). This is the unit transcripts show.
+    """
+    tz_default = schema.TZ_DEFAULT
+    n = len(messages)
+    if n == 0:
+        return schema.empty("turns")
+    codes, order, uniques = _grouped_order(messages["conversation_id"])
+    m = messages if order is None else messages.iloc[order]
+    role = _roles(m["role"])
+    role_codes, _ = pd.factorize(role, use_na_sentinel=True)
+    agent_codes, _ = pd.factorize(m["agent"], use_na_sentinel=True)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (codes[1:] != codes[:-1]) | (role_codes[1:] != role_codes[:-1]) | (agent_codes[1:] != agent_codes[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:] - 1, n - 1]
+    turn_id = np.cumsum(new) - 1
+
+    # turn number within its conversation
+    conv_of_turn = codes[starts]
+    conv_first = np.r_[True, conv_of_turn[1:] != conv_of_turn[:-1]]
+    k = np.arange(len(starts))
+    turn_no = k - np.maximum.accumulate(np.where(conv_first, k, 0)) + 1
+
+    ns, tz = _ts_ns(m["ts"], tz_default)
+    valid = ns != _NAT
+    # first / last non-missing time of each turn
+    first_ns = np.full(len(starts), _NAT, dtype=np.int64)
+    last_ns = np.full(len(starts), _NAT, dtype=np.int64)
+    rows_valid = np.flatnonzero(valid)
+    if len(rows_valid):
+        t = turn_id[rows_valid]
+        is_first = np.r_[True, t[1:] != t[:-1]]
+        is_last = np.r_[t[1:] != t[:-1], True]
+        first_ns[t[is_first]] = ns[rows_valid[is_first]]
+        last_ns[t[is_last]] = ns[rows_valid[is_last]]
+
+    text = _joined_text(m["text"], starts)
+
+    out = pd.DataFrame(
+        {
+            "conversation_id": _take_str(m["conversation_id"], starts),
+            "turn": turn_no.astype("int64"),
+            "role": pd.Categorical(role[starts], dtype=schema.ROLE_DTYPE),
+            "agent": _take_str(m["agent"], starts),
+            "start": _ts_series(first_ns, tz),
+            "end": _ts_series(last_ns, tz),
+            "n_messages": (ends - starts + 1).astype("int64"),
+            "text": text,
+        }
+    )
+    return out
+
+
+def _joined_text(text: pd.Series, starts: np.ndarray) -> pd.Series:
+    """Texts of each run (runs start at positions ``starts``) joined with "\\n" (pyarrow, no Python loop)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.array(text.astype("str").fillna(""), type=pa.large_string())
+    offsets = pa.array(np.r_[starts, len(text)].astype(np.int32))
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), pa.scalar("\n", pa.large_string()))
+    return pd.Series(joined.to_pandas(types_mapper=pd.ArrowDtype), dtype="str")
+
+
+# -- rounds ------------------------------------------------------------------------------------
+def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataFrame:
+    """ROUNDS (首问首答) of every conversation; see the module docstring for each column's definition.
+
+    >>> import pandas as pd
+    >>> from csaudit.config import LatencyConfig
+    >>> t = pd.to_datetime(["2026-11-10 10:10:15", "2026-11-10 10:15:20", "2026-11-10 10:18:10"]).tz_localize(
+    ...     "Asia/Shanghai")
+    >>> msgs = pd.DataFrame({"conversation_id": "c1", "customer": "买家", "agent": [None, None, "店:阿青"],
+    ...                      "role": ["customer", "customer", "agent"], "ts": t, "text": ["在吗", "在吗?", "在的"]})
+    >>> rounds(msgs, LatencyConfig())[["round", "agent", "response_s", "slow"]].to_dict("records")
+    [{'round': 1, 'agent': '店:阿青', 'response_s': 475.0, 'slow': True}]
+    """
+    cfg = cfg or LatencyConfig()
+    n = len(messages)
+    if n == 0:
+        out = schema.empty("rounds", cfg.timezone)
+        out["n_messages"] = pd.Series([], dtype="int64")
+        out["start_message_id"] = pd.Series([], dtype="str")
+        out["reply_message_id"] = pd.Series([], dtype="str")
+        return out
+    codes, order, uniques = _grouped_order(messages["conversation_id"])
+    m = messages if order is None else messages.iloc[order]
+    role = _roles(m["role"])
+    is_cust = role == "customer"
+    is_reply = role == "agent"
+    ns, tz = _ts_ns(m["ts"], cfg.timezone)
+    n_conv = len(uniques)
+    idx = np.arange(n)
+
+    # segments: a run of rows ending at a valid reply or at the end of the conversation
+    new_seg = np.ones(n, dtype=bool)
+    new_seg[1:] = (codes[1:] != codes[:-1]) | is_reply[:-1]
+    seg = np.cumsum(new_seg) - 1
+    seg_end = np.r_[np.flatnonzero(new_seg)[1:] - 1, n - 1]
+
+    cust_rows = np.flatnonzero(is_cust)
+    cseg = seg[cust_rows]
+    first_in_seg = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
+    start_row = cust_rows[first_in_seg]
+    round_seg = cseg[first_in_seg]
+    n_msgs = np.diff(np.r_[np.flatnonzero(first_in_seg), len(cust_rows)]).astype("int64")
+    end_row = seg_end[round_seg]
+    answered = is_reply[end_row]
+    reply_row = np.where(answered, end_row, -1)
+    rconv = codes[start_row]
+    nr = len(start_row)
+
+    # round number within the conversation
+    k = np.arange(nr)
+    conv_first = np.r_[True, rconv[1:] != rconv[:-1]] if nr else np.zeros(0, dtype=bool)
+    round_no = k - np.maximum.accumulate(np.where(conv_first, k, 0)) + 1
+
+    # agent: replier; else last replier before the round in the same conversation
+    last_reply = np.maximum.accumulate(np.where(is_reply, idx, -1))
+    prev = last_reply[start_row]
+    prev = np.where((prev >= 0) & (codes[np.maximum(prev, 0)] == rconv), prev, -1)
+    agent_row = np.where(answered, reply_row, prev)
+    agent = _take_str(m["agent"], agent_row)
+    if agent.isna().any():
+        fallback = _fallback_accounts(m, codes, role, n_conv)
+        agent = agent.fillna(pd.Series(fallback.to_numpy(dtype=object)[rconv], dtype="str"))
+
+    # times
+    start_ns = ns[start_row]
+    reply_ns = np.where(answered, ns[np.maximum(reply_row, 0)], _NAT)
+    known = answered & (start_ns != _NAT) & (reply_ns != _NAT)
+    response = np.full(nr, np.nan)
+    response[known] = (reply_ns[known] - start_ns[known]) / NS
+    negative = known & (response < 0)
+    if negative.any():
+        log.warning("%d round(s) have a reply stamped before the question; counted as 0 s", int(negative.sum()))
+        response[negative] = 0.0
+    capped = np.minimum(response, cfg.cap_s)
+    if cfg.unanswered == "cap":
+        capped = np.where(~answered & (start_ns != _NAT), float(cfg.cap_s), capped)
+    start = _ts_series(start_ns, tz)
+    in_hours = in_service_hours(start, cfg)
+    effective = np.where(answered, response, capped)  # unanswered: cap_s under "cap", NA under "exclude"
+    with np.errstate(invalid="ignore"):
+        slow = in_hours & ~np.isnan(effective) & (effective > cfg.slow_s)
+    if cfg.unanswered == "cap":  # no timestamp at all: an unanswered round still waited "forever"
+        slow = slow | (in_hours & ~answered & (start_ns == _NAT) & (cfg.cap_s > cfg.slow_s))
+
+    has_id = "message_id" in m.columns
+    out = pd.DataFrame(
+        {
+            "conversation_id": _take_str(m["conversation_id"], start_row),
+            "customer": _take_str(m["customer"], start_row),
+            "agent": agent,
+            "round": round_no.astype("int64"),
+            "start": start,
+            "reply": _ts_series(reply_ns, tz),
+            "response_s": response,
+            "capped_s": capped,
+            "answered": answered.astype(bool),
+            "in_hours": in_hours.astype(bool),
+            "slow": slow.astype(bool),
+            "n_messages": n_msgs,
+            "start_message_id": _take_str(m["message_id"], start_row) if has_id else pd.Series(pd.NA, index=range(nr), dtype="str"),
+            "reply_message_id": _take_str(m["message_id"], reply_row) if has_id else pd.Series(pd.NA, index=range(nr), dtype="str"),
+        }
+    )
+    return out
+
+
+def _fallback_accounts(m: pd.DataFrame, codes: np.ndarray, role: np.ndarray, n_conv: int) -> pd.Series:
+    """Per conversation code: the transfer's first account, else the auto-reply's account, else NA."""
+    out = pd.Series(pd.NA, index=range(n_conv), dtype="str")
+    sys_rows = np.flatnonzero(role == "system")
+    if len(sys_rows):
+        texts = m["text"].astype("str").iloc[sys_rows]
+        src = texts.str.extract(_TRANSFER)["src"]
+        hit = src.notna().to_numpy()
+        if hit.any():
+            rows = sys_rows[hit]
+            names = src[hit].str.replace("：", ":", regex=False)
+            shops = m["shop"].astype("str").iloc[rows] if "shop" in m.columns else None
+            if shops is not None:
+                names = names.where(names.str.contains(":", regex=False), shops.to_numpy() + ":" + names.to_numpy())
+            firsts = _first_per_group(codes, rows, n_conv)
+            name_at = pd.Series(names.to_numpy(dtype=object), index=rows)
+            have = firsts >= 0
+            out.iloc[np.flatnonzero(have)] = name_at.loc[firsts[have]].to_numpy()
+    auto_rows = np.flatnonzero((role == "auto_reply") & m["agent"].notna().to_numpy())
+    if len(auto_rows):
+        firsts = _first_per_group(codes, auto_rows, n_conv)
+        have = (firsts >= 0) & out.isna().to_numpy()
+        if have.any():
+            out.iloc[np.flatnonzero(have)] = m["agent"].astype("str").to_numpy(dtype=object)[firsts[have]]
+    return out
+
+
+def message_rounds(messages: pd.DataFrame) -> pd.DataFrame:
+    """For each customer message: ``conversation_id``, ``round`` it belongs to, ``text`` and ``ts``.
+
+    Same segmentation as :func:`rounds` (rows in the given order); used to count customer messages
+    per round and to find the last customer message of a round. Index = the messages' index.
+    """
+    if len(messages) == 0:
+        return pd.DataFrame({"conversation_id": pd.Series([], dtype="str"), "round": pd.Series([], dtype="int64")})
+    codes, order, _ = _grouped_order(messages["conversation_id"])
+    m = messages if order is None else messages.iloc[order]
+    role = _roles(m["role"])
+    is_cust = role == "customer"
+    is_reply = role == "agent"
+    n = len(m)
+    new_seg = np.ones(n, dtype=bool)
+    new_seg[1:] = (codes[1:] != codes[:-1]) | is_reply[:-1]
+    seg = np.cumsum(new_seg) - 1
+    cust_rows = np.flatnonzero(is_cust)
+    cseg = seg[cust_rows]
+    cconv = codes[cust_rows]
+    new_round = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
+    new_conv = np.r_[True, cconv[1:] != cconv[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
+    r = np.cumsum(new_round)
+    base = np.maximum.accumulate(np.where(new_conv, r - 1, 0)) if len(cust_rows) else r
+    sub = m.iloc[cust_rows]
+    return pd.DataFrame(
+        {
+            "conversation_id": sub["conversation_id"].astype("str"),
+            "round": (r - base).astype("int64"),
+            "ts": sub["ts"],
+            "text": sub["text"].astype("str"),
+        },
+        index=sub.index,
+    )

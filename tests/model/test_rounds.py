@@ -1,0 +1,355 @@
+"""Turns and 首问首答 rounds: DESIGN worked examples, edge cases, invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from csaudit.config import LatencyConfig
+from csaudit.model import schema
+from csaudit.model.rounds import message_rounds, rounds, turns
+
+TZ = "Asia/Shanghai"
+A = "云栖家居:阿青"
+B = "云栖家居:小白"
+
+
+def msgs(rows, conv="c1", customer="买家1", day="2026-11-10"):
+    """rows: (role, agent, "HH:MM:SS" or None or full timestamp, text)."""
+    recs = []
+    for i, (role, agent, t, text) in enumerate(rows):
+        if t is None:
+            ts = pd.NaT
+        elif len(t) <= 8:
+            ts = pd.Timestamp(f"{day} {t}", tz=TZ)
+        else:
+            ts = pd.Timestamp(t, tz=TZ)
+        recs.append(
+            {
+                "message_id": f"{conv}-{i}",
+                "conversation_id": conv,
+                "shop": "云栖家居",
+                "customer": customer,
+                "sender": agent or customer,
+                "agent": agent,
+                "role": role,
+                "ts": ts,
+                "text": text,
+                "source": "t.txt",
+                "line": i + 1,
+            }
+        )
+    return schema.conform(pd.DataFrame(recs), "messages")
+
+
+def cat(*frames):
+    return schema.conform(pd.concat(frames, ignore_index=True), "messages")
+
+
+WORKED = [
+    ("customer", None, "10:10:15", "在吗"),
+    ("customer", None, "10:15:20", "这个沙发有灰色吗"),
+    ("agent", A, "10:18:10", "亲，有的"),
+    ("customer", None, "10:18:30", "几天发货"),
+    ("agent", A, "10:19:00", "48小时内发货哦"),
+]
+
+
+def test_design_worked_examples():
+    r = rounds(msgs(WORKED), LatencyConfig())
+    assert r["round"].tolist() == [1, 2]
+    assert r["response_s"].tolist() == [475.0, 30.0]
+    assert r["capped_s"].tolist() == [475.0, 30.0]
+    assert r["answered"].tolist() == [True, True]
+    assert r["agent"].tolist() == [A, A]
+    assert r["n_messages"].tolist() == [2, 1]
+    assert r["start_message_id"].tolist() == ["c1-0", "c1-3"]
+    assert r["reply_message_id"].tolist() == ["c1-2", "c1-4"]
+    assert r["start"].iloc[0] == pd.Timestamp("2026-11-10 10:10:15", tz=TZ)
+    assert r["reply"].iloc[1] == pd.Timestamp("2026-11-10 10:19:00", tz=TZ)
+    # 1 of 2 rounds within 3 min; the first is slow (> 180 s)
+    assert (r["response_s"] <= 180).sum() == 1
+    assert r["slow"].tolist() == [True, False]
+    assert schema.failures(r, "rounds").empty
+
+
+def test_auto_reply_bot_system_never_end_a_round():
+    m = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("auto_reply", A, "10:00:00", "[自动回复]您好"),
+            ("bot", "云栖家居:店小蜜", "10:00:05", "您好，我是小蜜"),
+            ("system", None, "10:00:06", "当前用户来自 手机淘宝"),
+            ("agent", A, "10:01:40", "您好"),
+        ]
+    )
+    r = rounds(m)
+    assert len(r) == 1
+    assert r["response_s"].iloc[0] == 100.0
+    assert r["agent"].iloc[0] == A
+
+
+def test_only_auto_replies_is_unanswered_for_that_account():
+    m = msgs([("customer", None, "10:00:00", "在吗"), ("auto_reply", A, "10:00:00", "[自动回复]在的")])
+    r = rounds(m, LatencyConfig(unanswered="cap"))
+    assert r["answered"].tolist() == [False]
+    assert r["agent"].tolist() == [A]
+    assert pd.isna(r["response_s"].iloc[0]) and pd.isna(r["reply"].iloc[0])
+    assert r["capped_s"].tolist() == [600.0]
+    assert r["slow"].tolist() == [True]
+    r2 = rounds(m, LatencyConfig(unanswered="exclude"))
+    assert pd.isna(r2["capped_s"].iloc[0])
+    assert r2["slow"].tolist() == [False]
+
+
+def test_customer_only():
+    m = msgs([("customer", None, "10:00:00", "在吗"), ("customer", None, "10:05:00", "有人吗")])
+    r = rounds(m)
+    assert len(r) == 1
+    assert r["n_messages"].tolist() == [2]
+    assert pd.isna(r["agent"].iloc[0])
+    assert not r["answered"].iloc[0]
+    assert schema.failures(r, "rounds").empty
+
+
+def test_transfer_without_reply_stays_with_first_account():
+    m = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("agent", A, "10:00:20", "在的亲"),
+            ("customer", None, "10:01:00", "我要开发票"),
+            ("system", None, "10:02:00", f"由 {A} 转交给 {B}"),
+        ]
+    )
+    r = rounds(m)
+    assert r["agent"].tolist() == [A, A]
+    assert r["answered"].tolist() == [True, False]
+    # transfer with a reply: the round goes to the account that replied
+    m3 = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("system", None, "10:00:30", "由 阿青 转交给 小白"),
+            ("agent", B, "10:01:00", "您好"),
+        ]
+    )
+    r3 = rounds(m3)
+    assert r3["agent"].tolist() == [B] and r3["response_s"].tolist() == [60.0]
+
+
+def test_transfer_before_anyone_replied_goes_to_transfer_source():
+    m = msgs([("customer", None, "10:00:00", "在吗"), ("system", None, "10:00:30", "由 阿青 转交给 小白")])
+    r = rounds(m)
+    assert r["agent"].tolist() == [A]  # bare sub-account name gets the shop prefix
+    assert not r["answered"].iloc[0]
+
+
+def test_night_messages_outside_service_hours():
+    m = msgs(
+        [
+            ("customer", None, "02:10:00", "还在吗"),
+            ("agent", A, "08:05:00", "早上好亲"),
+            ("customer", None, "22:59:59", "在吗"),
+            ("agent", A, "23:10:00", "在的"),
+            ("customer", None, "23:00:00", "好的"),
+        ]
+    )
+    r = rounds(m)
+    assert r["in_hours"].tolist() == [False, True, False]
+    assert r["response_s"].iloc[0] == 5 * 3600 + 55 * 60
+    assert r["capped_s"].iloc[0] == 600.0
+    assert r["slow"].tolist() == [False, True, False]  # out-of-hours rounds are never slow
+
+
+def test_service_window_wrapping_midnight():
+    m = msgs([("customer", None, "01:00:00", "在吗"), ("agent", A, "01:00:10", "在")])
+    assert rounds(m, LatencyConfig(service_start="08:00", service_end="02:00"))["in_hours"].tolist() == [True]
+    assert rounds(m, LatencyConfig(service_start="08:00", service_end="23:00"))["in_hours"].tolist() == [False]
+
+
+def test_conversation_over_midnight():
+    m = msgs(
+        [
+            ("customer", None, "2026-11-10 22:58:00", "这个还有吗"),
+            ("agent", A, "2026-11-11 00:01:00", "有的"),
+        ]
+    )
+    r = rounds(m)
+    assert r["response_s"].tolist() == [63 * 60.0]
+    assert r["capped_s"].tolist() == [600.0]
+    assert r["in_hours"].tolist() == [True]  # started 22:58, inside 08:00–23:00
+    assert r["slow"].tolist() == [True]
+
+
+def test_no_timestamps_latency_na_everything_else_computed():
+    m = msgs(
+        [
+            ("customer", None, None, "在吗"),
+            ("customer", None, None, "有人吗"),
+            ("agent", A, None, "在的"),
+            ("customer", None, None, "发什么快递"),
+        ]
+    )
+    r = rounds(m, LatencyConfig(unanswered="cap"))
+    assert r["round"].tolist() == [1, 2]
+    assert r["answered"].tolist() == [True, False]
+    assert r["agent"].tolist() == [A, A]
+    assert r["n_messages"].tolist() == [2, 1]
+    assert r["response_s"].isna().all() and r["start"].isna().all()
+    assert r["capped_s"].isna().all()
+    assert r["in_hours"].all()
+    assert r["slow"].tolist() == [False, True]
+    assert schema.failures(r, "rounds").empty
+
+
+def test_cap_vs_exclude():
+    m = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("agent", A, "10:20:00", "在"),
+            ("customer", None, "10:21:00", "?"),
+        ]
+    )
+    cap = rounds(m, LatencyConfig(unanswered="cap", cap_s=600))
+    exc = rounds(m, LatencyConfig(unanswered="exclude", cap_s=600))
+    assert cap["response_s"].iloc[0] == 1200.0
+    assert cap["capped_s"].tolist() == [600.0, 600.0]
+    assert exc["capped_s"].iloc[0] == 600.0 and pd.isna(exc["capped_s"].iloc[1])
+    assert cap["slow"].tolist() == [True, True]
+    assert exc["slow"].tolist() == [True, False]
+
+
+def test_proactive_and_repeated_agent_messages_open_no_round():
+    m = msgs(
+        [
+            ("agent", A, "10:00:00", "亲，您的订单已发货"),
+            ("customer", None, "10:00:30", "好的"),
+            ("agent", A, "10:00:40", "还有别的吗"),
+            ("agent", A, "10:00:50", "祝您生活愉快"),
+        ]
+    )
+    r = rounds(m)
+    assert len(r) == 1 and r["response_s"].tolist() == [10.0]
+
+
+def test_several_conversations_and_input_not_mutated():
+    m = cat(msgs(WORKED, conv="c1"), msgs([("customer", None, "11:00:00", "在吗")], conv="c2", customer="买家2"))
+    before = m.copy()
+    r = rounds(m)
+    assert r["conversation_id"].tolist() == ["c1", "c1", "c2"]
+    assert r["round"].tolist() == [1, 2, 1]
+    assert r["customer"].tolist() == ["买家1", "买家1", "买家2"]
+    pd.testing.assert_frame_equal(m, before)
+
+
+def test_interleaved_conversations_are_grouped():
+    a = msgs(WORKED, conv="c1")
+    b = msgs([("customer", None, "10:11:00", "在吗"), ("agent", B, "10:11:30", "在")], conv="c2")
+    m = schema.conform(pd.concat([a.iloc[:2], b, a.iloc[2:]], ignore_index=True), "messages")
+    r = rounds(m)
+    assert sorted(zip(r["conversation_id"], r["response_s"], strict=True)) == [
+        ("c1", 30.0),
+        ("c1", 475.0),
+        ("c2", 30.0),
+    ]
+
+
+def test_empty_messages():
+    r = rounds(schema.empty("messages"))
+    assert len(r) == 0 and list(r.columns[:11]) == list(schema.ROUNDS)
+    assert len(turns(schema.empty("messages"))) == 0
+
+
+def test_turns_merge_consecutive_speaker():
+    m = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("customer", None, "10:00:05", "有人吗"),
+            ("agent", A, "10:00:20", "在的"),
+            ("agent", B, "10:00:25", "我来帮您"),
+            ("agent", B, None, "请问"),
+            ("customer", None, "10:01:00", "好"),
+        ]
+    )
+    t = turns(m)
+    assert t["turn"].tolist() == [1, 2, 3, 4]
+    assert t["role"].astype(str).tolist() == ["customer", "agent", "agent", "customer"]
+    assert t["agent"].tolist()[1:3] == [A, B]
+    assert t["text"].tolist() == ["在吗\n有人吗", "在的", "我来帮您\n请问", "好"]
+    assert t["n_messages"].tolist() == [2, 1, 2, 1]
+    assert t["start"].iloc[2] == pd.Timestamp("2026-11-10 10:00:25", tz=TZ)
+    assert t["end"].iloc[2] == pd.Timestamp("2026-11-10 10:00:25", tz=TZ)
+    assert schema.failures(t, "turns").empty
+
+
+def test_message_rounds_maps_customer_messages():
+    mr = message_rounds(msgs(WORKED))
+    assert mr["round"].tolist() == [1, 1, 2]
+    assert mr.index.tolist() == [0, 1, 3]
+
+
+# -- properties --------------------------------------------------------------------------------
+ROLE_CHOICES = ["customer", "customer", "agent", "auto_reply", "bot", "system"]
+
+
+@st.composite
+def random_messages(draw):
+    n_conv = draw(st.integers(1, 4))
+    frames = []
+    for c in range(n_conv):
+        n = draw(st.integers(1, 12))
+        roles = draw(st.lists(st.sampled_from(ROLE_CHOICES), min_size=n, max_size=n))
+        gaps = draw(st.lists(st.integers(0, 4000), min_size=n, max_size=n))
+        missing = draw(st.lists(st.booleans(), min_size=n, max_size=n)) if draw(st.booleans()) else [False] * n
+        t0 = pd.Timestamp("2026-11-10 06:00", tz=TZ)
+        secs = np.cumsum(gaps)
+        rows = []
+        for role, s, miss in zip(roles, secs, missing, strict=True):
+            agent = A if role in ("agent", "auto_reply") else ("云栖家居:店小蜜" if role == "bot" else None)
+            ts = None if miss else (t0 + pd.Timedelta(seconds=int(s))).isoformat()
+            rows.append((role, agent, ts, "x"))
+        frames.append(msgs(rows, conv=f"c{c}", customer=f"买家{c}"))
+    return cat(*frames)
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_messages(), st.sampled_from(["cap", "exclude"]))
+def test_round_invariants(m, policy):
+    cfg = LatencyConfig(unanswered=policy)
+    r = rounds(m, cfg)
+    assert schema.failures(r, "rounds").empty
+    resp = r["response_s"].dropna()
+    assert (resp >= 0).all()
+    capped = r["capped_s"].dropna()
+    assert ((capped >= 0) & (capped <= cfg.cap_s)).all()
+    # every customer message belongs to exactly one round
+    assert r["n_messages"].sum() == (m["role"] == "customer").sum()
+    # rounds never overlap within a conversation: a round ends before the next starts
+    for _, g in r.groupby("conversation_id"):
+        assert g["round"].tolist() == list(range(1, len(g) + 1))
+        assert g["answered"].iloc[:-1].all()  # only the last round can be open
+        both = g["reply"].iloc[:-1].notna().to_numpy() & g["start"].iloc[1:].notna().to_numpy()
+        assert (g["reply"].iloc[:-1].to_numpy()[both] <= g["start"].iloc[1:].to_numpy()[both]).all()
+    # the naive definition agrees
+    for cid, g in m.groupby("conversation_id", sort=False):
+        expected, open_start = [], False
+        for role in g["role"].astype(str):
+            if role == "customer" and not open_start:
+                open_start = True
+            elif role == "agent" and open_start:
+                expected.append(True)
+                open_start = False
+        if open_start:
+            expected.append(False)
+        assert r.loc[r["conversation_id"] == cid, "answered"].tolist() == expected
+
+
+@pytest.mark.parametrize("n", [1, 2, 7])
+def test_turn_invariants(n):
+    rows = [("customer" if i % 3 else "agent", None if i % 3 else A, f"10:00:{i:02d}", f"m{i}") for i in range(n)]
+    m = msgs(rows)
+    t = turns(m)
+    assert t["n_messages"].sum() == n
+    assert "\n".join(t["text"]) == "\n".join(m["text"])
