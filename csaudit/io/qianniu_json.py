@@ -1,0 +1,165 @@
+"""Per-customer JSON chat exports (``qianniu-json``, DESIGN §4.3).
+
+One file holds one buyer's history::
+
+    {"user": "jojo_2020", "exportTime": "2026-11-10 09:00:00",
+     "chats": [{"date": "2026-11-09", "time": "14:03:07", "sender": "jojo_2020",
+                "text": "这件毛衣起球吗", "imgUrl": ""}, ...]}
+
+Also accepted: a list of such objects (several buyers in one file; record numbers continue across
+them), ``time`` holding a full date-time when ``date`` is absent, and an optional per-record
+``role`` (values as in :data:`csaudit.io.table.ROLE_VALUES`). ``customer`` = ``user`` for every
+record; ``role`` stays NA unless the record states it (the shared pipeline derives agents from
+``店铺名:子账号`` senders).
+
+Image-only records (empty ``text``, non-empty ``imgUrl``) become the text :data:`IMAGE_TEXT`
+(``[图片]``, what Qianniu itself shows); a record with both keeps its text.
+
+``line`` is the 1-based record number within ``chats``. A record that is not an object, lacks a
+sender, has no text and no image, or has a date/time that cannot be parsed becomes a reject whose
+``raw`` is the record's JSON. A file that is not valid JSON gives one reject at the line of the JSON
+error; a JSON document of another shape gives one reject at line 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import numpy as np
+import pandas as pd
+
+from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
+from csaudit.io.table import AGENT_SIDE, empty_parsed, join_date_time, map_roles, parse_times
+
+log = logging.getLogger(__name__)
+
+NAME = "qianniu-json"
+IMAGE_TEXT = "[图片]"
+"""Text of a message that only carries an image (``imgUrl``)."""
+
+_HEAD_CHATS = re.compile(r'"chats"\s*:\s*\[')
+_HEAD_FIELDS = ('"sender"', '"user"', '"date"', '"imgUrl"', '"exportTime"')
+
+
+def sniff(raw: RawFile, text: str | None) -> float:
+    """A JSON object with a ``"chats": [`` array and the record fields near the start → 0.95."""
+    if text is None:
+        return 0.0
+    head = text[:8192].lstrip("\ufeff \n\t\r")
+    if head[:1] not in ("{", "["):
+        return 0.0
+    if not _HEAD_CHATS.search(head):
+        return 0.0
+    hits = sum(f in head for f in _HEAD_FIELDS)
+    return 0.95 if hits >= 2 else 0.6 if hits else 0.3
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+def _as_str(v: object) -> str:
+    """A scalar JSON value as text ('' for null/containers)."""
+    if v is None or isinstance(v, dict | list):
+        return ""
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+def _documents(data: object) -> list[dict] | None:
+    """The per-customer objects in a parsed file, or None when the shape is not ours."""
+    if isinstance(data, dict) and isinstance(data.get("chats"), list):
+        return [data]
+    if isinstance(data, list) and data and all(isinstance(d, dict) and isinstance(d.get("chats"), list)
+                                               for d in data):
+        return data
+    return None
+
+
+def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
+    """Parse one per-customer JSON file (see module docstring)."""
+    from csaudit.io.detect import decode
+
+    text, enc = decode(raw.data, raw.source, forced=ctx.encoding)
+    text = text.lstrip("\ufeff")
+    empty = empty_parsed()
+    if not text.strip():
+        return Parsed(empty, rejects_frame([], [], []), enc)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Parsed(empty, rejects_frame([exc.lineno], [text[:2000]], [_json_error(exc)]), enc)
+    docs = _documents(data)
+    if docs is None:
+        what = type(data).__name__ if not isinstance(data, dict) else "object without a \"chats\" list"
+        return Parsed(empty, rejects_frame([1], [text[:2000]],
+                                           [f'expected {{"user": ..., "chats": [...]}}, found a JSON {what}']), enc)
+    records: list[object] = []
+    users: list[str] = []
+    for doc in docs:
+        user = _as_str(doc.get("user")).strip()
+        records.extend(doc["chats"])
+        users.extend([user] * len(doc["chats"]))
+    return Parsed(*_parse_records(records, users, ctx.tz), enc)
+
+
+def _records_frame(records: list[object], users: list[str], lines: list[int]) -> pd.DataFrame:
+    def field(key: str) -> list[str]:
+        return [_as_str(r.get(key)) if isinstance(r, dict) else "" for r in records]
+
+    return pd.DataFrame({
+        "line": pd.Series(lines, dtype="int64"),
+        "sender": pd.Series(field("sender"), dtype="str").str.strip(),
+        "date": pd.Series(field("date"), dtype="str"),
+        "time": pd.Series(field("time"), dtype="str"),
+        "text": pd.Series(field("text"), dtype="str"),
+        "img": pd.Series(field("imgUrl"), dtype="str").str.strip(),
+        "role": pd.Series(field("role"), dtype="str"),
+        "customer": pd.Series(users, dtype="str"),
+    })
+
+
+def _parse_records(records: list[object], users: list[str], tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = len(records)
+    lines = list(range(1, n + 1))
+    f = _records_frame(records, users, lines)
+    is_obj = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=n)
+    ts_str = join_date_time(f["date"], f["time"])
+    ts, bad_ts = parse_times(ts_str, tz)
+    text = f["text"].where(f["text"].str.strip() != "", "")
+    image_only = (text == "") & (f["img"] != "")
+    text = text.mask(image_only, IMAGE_TEXT)
+    reason = np.full(n, "", dtype=object)
+    no_ts = (ts_str == "").to_numpy(dtype=bool)
+    reason[no_ts] = "no date/time"
+    bad_idx = np.flatnonzero(bad_ts)
+    reason[bad_idx] = [f"date/time {ts_str.iloc[i]!r} is not a date/time" for i in bad_idx]
+    reason[(text == "").to_numpy(dtype=bool)] = "no text and no image"
+    reason[(f["sender"] == "").to_numpy(dtype=bool)] = "no sender"
+    reason[~is_obj] = "a chat record must be a JSON object"
+    bad = reason != ""
+    role = map_roles(f["role"])
+    stated = f["role"].str.strip() != ""
+    if (stated & role.isna()).any():
+        log.warning("unknown role value(s) in qianniu-json records, e.g. %r", f["role"][stated & role.isna()].iloc[0])
+    messages = pd.DataFrame({
+        "line": f["line"],
+        "sender": f["sender"],
+        "ts": ts,
+        "text": text,
+        "role": role,
+        "shop": pd.Series(pd.NA, index=f.index, dtype="str"),
+        "customer": f["customer"].where(f["customer"] != ""),
+        "agent": f["sender"].where(role.isin(AGENT_SIDE)),
+        "conversation": pd.Series(pd.NA, index=f.index, dtype="str"),
+    }).loc[~bad].reset_index(drop=True)
+    bi = np.flatnonzero(bad)
+    rejects = rejects_frame(
+        [lines[i] for i in bi],
+        [json.dumps(records[i], ensure_ascii=False) for i in bi],
+        [str(reason[i]) for i in bi],
+    )
+    return messages, rejects

@@ -1,0 +1,646 @@
+"""Chat tables (``table``): CSV, TSV and XLSX exports, one message per row.
+
+Columns are found by an explicit mapping (``ReadContext.columns``, *our name → their header*, e.g.
+``{"ts": "发送时间", "text": "聊天内容"}``) and, for everything not mapped, by recognising common
+headers (:data:`CHAT_HEADERS`, compared after NFKC, lower-casing and removing spaces, ``_`` and
+``-``). Our names:
+
+============== ==================================================================================
+``ts``         timestamp (``2026-11-09 14:03:07``, ``2026/11/9 14:03``, ``2026年11月9日 14:03:07``,
+               ISO 8601 with ``T``/offset, epoch seconds or milliseconds); optional
+``date``       a separate date column; joined with a time-of-day ``ts`` column (``14:03:07``)
+``sender``     who sent the row (as exported)
+``text``       the message (required)
+``customer``   the buyer of the conversation
+``agent``      the serving sub-account
+``role``       who sent it: ``1``/``0`` (1 = agent), ``客服``/``顾客``/``买家``, ``agent``/``visitor``/
+               ``customer``/``admin``/``bot``… (:data:`ROLE_VALUES`); unknown values → NA
+``conversation`` the export's own session key
+``shop``       the shop
+============== ==================================================================================
+
+Without a ``sender`` column the sender is taken from ``agent``/``customer`` according to ``role``;
+without a ``role`` column a row whose sender equals its ``customer``/``agent`` cell gets that role.
+``agent`` is only kept on agent-side rows (agent, auto_reply, bot, or role unknown).
+
+Line numbers: CSV rows carry the physical line where the record starts (header = line 1; quoted
+cells spanning several lines are counted), XLSX rows their sheet row number. Rows without text or
+with a time that cannot be parsed become rejects; blank rows are skipped. Only the first sheet of
+a workbook is read.
+
+This module also holds the table plumbing that :mod:`csaudit.io.orders` and the JSON readers share:
+:func:`read_grid`, :func:`match_headers`, :func:`parse_times`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from csaudit.io.base import InputError, Parsed, RawFile, ReadContext, rejects_frame
+
+log = logging.getLogger(__name__)
+
+NAME = "table"
+
+CHAT_HEADERS: dict[str, tuple[str, ...]] = {
+    "ts": ("时间", "发送时间", "消息时间", "聊天时间", "日期时间", "time", "timestamp", "datetime",
+           "sendtime", "msgtime", "createdat", "createtime"),
+    "date": ("日期", "发送日期", "消息日期", "date"),
+    "sender": ("发送人", "发送账号", "发送者", "发言人", "发送人账号", "发送人昵称", "sender", "from",
+               "fromuser", "speaker", "nick"),
+    "text": ("内容", "消息内容", "发送内容", "聊天内容", "消息", "文本", "text", "content", "message",
+             "msg", "body"),
+    "customer": ("客户", "买家", "顾客", "访客", "客户昵称", "买家昵称", "买家账号", "买家旺旺",
+                 "customer", "buyer", "visitor", "buyernick", "customerid"),
+    "agent": ("客服", "客服账号", "客服昵称", "接待客服", "子账号", "agent", "servicer", "staff",
+              "agentid"),
+    "role": ("角色", "发送方", "是否客服发送", "发送者角色", "发送人角色", "消息方向", "role",
+             "sendertype", "fromtype"),
+    "conversation": ("会话", "会话编号", "会话id", "会话号", "conversation", "conversationid",
+                     "session", "sessionid", "chatid"),
+    "shop": ("店铺", "店铺名", "店铺名称", "shop", "store", "shopname"),
+}
+"""Recognised chat headers (normalised form, see :func:`norm_header`), best first per column."""
+
+ROLE_VALUES: dict[str, str] = {
+    **dict.fromkeys(("1", "true", "是", "y", "yes", "客服", "agent", "admin", "seller", "卖家", "商家",
+                     "servicer", "staff", "service", "kf", "out", "outgoing", "发出", "人工"), "agent"),
+    **dict.fromkeys(("0", "false", "否", "n", "no", "顾客", "买家", "客户", "访客", "customer", "visitor",
+                     "buyer", "user", "client", "in", "incoming", "接收"), "customer"),
+    **dict.fromkeys(("bot", "robot", "机器人", "智能客服", "店小蜜"), "bot"),
+    **dict.fromkeys(("auto_reply", "autoreply", "auto", "自动回复"), "auto_reply"),
+    **dict.fromkeys(("system", "sys", "系统", "系统消息", "event"), "system"),
+}
+"""Role cell values (lower-cased, stripped) → role. For ``0/1`` columns 1 means the agent sent it."""
+
+AGENT_SIDE = ("agent", "auto_reply", "bot")
+OUR_CHAT_COLUMNS = tuple(CHAT_HEADERS)
+_DELIMITERS = (",", "\t", ";", "|")
+_EXACT_ONLY = frozenset({"消息", "文本"})
+"""Aliases too generic for the contains-match (``消息类型`` is not the message text)."""
+_HEADER_SEARCH_ROWS = 10
+"""A header row is looked for among this many leading non-blank rows (title lines may precede it)."""
+
+
+# --------------------------------------------------------------------------------------------------
+# headers
+
+
+def norm_header(name: object) -> str:
+    """Header comparison form: NFKC, lower-case, without spaces, ``_``, ``-``, ``.``, BOM and quotes."""
+    s = unicodedata.normalize("NFKC", str(name)).lower()
+    return re.sub(r"[\s_\-.\ufeff\"'`:：()（）\[\]【】]", "", s)
+
+
+def _has_cjk(s: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in s)
+
+
+def match_headers(
+    header: list[str],
+    aliases: dict[str, tuple[str, ...]],
+    columns: dict[str, str] | None,
+    source: str,
+    fuzzy: bool = True,
+) -> dict[str, int]:
+    """Map our column names → positions in ``header``.
+
+    ``columns`` (ours → theirs) wins; an unknown key or a header that is not in the file raises
+    :class:`InputError` naming the file and the available headers. The other columns are
+    recognised from ``aliases``: exact (normalised) matches first, then — with ``fuzzy`` — headers
+    that contain a Chinese alias (e.g. ``消息发送时间`` ⊃ ``发送时间``). Each header is used once.
+    """
+    normed = [norm_header(h) for h in header]
+    found: dict[str, int] = {}
+    used: set[int] = set()
+    available = ", ".join(repr(h) for h in header if str(h).strip()) or "(none)"
+    for ours, theirs in (columns or {}).items():
+        if ours not in aliases:
+            raise InputError(source, None, f"columns= names unknown column {ours!r}; "
+                                           f"known: {', '.join(aliases)}")
+        pos = [i for i, h in enumerate(header) if str(h).strip() == str(theirs).strip()]
+        if not pos:
+            pos = [i for i, h in enumerate(normed) if h == norm_header(theirs)]
+        if not pos:
+            raise InputError(source, None, f"column {theirs!r} (mapped to {ours!r}) is not in the file; "
+                                           f"available headers: {available}")
+        found[ours] = pos[0]
+        used.add(pos[0])
+    for ours, names in aliases.items():
+        if ours in found:
+            continue
+        for alias in names:
+            pos = [i for i, h in enumerate(normed) if h == alias and i not in used]
+            if pos:
+                found[ours] = pos[0]
+                used.add(pos[0])
+                break
+    if fuzzy:
+        for ours, names in aliases.items():
+            if ours in found:
+                continue
+            for alias in names:
+                if len(alias) < 2 or not _has_cjk(alias) or alias in _EXACT_ONLY:
+                    continue
+                pos = [i for i, h in enumerate(normed) if alias in h and i not in used]
+                if pos:
+                    found[ours] = pos[0]
+                    used.add(pos[0])
+                    break
+    return found
+
+
+# --------------------------------------------------------------------------------------------------
+# reading a grid of cells (CSV/TSV/XLSX) with line numbers
+
+
+@dataclass
+class Grid:
+    """A file's cells as strings: ``header`` names, ``cells`` (positional int columns, str, ``""`` =
+    empty), ``lines`` (start line / sheet row of each row), plus ``bad`` rows that could not be split
+    (``line``, ``raw``, ``reason``) and the decoded ``encoding`` (None for XLSX)."""
+
+    header: list[str]
+    cells: pd.DataFrame
+    lines: np.ndarray
+    raw_lines: list[str] | None
+    encoding: str | None
+    is_xlsx: bool
+    header_line: int = 1
+    bad: list[tuple[int, str, str]] = field(default_factory=list)
+    preamble: list[tuple[int, str]] = field(default_factory=list)
+
+    def raw(self, i: int) -> str:
+        """The raw text of row ``i`` (CSV: its physical lines; XLSX: cells joined by tabs)."""
+        return grid_raw_row(self, self.cells.iloc[i].tolist(), int(self.lines[i]))
+
+
+def is_xlsx(data: bytes) -> bool:
+    """True when ``data`` is an Office Open XML workbook (a zip holding ``xl/workbook.xml``)."""
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return "xl/workbook.xml" in zf.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def sniff_delimiter(first_line: str, source: str = "") -> str | None:
+    """The delimiter of a header line: the most frequent of ``, \\t ; |`` (TSV files prefer tab)."""
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    if source.lower().endswith((".tsv", ".tab")) and counts["\t"]:
+        return "\t"
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else None
+
+
+def _first_line(text: str) -> tuple[int, str]:
+    """(0-based index, content) of the first non-blank line."""
+    for i, ln in enumerate(text.split("\n", 50)):
+        if ln.strip():
+            return i, ln
+    return 0, ""
+
+
+def _csv_cells_fast(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """pandas C parser; start line of each physical record (raises ParserError on ragged rows)."""
+    df = pd.read_csv(
+        io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
+        skip_blank_lines=False, index_col=False, engine="c", na_filter=False,
+    )
+    n = len(df)
+    if n and '"' in text:
+        extra = np.zeros(n, dtype="int64")
+        for c in df.columns:
+            col = df[c]
+            extra += col.str.count("\n").to_numpy(dtype="int64", na_value=0)
+        lines = 1 + np.arange(n, dtype="int64") + np.concatenate(([0], np.cumsum(extra)[:-1]))
+    else:
+        lines = 1 + np.arange(n, dtype="int64")
+    df.columns = range(df.shape[1])
+    return df.fillna(""), lines
+
+
+def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]:
+    """Python csv module: tolerates ragged rows (padded to the widest) and reports broken quoting."""
+    lines_of = text.split("\n")
+    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    prev = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            start = prev + 1
+            raw = "\n".join(lines_of[start - 1 : reader.line_num]).strip("\n")
+            bad.append((start, raw, f"cannot split this row into cells: {exc}"))
+            prev = reader.line_num
+            continue
+        starts.append(prev + 1)
+        prev = reader.line_num
+        rows.append(row)
+    width = max((len(r) for r in rows), default=0)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    df = pd.DataFrame(rows, columns=range(width), dtype="str") if rows else pd.DataFrame(
+        {i: pd.Series([], dtype="str") for i in range(width)})
+    return df, np.asarray(starts, dtype="int64"), bad
+
+
+def _blank_mask(cells: pd.DataFrame) -> np.ndarray:
+    if cells.shape[1] == 0:
+        return np.ones(len(cells), dtype=bool)
+    mask = np.ones(len(cells), dtype=bool)
+    for c in cells.columns:
+        mask &= (cells[c].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+    return mask
+
+
+def _read_xlsx(data: bytes, source: str) -> pd.DataFrame:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            if "xl/workbook.xml" not in zf.namelist():
+                raise InputError(source, None, "a zip that is not an XLSX workbook")
+        sheets = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
+        if len(sheets.sheet_names) > 1:
+            log.info("%s: reading the first of %d sheets (%s)", source, len(sheets.sheet_names),
+                     sheets.sheet_names[0])
+        df = sheets.parse(sheet_name=0, header=None, dtype=str, keep_default_na=False, na_filter=False)
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl raises many types on corrupt workbooks
+        raise InputError(source, None, f"an XLSX workbook (openpyxl could not read it: {exc})") from exc
+    df.columns = range(df.shape[1])
+    return df.fillna("").astype("str")
+
+
+def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tuple[str, ...]] | None = None,
+              ) -> Grid:
+    """Read ``raw`` (CSV/TSV text in any encoding, or XLSX) into a :class:`Grid`.
+
+    The header is the first non-blank row, or — when ``aliases`` are given — the first of the
+    leading :data:`_HEADER_SEARCH_ROWS` rows that has at least two recognised headers (rows above it
+    go to ``Grid.preamble``). Blank rows are dropped.
+    """
+    if raw.data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(raw.source, None, "an XLSX or CSV file; old binary .xls is not supported "
+                                           "(save it as .xlsx or .csv)")
+    if is_xlsx(raw.data):
+        cells = _read_xlsx(raw.data, raw.source)
+        lines = 1 + np.arange(len(cells), dtype="int64")
+        raw_lines, enc, bad = None, None, []
+    else:
+        from csaudit.io.detect import decode
+
+        text, enc = decode(raw.data, raw.source, forced=encoding)
+        text = text.lstrip("\ufeff")
+        if "\x00" in text:
+            raise InputError(raw.source, None, "a text table (CSV/TSV); found binary data")
+        offset = 0
+        m = re.match(r"sep=(.)\n", text)  # Excel's delimiter hint line
+        if m:
+            sep, text, offset = m.group(1), text[m.end():], 1
+        else:
+            _, first = _first_line(text)
+            sep = sniff_delimiter(first, raw.source) or ","
+        if not text.strip():
+            cells, lines, bad = pd.DataFrame(), np.zeros(0, dtype="int64"), []
+        else:
+            try:
+                cells, lines = _csv_cells_fast(text, sep)
+                bad = []
+            except (pd.errors.ParserError, ValueError) as exc:
+                log.debug("%s: fast CSV parse failed (%s); using the csv module", raw.source, exc)
+                cells, lines, bad = _csv_cells_slow(text, sep)
+        lines = lines + offset
+        bad = [(ln + offset, r, why) for ln, r, why in bad]
+        raw_lines = ([""] * offset) + text.split("\n")
+    keep = ~_blank_mask(cells)
+    cells = cells.loc[keep].reset_index(drop=True)
+    lines = lines[keep]
+    if len(cells) == 0:
+        return Grid([], cells, lines, raw_lines, enc, is_xlsx=raw_lines is None, bad=bad)
+    h = 0
+    if aliases:
+        for i in range(min(_HEADER_SEARCH_ROWS, len(cells))):
+            names = [norm_header(v) for v in cells.iloc[i].tolist()]
+            known = {a for names_ in aliases.values() for a in names_}
+            if sum(n in known for n in names) >= 2:
+                h = i
+                break
+    grid = Grid(
+        header=[str(v).strip() for v in cells.iloc[h].tolist()],
+        cells=cells.iloc[h + 1 :].reset_index(drop=True),
+        lines=lines[h + 1 :],
+        raw_lines=raw_lines,
+        encoding=enc,
+        is_xlsx=raw_lines is None,
+        header_line=int(lines[h]),
+        bad=bad,
+    )
+    grid.preamble = [(int(lines[i]), grid_raw_row(grid, cells.iloc[i].tolist(), int(lines[i])))
+                     for i in range(h)]
+    width = len(grid.header)
+    if grid.cells.shape[1] > width:  # ragged rows (slow path): cells beyond the header are an error
+        extra = ~_blank_mask(grid.cells.iloc[:, width:])
+        for i in np.flatnonzero(extra):
+            n = int(width + (grid.cells.iloc[i, width:].str.strip() != "").to_numpy().nonzero()[0].max() + 1)
+            grid.bad.append((int(grid.lines[i]), grid.raw(i), f"{n} cells, the header has {width}"))
+        grid.cells = grid.cells.loc[~extra, list(range(width))].reset_index(drop=True)
+        grid.lines = grid.lines[~extra]
+    return grid
+
+
+def grid_raw_row(grid: Grid, values: list[str], start: int) -> str:
+    """Raw text of a row given its cells and start line (see :meth:`Grid.raw`)."""
+    if grid.raw_lines is None:
+        return "\t".join(str(v) for v in values).rstrip("\t")
+    extra = sum(str(v).count("\n") for v in values)
+    return "\n".join(grid.raw_lines[start - 1 : start + extra])
+
+
+# --------------------------------------------------------------------------------------------------
+# timestamps
+
+_DT_RE = re.compile(
+    r"^\s*(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
+    r"(?:\s*[T\s]\s*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{1,2})"
+    r"(?:\s*[:：分]\s*(?P<second>\d{1,2})(?:[.,](?P<frac>\d{1,9}))?\s*秒?)?)?"
+    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+_EPOCH_S = re.compile(r"^\s*\d{9,10}(?:\.\d+)?\s*$")
+_EPOCH_MS = re.compile(r"^\s*\d{12,13}\s*$")
+_TIME_ONLY = re.compile(r"^\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:[.,]\d{1,9})?)?\s*$")
+
+
+def _parse_distinct(u: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse distinct non-empty strings → (UTC-or-naive ns datetimes, is_absolute)."""
+    ts = pd.to_datetime(u, format="%Y-%m-%d %H:%M:%S", errors="coerce").dt.as_unit("ns")
+    absolute = pd.Series(False, index=u.index)
+    todo = ts.isna()
+    if todo.any():
+        v = u[todo]
+        m = v.str.extract(_DT_RE)
+        ok = m["year"].notna()
+        if ok.any():
+            mm = m[ok]
+            parts = pd.DataFrame({
+                "year": mm["year"].astype("int64"),
+                "month": mm["month"].astype("int64"),
+                "day": mm["day"].astype("int64"),
+                "hour": mm["hour"].fillna("0").astype("int64"),
+                "minute": mm["minute"].fillna("0").astype("int64"),
+                "second": mm["second"].fillna("0").astype("int64"),
+            })
+            frac = mm["frac"].fillna("").str.ljust(9, "0").replace("", "0").astype("int64")
+            parsed = pd.to_datetime(parts, errors="coerce").dt.as_unit("ns") + pd.to_timedelta(frac, unit="ns")
+            out_of_range = (parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)
+            parsed = parsed.mask(out_of_range)
+            tzs = mm["tz"]
+            has_tz = tzs.notna()
+            if has_tz.any():
+                t = tzs[has_tz].str.replace(":", "", regex=False)
+                sign = np.where(t.str.startswith("-"), -1, 1)
+                mins = np.where(t == "Z", 0, sign * (t.str[1:3].replace("", "0").astype("int64") * 60
+                                                     + t.str[3:5].replace("", "0").astype("int64")))
+                parsed.loc[has_tz] = parsed[has_tz] - pd.to_timedelta(mins, unit="min")
+                absolute.loc[has_tz[has_tz].index] = True
+            ts.loc[parsed.index] = parsed
+        rest = todo & ts.isna()
+        if rest.any():
+            v = u[rest]
+            sec = v.str.match(_EPOCH_S)
+            ms = v.str.match(_EPOCH_MS)
+            if sec.any():
+                ts.loc[v[sec].index] = pd.to_datetime(v[sec].astype("float64"), unit="s").dt.as_unit("ns")
+                absolute.loc[v[sec].index] = True
+            if ms.any():
+                ts.loc[v[ms].index] = pd.to_datetime(v[ms].astype("int64"), unit="ms").dt.as_unit("ns")
+                absolute.loc[v[ms].index] = True
+    return ts, absolute
+
+
+def parse_times(values: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series, np.ndarray]:
+    """Parse timestamp strings → ``(ts, bad)``.
+
+    ``ts`` is naive local time (``datetime64[ns]``), or tz-aware in ``tz`` when any value is absolute
+    (epoch seconds/milliseconds, ISO 8601 with ``Z``/offset; naive values are then localised to
+    ``tz``). Empty values give NaT and are not bad; ``bad`` marks non-empty values that are not a
+    valid date/time. Each distinct string is parsed once.
+    """
+    s = values.astype("str").fillna("").str.strip()
+    codes, uniques = pd.factorize(s)
+    u = pd.Series(uniques, dtype="str")
+    nonempty = u != ""
+    parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
+    absolute = pd.Series(False, index=u.index)
+    if nonempty.any():
+        p, a = _parse_distinct(u[nonempty].reset_index(drop=True))
+        parsed.loc[nonempty] = p.to_numpy()
+        absolute.loc[nonempty] = a.to_numpy()
+    bad_u = (nonempty & parsed.isna()).to_numpy()
+    if absolute.any():
+        naive_local = parsed.where(~absolute).dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+        utc = parsed.where(absolute).dt.tz_localize("UTC").dt.tz_convert(tz)
+        parsed_u = naive_local.where(~absolute, utc)
+    else:
+        parsed_u = parsed
+    out = pd.Series(parsed_u.array.take(codes), index=values.index)
+    return out, bad_u[codes]
+
+
+def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:
+    """``date + " " + time`` where ``time`` is a bare time of day, else ``time`` (or ``date``)."""
+    d = date.astype("str").fillna("").str.strip()
+    t = time.astype("str").fillna("").str.strip()
+    bare = t.str.match(_TIME_ONLY).to_numpy(dtype=bool, na_value=False)
+    joined = (d + " " + t).str.strip()
+    out = t.where(~bare, joined)
+    return out.where(out != "", d)
+
+
+# --------------------------------------------------------------------------------------------------
+# roles
+
+
+def map_roles(values: pd.Series) -> pd.Series:
+    """Role cells → role names (:data:`ROLE_VALUES`), NA where empty or unknown."""
+    key = values.astype("str").fillna("").str.strip().str.lower()
+    return key.map(ROLE_VALUES).astype("str")
+
+
+# --------------------------------------------------------------------------------------------------
+# the reader
+
+
+def _chat_columns(header: list[str]) -> dict[str, int]:
+    return match_headers(header, CHAT_HEADERS, None, "", fuzzy=True)
+
+
+def is_orders_table(raw: RawFile, text: str | None) -> bool:
+    """True when ``raw`` looks like an orders export (an order-id header plus amount/created)."""
+    from csaudit.io.orders import ORDER_HEADERS
+
+    header = _header_of(raw, text)
+    if not header:
+        return False
+    found = match_headers(header, ORDER_HEADERS, None, raw.source, fuzzy=False)
+    return "order_id" in found and ("amount" in found or "created" in found)
+
+
+def _header_of(raw: RawFile, text: str | None) -> list[str]:
+    """The header cells of a table (first non-blank row), or [] when it is not one."""
+    if text is None:
+        if not is_xlsx(raw.data):
+            return []
+        try:
+            df = pd.read_excel(io.BytesIO(raw.data), sheet_name=0, header=None, nrows=_HEADER_SEARCH_ROWS,
+                               dtype=str, keep_default_na=False, engine="openpyxl")
+        except Exception:  # noqa: BLE001 - a sniffer never raises
+            return []
+        for row in df.fillna("").itertuples(index=False):
+            cells = [str(v).strip() for v in row]
+            if any(cells):
+                return cells
+        return []
+    _, first = _first_line(text.lstrip("\ufeff"))
+    sep = sniff_delimiter(first, raw.source)
+    if sep is None:
+        return []
+    try:
+        return [c.strip() for c in next(csv.reader([first], delimiter=sep))]
+    except (csv.Error, StopIteration):
+        return []
+
+
+def sniff(raw: RawFile, text: str | None) -> float:
+    """Confidence that ``raw`` is a chat table: recognised headers (text + ts/sender/role) → 0.95."""
+    if text is not None:
+        head = text.lstrip("\ufeff \n\t")
+        if head[:1] in ("{", "["):
+            return 0.0
+    header = _header_of(raw, text)
+    if len(header) < 2:
+        return 0.0
+    if is_orders_table(raw, text):
+        return 0.05
+    found = _chat_columns(header)
+    if "text" in found and ({"ts", "sender", "role", "customer", "agent"} & found.keys()):
+        return 0.95
+    if found:
+        return 0.5
+    suffix = PurePosixPath(raw.source).suffix.lower()
+    return 0.3 if suffix in (".csv", ".tsv", ".xlsx", ".tab") else 0.15
+
+
+def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
+    """Parse one chat table (see module docstring)."""
+    grid = read_grid(raw, ctx.encoding, aliases=CHAT_HEADERS)
+    src = raw.source
+    rej_lines = [ln for ln, _ in grid.preamble] + [b[0] for b in grid.bad]
+    rej_raw = [r for _, r in grid.preamble] + [b[1] for b in grid.bad]
+    rej_why = ["line before the header row"] * len(grid.preamble) + [b[2] for b in grid.bad]
+    if not grid.header:
+        return Parsed(empty_parsed(), rejects_frame(rej_lines, rej_raw, rej_why), grid.encoding)
+    cols = match_headers(grid.header, CHAT_HEADERS, ctx.columns, src)
+    log.info("%s: table columns %s", src, ", ".join(f"{k}={grid.header[v]!r}" for k, v in cols.items()))
+    if "text" not in cols:
+        raise InputError(src, grid.header_line, "a text/content column (内容/消息内容/text/content…); "
+                                                f"headers are {', '.join(map(repr, grid.header))} — "
+                                                "map one with columns={'text': ...}")
+    if not ({"sender", "role"} & cols.keys()) and not ({"customer", "agent"} <= cols.keys()):
+        raise InputError(src, grid.header_line, "a sender or role column (发送人/角色/sender/role…); "
+                                                f"headers are {', '.join(map(repr, grid.header))}")
+    c = grid.cells
+    n = len(c)
+
+    def col(name: str) -> pd.Series:
+        if name in cols:
+            return c[cols[name]].astype("str").str.strip()
+        return pd.Series([""] * n, dtype="str")
+
+    text = c[cols["text"]].astype("str")
+    sender, customer, agent = col("sender"), col("customer"), col("agent")
+    role = map_roles(col("role")) if "role" in cols else pd.Series([pd.NA] * n, dtype="str")
+    if "role" in cols:
+        unknown = (col("role") != "") & role.isna()
+        if unknown.any():
+            log.warning("%s: %d row(s) with an unknown role value (e.g. %r); role left to the sender rules",
+                        src, int(unknown.sum()), col("role")[unknown].iloc[0])
+    # role from the sender when the row names its customer/agent
+    role = role.mask(role.isna() & (sender != "") & (sender == agent), "agent")
+    role = role.mask(role.isna() & (sender != "") & (sender == customer), "customer")
+    # sender from role when absent
+    sender = sender.mask((sender == "") & role.isin(AGENT_SIDE), agent)
+    sender = sender.mask((sender == "") & (role == "customer"), customer)
+    sender = sender.mask((sender == "") & (role == "system"), "system")
+    agent_side = role.isin(AGENT_SIDE) | role.isna()
+    agent_out = agent.where(agent_side & (agent != ""))
+    if "agent" not in cols:
+        agent_out = sender.where(role.isin(AGENT_SIDE) & (sender != ""))
+    if "ts" in cols or "date" in cols:
+        ts_str = join_date_time(col("date"), col("ts")) if "date" in cols else col("ts")
+        ts, bad_ts = parse_times(ts_str, ctx.tz)
+    else:
+        ts, bad_ts = pd.Series(pd.NaT, index=c.index, dtype="datetime64[ns]"), np.zeros(n, dtype=bool)
+        ts_str = col("ts")
+    no_text = (text.str.strip() == "").to_numpy(dtype=bool, na_value=True)
+    no_sender = (sender == "").to_numpy(dtype=bool)
+    reason = np.full(n, "", dtype=object)
+    reason[no_sender] = "no sender (empty sender cell and no role/customer/agent to derive it from)"
+    reason[bad_ts] = [f"time {v!r} is not a date/time" for v in ts_str[bad_ts]]
+    reason[no_text] = "no text"
+    bad = no_text | bad_ts | no_sender
+    for i in np.flatnonzero(bad):
+        rej_lines.append(int(grid.lines[i]))
+        rej_raw.append(grid.raw(i))
+        rej_why.append(str(reason[i]))
+    keep = ~bad
+
+    def opt(name: str) -> pd.Series:
+        s = col(name)
+        return s.where(s != "")
+
+    messages = pd.DataFrame({
+        "line": pd.Series(grid.lines, dtype="int64"),
+        "sender": sender,
+        "ts": ts,
+        "text": text,
+        "role": role,
+        "shop": opt("shop"),
+        "customer": customer.where(customer != ""),
+        "agent": agent_out,
+        "conversation": opt("conversation"),
+    })
+    messages = messages.loc[keep].reset_index(drop=True)
+    rejects = rejects_frame(rej_lines, rej_raw, rej_why).sort_values("line", kind="stable").reset_index(drop=True)
+    return Parsed(messages, rejects, grid.encoding)
+
+
+def empty_parsed() -> pd.DataFrame:
+    """An empty ``Parsed.messages`` frame with the reader columns."""
+    return pd.DataFrame({
+        "line": pd.Series([], dtype="int64"),
+        "sender": pd.Series([], dtype="str"),
+        "ts": pd.Series([], dtype="datetime64[ns]"),
+        "text": pd.Series([], dtype="str"),
+        "role": pd.Series([], dtype="str"),
+        "shop": pd.Series([], dtype="str"),
+        "customer": pd.Series([], dtype="str"),
+        "agent": pd.Series([], dtype="str"),
+        "conversation": pd.Series([], dtype="str"),
+    })
