@@ -359,12 +359,12 @@ def audit(
     with _stage("latency", timings):
         conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency)
         agent_latency = latency.agent_latency(msgs, rounds, cfg.latency)
-        unreplied = latency.unreplied(rounds)
+        unreplied = latency.unreplied(rounds, msgs)
 
     with _stage("lexicon", timings):
         lex = lexicon.Lexicon.load(cfg)
         lex_hits = lexicon.find_hits(msgs, lex)
-        polite = lexicon.politeness(msgs, lex_hits, lex)
+        polite = lexicon.politeness(msgs, lex_hits, lex, closing_last_n=cfg.qc.closing_last_n)
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg)
@@ -412,7 +412,7 @@ def audit(
                 agent_latency,
                 polite,
                 pronouns,
-                hit_counts(hits, cfg, _negative_categories(lex, cfg), _qc_rules(qc)),
+                hit_counts(hits, _qc_rules(qc)),
                 sentiment_figures(conversations, cfg),
                 agent_conv,
             ],
@@ -476,20 +476,6 @@ def conversion_agents(conv_res: Any, has_orders: bool) -> pd.DataFrame | None:
     for c in out.columns:
         if c != "agent" and not c.startswith("n_inquir"):
             out[c] = np.nan
-    return out
-
-
-def _negative_categories(lex: Any, cfg: Config) -> list[str]:
-    """Lexicon categories whose severity costs compliance points (best effort on the Lexicon object)."""
-    cats = getattr(lex, "categories", None)
-    pen = cfg.score.severity_penalty
-    out: list[str] = []
-    if isinstance(cats, dict):
-        for name, c in cats.items():
-            sev = c.get("severity") if isinstance(c, dict) else getattr(c, "severity", None)
-            side = c.get("side", "agent") if isinstance(c, dict) else getattr(c, "side", "agent")
-            if pen.get(str(sev), 0) > 0 and side == "agent":
-                out.append(str(name))
     return out
 
 

@@ -83,40 +83,34 @@ def responsiveness(rounds: pd.DataFrame, config: Config) -> pd.Series:
 def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Per conversation: ``greeting_ok, closing_ok, apology_needed, apology_ok, score_politeness``.
 
-    Conversations without any agent message get NA. ``messages`` must be in conversation/time order.
+    Greeting and closing use the same definitions as the scorecard's ``first_reply_greeting_rate`` and
+    ``closing_rate`` (:func:`csaudit.metrics.lexicon.first_reply` / ``closing_check``): a greeting in
+    any message of the first agent turn; a closing among the conversation's last
+    ``qc.closing_last_n`` speech (customer/agent) messages. Conversations without agent speech are absent.
     """
+    from csaudit.metrics.lexicon import agent_turns, closing_check, first_reply
+
     sc = config.score
-    conv = messages["conversation_id"]
-    is_agent = (messages["role"] == "agent").to_numpy()
-    agent_msgs = messages.loc[is_agent, ["conversation_id", "message_id"]]
-    has_agent = pd.Index(agent_msgs["conversation_id"].unique())
-
-    agent_hits = hits.loc[(hits["side"] == "agent") & hits["rule"].str.startswith("lexicon:")]
-    greet_ids = set(agent_hits.loc[_mask_cat(agent_hits, sc.greeting_categories), "message_id"].dropna())
-    close_ids = set(agent_hits.loc[_mask_cat(agent_hits, sc.closing_categories), "message_id"].dropna())
-
-    first = agent_msgs.drop_duplicates("conversation_id")
-    greeting_ok = pd.Series(first["message_id"].isin(greet_ids).to_numpy(), index=first["conversation_id"].to_numpy())
-
-    pos_from_end = messages.groupby(conv.to_numpy(), sort=False).cumcount(ascending=False).to_numpy()
-    tail = messages.loc[(pos_from_end < int(config.qc.closing_last_n)) & is_agent]
-    closing_ok = tail["message_id"].isin(close_ids).groupby(tail["conversation_id"].to_numpy()).any()
+    lex = hits.loc[(hits["side"] == "agent") & hits["rule"].str.startswith("lexicon:")]
+    speech = agent_turns(messages)
+    fr = first_reply(speech, lex, list(sc.greeting_categories)).set_index("conversation_id")["ok"]
+    cl = closing_check(speech, lex, int(config.qc.closing_last_n), tuple(sc.closing_categories))
+    cl = cl.set_index("conversation_id")["ok"]
 
     slow = rounds.loc[
         rounds["answered"].astype(bool)
         & (pd.to_numeric(rounds["response_s"], errors="coerce") > float(config.qc.long_wait_s))
     ]
     first_slow = slow.groupby(slow["conversation_id"].to_numpy())["reply"].min()
-    apol = agent_hits.loc[_mask_cat(agent_hits, sc.apology_categories), ["conversation_id", "ts"]]
+    apol = lex.loc[_mask_cat(lex, sc.apology_categories), ["conversation_id", "ts"]]
     apol = apol.assign(after=first_slow.reindex(apol["conversation_id"].to_numpy()).to_numpy())
     ok = apol.loc[apol["ts"].notna() & apol["after"].notna() & (apol["ts"] >= apol["after"])]
-    apology_ok_ids = set(ok["conversation_id"])
 
-    out = pd.DataFrame(index=pd.Index(has_agent, name="conversation_id"))
-    out["greeting_ok"] = greeting_ok.reindex(out.index, fill_value=False).astype(bool)
-    out["closing_ok"] = closing_ok.reindex(out.index, fill_value=False).astype(bool)
+    out = pd.DataFrame(index=pd.Index(fr.index, name="conversation_id"))
+    out["greeting_ok"] = fr.astype(bool)
+    out["closing_ok"] = cl.reindex(out.index, fill_value=False).astype(bool)
     out["apology_needed"] = out.index.isin(first_slow.index)
-    out["apology_ok"] = out.index.isin(list(apology_ok_ids)) & out["apology_needed"]
+    out["apology_ok"] = out.index.isin(ok["conversation_id"].unique()) & out["apology_needed"]
     passed = out["greeting_ok"].astype(int) + out["closing_ok"].astype(int) + out["apology_ok"].astype(int)
     applicable = 2 + out["apology_needed"].astype(int)
     out["score_politeness"] = 100.0 * passed / applicable
@@ -231,42 +225,21 @@ def rank(qa: pd.Series) -> pd.Series:
 # The scorecard (AGENTS)
 
 
-def hit_counts(
-    hits: pd.DataFrame,
-    config: Config | None = None,
-    negative_categories: Iterable[str] = (),
-    qc_rules: Iterable[str] = (),
-) -> pd.DataFrame:
-    """Per agent: ``negative_hits`` (agent-side lexicon hits whose severity costs compliance points),
-    ``neg_<category>`` per negative category, ``qc_hits`` and ``qc_<rule>`` per QC rule (``qc:x`` → ``qc_x``),
-    ``critical_hits``. Categories/rules named in the arguments get a column even with no hit."""
-    config = config or Config()
-    sc = config.score
+def hit_counts(hits: pd.DataFrame, qc_rules: Iterable[str] = ()) -> pd.DataFrame:
+    """Per agent: ``qc_hits`` (all QC findings) and ``qc_<rule>`` per QC rule (``qc:x`` → ``qc_x``).
+    Rules named in ``qc_rules`` get a column even with no hit. (Lexicon counts — ``negative_hits``,
+    ``<category>_hits``, ``critical_hits`` — come from :func:`csaudit.metrics.lexicon.politeness`.)"""
     h = hits.loc[hits["agent"].notna()]
-    pen = h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).fillna(0.0)
-    lex = h["rule"].str.startswith("lexicon:")
-    neg = h.loc[lex & (h["side"] == "agent") & (pen > 0)]
     qc = h.loc[h["rule"].str.startswith("qc:")]
-    crit = h.loc[h["side"].isin(list(sc.penalty_sides)) & h["category"].isin(list(sc.critical_categories))]
-
-    parts = {
-        "negative_hits": neg.groupby("agent").size(),
-        "qc_hits": qc.groupby("agent").size(),
-        "critical_hits": crit.groupby("agent").size(),
-    }
-    neg_cats = sorted(set(negative_categories) | set(neg["category"].dropna()))
-    by_cat = neg.groupby(["agent", "category"]).size()
-    for cat in neg_cats:
-        parts[f"neg_{cat}"] = by_cat.xs(cat, level="category") if cat in by_cat.index.get_level_values(1) else None
-    rules = sorted({r.removeprefix("qc:") for r in qc_rules} | {r.removeprefix("qc:") for r in qc["rule"]})
-    by_rule = qc.groupby(["agent", "rule"]).size()
-    for r in rules:
-        key = f"qc:{r}"
-        parts[f"qc_{r}"] = by_rule.xs(key, level="rule") if key in by_rule.index.get_level_values(1) else None
     agents = pd.Index(sorted(h["agent"].unique()), name="agent", dtype="str")
     out = pd.DataFrame(index=agents)
-    for col, s in parts.items():
-        out[col] = (s.reindex(agents) if s is not None else pd.Series(np.nan, index=agents)).fillna(0).astype("int64")
+    out["qc_hits"] = qc.groupby("agent").size().reindex(agents, fill_value=0).astype("int64")
+    rules = sorted({r.removeprefix("qc:") for r in qc_rules} | {r.removeprefix("qc:") for r in qc["rule"]})
+    by_rule = qc.groupby(["rule", "agent"]).size()
+    for r in rules:
+        key = f"qc:{r}"
+        s = by_rule.loc[key] if key in by_rule.index.get_level_values(0) else pd.Series(dtype="int64")
+        out[f"qc_{r}"] = s.reindex(agents, fill_value=0).astype("int64")
     return out.reset_index()
 
 
@@ -291,7 +264,8 @@ def sentiment_figures(conversations: pd.DataFrame, config: Config | None = None)
 
 def base_counts(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
     """Per agent: ``n_conversations`` and ``n_customers`` (as primary agent), ``n_transfers_in``
-    (conversations the agent joined as a non-primary agent), ``n_agent_messages`` (its agent-role messages)."""
+    (conversations the agent joined as a non-primary agent). Agents = primary agents and every account
+    that sent an agent-role message (bots and system accounts are not agents)."""
     c = conversations.loc[conversations["agent"].notna()]
     g = c.groupby("agent")
     out = pd.DataFrame({"n_conversations": g.size(), "n_customers": g["customer"].nunique()})
@@ -302,7 +276,6 @@ def base_counts(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataF
     agents = out.index.union(pd.Index(n_msgs.index)).union(pd.Index(members["member"].unique()))
     out = out.reindex(agents).fillna(0).astype("int64")
     out["n_transfers_in"] = members.groupby("member").size().reindex(agents, fill_value=0).astype("int64")
-    out["n_agent_messages"] = n_msgs.reindex(agents, fill_value=0).astype("int64")
     out.index.name = "agent"
     return out.reset_index()
 
@@ -322,7 +295,8 @@ def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.Data
         part = part.drop(columns=dup).drop_duplicates("agent")
         out = out.merge(part, on="agent", how="left", validate="one_to_one")
     for col in out.columns:
-        if col.startswith(("n_", "neg_", "qc_")) or col in ("negative_hits", "critical_hits", "critical_conversations"):
+        if col.startswith(("n_", "qc_")) or col.endswith("_hits") or col in ("critical_conversations", "slow_rounds",
+                                                                              "slow_customers", "unreplied_customers"):
             if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_float_dtype(out[col]):
                 out[col] = out[col].fillna(0).astype("int64")
             elif pd.api.types.is_float_dtype(out[col]) and out[col].dropna().mod(1).eq(0).all():
@@ -344,7 +318,7 @@ def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
             cols[c] = pa.Column(float, pa.Check.in_range(0, 100), nullable=True)
         elif c.endswith("_rate"):
             cols[c] = pa.Column(float, pa.Check.in_range(0, 1), nullable=True)
-        elif c.startswith(("n_", "neg_", "qc_")) and pd.api.types.is_integer_dtype(agents[c]):
+        elif (c.startswith(("n_", "qc_")) or c.endswith("_hits")) and pd.api.types.is_integer_dtype(agents[c]):
             cols[c] = pa.Column("int64", pa.Check.ge(0))
     pa.DataFrameSchema(cols, strict=False).validate(agents, lazy=True)
     return agents

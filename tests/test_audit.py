@@ -219,3 +219,104 @@ def test_load_config_preset_and_file(tmp_path):
     f.write_text('preset = "douyin"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="names preset 'douyin'"):
         load_config(f, "jd")
+
+
+# -- the whole pipeline on hand-built messages ------------------------------------------------------
+
+A, B = "云栖家居:阿青", "云栖家居:大石"
+
+
+def week_messages() -> pd.DataFrame:
+    return make_messages(
+        [
+            ("c1", "system", "2026-11-10 14:03:00", None, "当前用户来自 手机淘宝 商品详情页"),
+            ("c1", "customer", "2026-11-10 14:03:07", None, "这件毛衣起球吗"),
+            ("c1", "agent", "2026-11-10 14:03:30", A, "亲，您好～不起球的哦，M码正合适"),
+            ("c1", "customer", "2026-11-10 14:04:00", None, "好的，那我拍了"),
+            ("c1", "agent", "2026-11-10 14:04:20", A, "感谢您的支持，欢迎下次光临～"),
+            ("c2", "customer", "2026-11-12 09:00:00", None, "在吗"),
+            ("c2", "customer", "2026-11-12 09:05:00", None, "人呢"),
+            ("c2", "agent", "2026-11-12 09:12:00", B, "晕，加我微信聊吧"),
+            ("c2", "customer", "2026-11-12 09:13:00", None, "算了，差评"),
+            # the week after: filtered out by period="2026-W46"
+            ("c3", "customer", "2026-11-16 10:00:00", None, "在吗"),
+            ("c3", "agent", "2026-11-16 10:00:05", B, "在的"),
+        ]
+    ).assign(customer=lambda d: d["conversation_id"].map({"c1": "jojo", "c2": "mimi", "c3": "jojo"}))
+
+
+def week_orders() -> pd.DataFrame:
+    return schema.conform(
+        pd.DataFrame({"order_id": ["A1"], "shop": ["云栖家居"], "customer": ["jojo"],
+                      "created": [pd.Timestamp("2026-11-10 14:10:00", tz=TZ)],
+                      "paid": [pd.Timestamp("2026-11-10 14:11:00", tz=TZ)], "amount": [199.0], "refund": [0.0]}),
+        "orders",
+    )
+
+
+@needs_metrics
+def test_audit_pipeline_scores_and_tables(tmp_path):
+    m, o = week_messages(), week_orders()
+    m_before, o_before = m.copy(), o.copy()
+    res = __import__("csaudit").audit(m, orders=o, period="2026-W46")
+    pd.testing.assert_frame_equal(m, m_before)
+    pd.testing.assert_frame_equal(o, o_before)
+
+    conv = res.conversations.set_index("conversation_id")
+    assert list(conv.index) == ["c1", "c2"]
+    assert list(res.conversations.columns[:19]) == [
+        "conversation_id", "shop", "customer", "agent", "agents", "start", "end", "n_customer", "n_agent",
+        "first_response_s", "is_inquiry", "sentiment_start", "sentiment_end", "sentiment_drift", "ordered",
+        "paid", "order_amount", "n_hits", "qa_score"]
+    assert conv.loc["c1", "first_response_s"] == 23 and conv.loc["c2", "first_response_s"] == 720
+    assert conv.loc["c1", "agent"] == A and conv.loc["c2", "agent"] == B
+    assert bool(conv.loc["c1", "ordered"]) and not bool(conv.loc["c2", "ordered"])
+
+    # c1: fast (100), greeting + closing (100), clean (100), ordered inquiry (100), sentiment = 100 × end
+    s1 = conv.loc["c1", "sentiment_end"]
+    assert 0 <= s1 <= 1
+    assert conv.loc["c1", "score_responsiveness"] == 100 and conv.loc["c1", "score_politeness"] == 100
+    assert conv.loc["c1", "score_compliance"] == 100 and conv.loc["c1", "score_conversion"] == 100
+    assert conv.loc["c1", "qa_score"] == pytest.approx(90 + 10 * s1)
+    # c2: 微信 = off-platform steering (critical) -> 0; critical-free view keeps only the sentiment points
+    s2 = conv.loc["c2", "sentiment_end"]
+    assert bool(conv.loc["c2", "critical"]) and conv.loc["c2", "qa_score"] == 0
+    assert conv.loc["c2", "score_responsiveness"] == 0 and conv.loc["c2", "score_politeness"] == 0
+    assert conv.loc["c2", "score_compliance"] == 0 and conv.loc["c2", "score_conversion"] == 0
+    assert conv.loc["c2", "qa_score_critical_free"] == pytest.approx(10 * s2)
+
+    ag = res.agents.set_index("agent")
+    assert res.agents["agent"].tolist() == [A, B] and res.agents["rank"].tolist() == [1, 2]
+    assert ag.loc[A, "qa_score"] == pytest.approx(90 + 10 * s1)
+    assert ag.loc[B, "critical_conversations"] == 1 and ag.loc[B, "critical_hits"] == 1
+    assert ag.loc[B, "slang_hits"] == 1 and ag.loc[B, "off_platform_hits"] == 1
+    assert ag.loc[B, "avg_response_s"] == 600  # 720 s capped, and the unanswered last round counts as the cap
+    assert ag.loc[A, "reply_rate"] == 1 and ag.loc[B, "reply_rate"] == 0
+    assert {"message_id", "rule", "term", "start", "end"} <= set(res.hits.columns)
+    assert set(res.hits.loc[res.hits["agent"] == B, "term"]) >= {"晕", "微信"}
+    assert res.unreplied["customer"].tolist() == ["mimi"]
+    assert "sentiment" in res.messages.columns
+    assert res.meta["period_start"] == "2026-11-09" and res.meta["n_messages"] == 9
+
+    res.save(tmp_path / "a")
+    back = type(res).load(tmp_path / "a")
+    assert back == res
+    for t in ("messages", "conversations", "hits", "agents", "rounds", "orders"):
+        pd.testing.assert_frame_equal(getattr(back, t), getattr(res, t), check_exact=True, obj=t)
+    assert back.agent(B).conversations["conversation_id"].tolist() == ["c2"]
+
+
+@needs_metrics
+def test_audit_without_orders_leaves_conversion_out():
+    res = __import__("csaudit").audit(week_messages(), period=("2026-11-09", "2026-11-15"))
+    conv = res.conversations.set_index("conversation_id")
+    assert conv["ordered"].isna().all() and conv["score_conversion"].isna().all()
+    s1 = conv.loc["c1", "sentiment_end"]
+    assert conv.loc["c1", "qa_score"] == pytest.approx((75 + 10 * s1) / 0.85)
+    assert res.meta["has_orders"] is False
+
+
+@needs_metrics
+def test_audit_empty_period():
+    res = __import__("csaudit").audit(week_messages(), period="2026-W40")
+    assert len(res.conversations) == 0 and len(res.agents) == 0

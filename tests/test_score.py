@@ -262,11 +262,8 @@ def test_hit_counts_and_sentiment_figures_and_scorecard():
               ("c1", "m1", "lexicon:slang", "slang", "minor", "agent"),
               ("c1", "m1", "lexicon:greeting", "greeting", "none", "agent"),
               ("c1", None, "qc:no_closing", "no_closing", "minor", "agent")])
-    hc = hit_counts(h, Config(), negative_categories=["refusal"], qc_rules=["qc:escalation"]).set_index("agent")
-    assert hc.loc["店:a", "negative_hits"] == 2
-    assert hc.loc["店:a", "neg_slang"] == 2 and hc.loc["店:a", "neg_refusal"] == 0
-    assert hc.loc["店:a", "qc_no_closing"] == 1 and hc.loc["店:a", "qc_escalation"] == 0
-    assert hc.loc["店:a", "qc_hits"] == 1 and hc.loc["店:a", "critical_hits"] == 0
+    hc = hit_counts(h, qc_rules=["qc:customer_escalation"]).set_index("agent")
+    assert hc.loc["店:a"].to_dict() == {"qc_hits": 1, "qc_customer_escalation": 0, "qc_no_closing": 1}
 
     conv = pd.DataFrame({
         "conversation_id": ["c1", "c2", "c3"], "customer": ["x", "y", "x"], "agent": ["店:a", "店:a", "店:b"],
@@ -280,15 +277,15 @@ def test_hit_counts_and_sentiment_figures_and_scorecard():
 
     m = msgs([("c1", "agent", "10:00:00", "店:a"), ("c2", "agent", "10:00:00", "店:b"), ("c2", "bot", "10:00:01", "店:小蜜")])
     base = base_counts(conv, m).set_index("agent")
-    assert base.loc["店:a"].to_dict() == {"n_conversations": 2, "n_customers": 2, "n_transfers_in": 0, "n_agent_messages": 1}
-    assert base.loc["店:b"].to_dict() == {"n_conversations": 1, "n_customers": 1, "n_transfers_in": 1, "n_agent_messages": 1}
+    assert base.loc["店:a"].to_dict() == {"n_conversations": 2, "n_customers": 2, "n_transfers_in": 0}
+    assert base.loc["店:b"].to_dict() == {"n_conversations": 1, "n_customers": 1, "n_transfers_in": 1}
     assert "店:小蜜" not in base.index
 
     scores = pd.DataFrame({"agent": ["店:a", "店:b"], "qa_score": [70.0, 90.0], "n_scored": [2, 1]})
     card = scorecard(base.reset_index(), [hc.reset_index(), sf.reset_index()], scores)
     assert card["agent"].tolist() == ["店:b", "店:a"]
     assert card["rank"].tolist() == [1, 2]
-    assert card.loc[0, "negative_hits"] == 0 and card["negative_hits"].dtype == "int64"
+    assert card.loc[0, "qc_hits"] == 0 and card["qc_no_closing"].dtype == "int64"
 
 
 def test_check_scorecard_collects_failures():
