@@ -1,0 +1,217 @@
+"""Response-time figures per conversation and per agent, and the unreplied list."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csaudit.config import Config, LatencyConfig
+from csaudit.metrics.latency import agent_columns, agent_latency, conversation_latency, rate_column, unreplied
+from csaudit.model import schema
+from csaudit.model.rounds import rounds
+
+TZ = "Asia/Shanghai"
+A = "云栖家居:阿青"
+B = "云栖家居:小白"
+
+
+def msgs(rows, conv="c1", customer="买家1", day="2026-11-10"):
+    """rows: (role, agent, "HH:MM:SS" or None, text)."""
+    recs = []
+    for i, (role, agent, t, text) in enumerate(rows):
+        ts = pd.NaT if t is None else pd.Timestamp(f"{day} {t}", tz=TZ)
+        recs.append(
+            {
+                "message_id": f"{conv}-{i}",
+                "conversation_id": conv,
+                "shop": "云栖家居",
+                "customer": customer,
+                "sender": agent or customer,
+                "agent": agent,
+                "role": role,
+                "ts": ts,
+                "text": text,
+                "source": "t.txt",
+                "line": i + 1,
+            }
+        )
+    return schema.conform(pd.DataFrame(recs), "messages")
+
+
+def cat(*frames):
+    return schema.conform(pd.concat(frames, ignore_index=True), "messages")
+
+
+WORKED = [
+    ("customer", None, "10:10:15", "在吗"),
+    ("customer", None, "10:15:20", "这个沙发有灰色吗"),
+    ("agent", A, "10:18:10", "亲，有的"),
+    ("customer", None, "10:18:30", "几天发货"),
+    ("agent", A, "10:19:00", "48小时内发货哦"),
+]
+
+
+def test_rate_column_names():
+    assert [rate_column(t) for t in LatencyConfig().rate_thresholds_s] == [
+        "within_30s_rate",
+        "within_3min_rate",
+        "within_5min_rate",
+    ]
+    assert rate_column(45.5) == "within_45.5s_rate"
+
+
+def test_worked_example_rates():
+    m = msgs(WORKED)
+    cfg = LatencyConfig()
+    r = rounds(m, cfg)
+    a = agent_latency(m, r, cfg).set_index("agent")
+    assert list(a.reset_index().columns) == agent_columns(cfg)
+    row = a.loc[A]
+    assert row["n_rounds"] == 2 and row["n_answered"] == 2
+    assert row["within_3min_rate"] == 0.5  # 1 of 2 rounds within 3 min
+    assert row["within_30s_rate"] == 0.5  # 30 s counts as within 30 s (inclusive)
+    assert row["within_5min_rate"] == 0.5
+    assert row["avg_response_s"] == pytest.approx((475 + 30) / 2)
+    assert row["median_response_s"] == pytest.approx(252.5)
+    assert row["p90_response_s"] == pytest.approx(30 + 0.9 * 445)
+    assert row["first_response_mean_s"] == 475.0 and row["first_response_median_s"] == 475.0
+    assert row["slow_rounds"] == 1 and row["slow_customers"] == 1
+    assert row["reply_rate"] == 1.0 and row["unreplied_customers"] == 0
+    assert row["n_customer_msgs"] == 3 and row["n_agent_msgs"] == 2
+    assert row["answer_ratio"] == pytest.approx(2 / 3)
+    assert bool(row["answer_ratio_low"]) is True
+
+    c = conversation_latency(m, r, cfg)
+    assert c.to_dict("records") == [{"conversation_id": "c1", "first_response_s": 475.0, "n_rounds": 2}]
+
+
+def test_accepts_whole_config():
+    m = msgs(WORKED)
+    r = rounds(m, LatencyConfig())
+    a1 = agent_latency(m, r, Config())
+    a2 = agent_latency(m, r, LatencyConfig())
+    pd.testing.assert_frame_equal(a1, a2)
+
+
+def test_cap_vs_exclude_average_and_reply_rate():
+    m = cat(
+        msgs([("customer", None, "10:00:00", "在吗"), ("agent", A, "10:01:00", "在")], conv="c1", customer="甲"),
+        msgs(
+            [
+                ("customer", None, "11:00:00", "在吗"),
+                ("agent", A, "11:00:20", "在"),
+                ("customer", None, "11:01:00", "能便宜吗"),
+            ],
+            conv="c2",
+            customer="乙",
+        ),
+    )
+    cap_cfg, exc_cfg = LatencyConfig(unanswered="cap"), LatencyConfig(unanswered="exclude")
+    cap = agent_latency(m, rounds(m, cap_cfg), cap_cfg).set_index("agent").loc[A]
+    exc = agent_latency(m, rounds(m, exc_cfg), exc_cfg).set_index("agent").loc[A]
+    assert cap["avg_response_s"] == pytest.approx((60 + 20 + 600) / 3)
+    assert exc["avg_response_s"] == pytest.approx((60 + 20) / 2)
+    assert cap["within_30s_rate"] == pytest.approx(1 / 3)
+    assert exc["within_30s_rate"] == pytest.approx(1 / 2)
+    assert cap["slow_rounds"] == 1 and exc["slow_rounds"] == 0
+    for row in (cap, exc):
+        assert row["n_rounds"] == 3 and row["n_answered"] == 2
+        assert row["reply_rate"] == 0.5 and row["unreplied_customers"] == 1
+        assert row["first_response_mean_s"] == pytest.approx(40.0)
+    u = unreplied(rounds(m, cap_cfg), m)
+    assert u.to_dict("records") == [
+        {
+            "customer": "乙",
+            "conversation_id": "c2",
+            "agent": A,
+            "start": pd.Timestamp("2026-11-10 11:01:00", tz=TZ),
+            "text": "能便宜吗",
+        }
+    ]
+    assert unreplied(rounds(m, cap_cfg))["text"].isna().all()
+
+
+def test_reply_rate_uses_last_round_per_agent_and_customer():
+    # 甲 asked A twice (first unanswered conversation, later answered one) -> replied
+    m = cat(
+        msgs([("customer", None, "09:00:00", "在吗"), ("auto_reply", A, "09:00:00", "[自动回复]您好")], conv="c1", customer="甲"),
+        msgs([("customer", None, "12:00:00", "在吗"), ("agent", A, "12:00:10", "在的")], conv="c2", customer="甲"),
+    )
+    r = rounds(m)
+    a = agent_latency(m, r).set_index("agent").loc[A]
+    assert a["reply_rate"] == 1.0 and a["unreplied_customers"] == 0
+    assert a["n_answered"] == 1 and a["n_rounds"] == 2
+    assert unreplied(r, m).empty
+
+
+def test_night_rounds_left_out_of_average():
+    m = msgs(
+        [
+            ("customer", None, "02:00:00", "在吗"),
+            ("agent", A, "08:10:00", "早"),
+            ("customer", None, "09:00:00", "好的"),
+            ("agent", A, "09:00:40", "嗯嗯"),
+        ]
+    )
+    r = rounds(m)
+    a = agent_latency(m, r).set_index("agent").loc[A]
+    assert a["avg_response_s"] == 40.0
+    assert a["n_rounds"] == 2
+    assert np.isnan(a["first_response_mean_s"])  # the first round started outside service hours
+    c = conversation_latency(m, r)
+    assert c["first_response_s"].tolist() == [6 * 3600 + 600.0]  # conversation level: not capped, all hours
+
+
+def test_transfer_splits_customer_messages_between_accounts():
+    m = msgs(
+        [
+            ("customer", None, "10:00:00", "在吗"),
+            ("agent", A, "10:00:10", "在的"),
+            ("customer", None, "10:01:00", "开发票"),
+            ("customer", None, "10:01:05", "增值税的"),
+            ("system", None, "10:01:30", f"由 {A} 转交给 {B}"),
+            ("agent", B, "10:02:00", "您好，我来处理"),
+            ("agent", B, "10:02:10", "请提供抬头"),
+        ]
+    )
+    r = rounds(m)
+    a = agent_latency(m, r).set_index("agent")
+    assert a.loc[A, "n_customer_msgs"] == 1 and a.loc[A, "n_agent_msgs"] == 1
+    assert a.loc[B, "n_customer_msgs"] == 2 and a.loc[B, "n_agent_msgs"] == 2
+    assert a.loc[B, "answer_ratio"] == 1.0 and not a.loc[B, "answer_ratio_low"]
+    # recomputing the customer counts from messages gives the same figures
+    b = agent_latency(m, r.drop(columns=["n_messages"])).set_index("agent")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_no_timestamps_latency_na_counts_computed():
+    m = msgs([("customer", None, None, "在吗"), ("agent", A, None, "在"), ("customer", None, None, "?")])
+    r = rounds(m)
+    a = agent_latency(m, r).set_index("agent").loc[A]
+    assert a["n_rounds"] == 2 and a["n_answered"] == 1
+    assert np.isnan(a["avg_response_s"]) and np.isnan(a["within_3min_rate"])
+    assert a["reply_rate"] == 0.0 and a["unreplied_customers"] == 1
+    assert a["n_customer_msgs"] == 2 and a["n_agent_msgs"] == 1
+    assert conversation_latency(m, r)["first_response_s"].isna().all()
+
+
+def test_customer_only_conversation_appears_only_in_unreplied():
+    m = cat(msgs(WORKED), msgs([("customer", None, "10:00:00", "在吗")], conv="c9", customer="丙"))
+    r = rounds(m)
+    a = agent_latency(m, r)
+    assert a["agent"].tolist() == [A]
+    u = unreplied(r, m)
+    assert u["customer"].tolist() == ["丙"] and u["agent"].isna().all()
+    c = conversation_latency(m, r).set_index("conversation_id")
+    assert c.loc["c9", "n_rounds"] == 1 and np.isnan(c.loc["c9", "first_response_s"])
+
+
+def test_agent_without_rounds_still_listed():
+    m = msgs([("agent", A, "10:00:00", "亲，您的快递到了")])
+    r = rounds(m)
+    a = agent_latency(m, r)
+    assert a["agent"].tolist() == [A]
+    assert a["n_rounds"].tolist() == [0] and a["n_agent_msgs"].tolist() == [1]
+    assert np.isnan(a["answer_ratio"].iloc[0]) and not a["answer_ratio_low"].iloc[0]
+    assert conversation_latency(m, r)["n_rounds"].tolist() == [0]
