@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 import time
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -317,8 +319,12 @@ def audit(
     ``orders`` (ORDERS) enables the conversion figures; without them ``ordered``/``paid`` are NA and the
     QA score leaves conversion out. ``config`` defaults to ``Config()`` (the taobao preset). ``period``
     (ISO week ``"2026-W46"``, range ``"A..B"`` or ``(first, last)`` inclusive local dates) keeps the
-    conversations that START in it (shop timezone ``latency.timezone``); orders are then kept from the
-    first day up to the conversion window after the last day, so late orders still convert.
+    conversations that START in it (shop timezone ``latency.timezone``). With a period, orders are kept
+    from its first day up to the conversion window after its last day, so an inquiry on the last day
+    still converts; orders after the period that no inquiry claims (silent) are then dropped, so shop
+    sales = orders created in the period + later orders attributed to the period's inquiries.
+    Without orders, ``ordered``/``paid``/``order_amount`` and the agents' order figures are NA and
+    ``lost_inquiries`` is empty. Raises ``ValueError`` when no message is left to audit.
     """
     from csaudit.metrics import conversion as conversion_mod
     from csaudit.metrics import latency, lexicon, qc, sentiment, words
@@ -342,6 +348,8 @@ def audit(
     with _stage("prepare", timings):
         msgs = schema.conform(messages, "messages", tz=tz)  # a new frame; the caller's is untouched
         msgs = filter_period(msgs, dates, tz)
+        if len(msgs) == 0:
+            raise ValueError(_nothing_to_audit(messages, dates, tz))
         msgs = msgs.sort_values(["conversation_id", "ts", "line"], kind="stable", na_position="first").reset_index(drop=True)
         has_orders = orders is not None
         ords = schema.conform(orders, "orders", tz=tz) if has_orders else schema.empty("orders", tz=tz)
@@ -389,6 +397,14 @@ def audit(
 
     with _stage("conversion", timings):
         conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
+        if dates is not None and len(ords):
+            # silent orders after the period belong to the next period's shop sales: drop and redo
+            period_end = pd.Timestamp(dates[1] + dt.timedelta(days=1)).tz_localize(tz)
+            o = conv_res.orders
+            late = o.loc[o["silent"].astype(bool) & (o["created"] >= period_end), "order_id"]
+            if len(late):
+                ords = ords.loc[~ords["order_id"].isin(late)].reset_index(drop=True)
+                conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
         conversations = _merge(conversations, conv_res.conversations)
         if not has_orders:
             for col in ("ordered", "paid"):
@@ -442,7 +458,7 @@ def audit(
         agents=agents,
         orders=conv_res.orders.reset_index(drop=True),
         unreplied=unreplied.reset_index(drop=True),
-        lost_inquiries=conv_res.lost.reset_index(drop=True),
+        lost_inquiries=(conv_res.lost if has_orders else conv_res.lost.iloc[0:0]).reset_index(drop=True),
         sales=_sales_frame(conv_res.sales),
         keywords=keywords.reset_index(drop=True),
         config=cfg,
@@ -474,9 +490,20 @@ def conversion_agents(conv_res: Any, has_orders: bool) -> pd.DataFrame | None:
         return agents
     out = agents.copy()
     for c in out.columns:
-        if c != "agent" and not c.startswith("n_inquir"):
+        if c not in ("agent", "inquiries"):
             out[c] = np.nan
     return out
+
+
+def _nothing_to_audit(messages: pd.DataFrame, dates: tuple[dt.date, dt.date] | None, tz: str) -> str:
+    if len(messages) == 0:
+        return "no messages to audit"
+    if dates is None:
+        return "no messages to audit"
+    ts = pd.to_datetime(messages["ts"])
+    ts = (ts.dt.tz_localize(tz) if ts.dt.tz is None else ts.dt.tz_convert(tz)).dropna()
+    have = f"the chats cover {ts.min().date()} .. {ts.max().date()}" if len(ts) else "the chats have no timestamps"
+    return f"no conversation starts in the period {dates[0]} .. {dates[1]} ({have})"
 
 
 def _qc_rules(qc_mod: Any) -> list[str]:
@@ -494,3 +521,15 @@ def _sales_frame(sales: Any) -> pd.DataFrame:
     if sales is not None and hasattr(sales, "__dataclass_fields__"):
         return pd.DataFrame([{f.name: getattr(sales, f.name) for f in fields(sales)}])
     return pd.DataFrame()
+
+
+class _CallableModule(types.ModuleType):
+    """``csaudit.audit`` is both this module and the function: once ``import csaudit.audit`` has run,
+    Python binds the package attribute ``csaudit.audit`` to the module, so the module forwards calls to
+    :func:`audit` and ``ca.audit(messages, ...)`` works whatever was imported first."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Audit:
+        return audit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

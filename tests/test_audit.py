@@ -317,6 +317,14 @@ def test_audit_without_orders_leaves_conversion_out():
 
 
 @needs_metrics
-def test_audit_empty_period():
-    res = __import__("csaudit").audit(week_messages(), period="2026-W40")
-    assert len(res.conversations) == 0 and len(res.agents) == 0
+def test_audit_empty_period_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"no conversation starts in the period 2026-09-28 \.\. 2026-10-04 "
+                                         r"\(the chats cover 2026-11-10 \.\. 2026-11-16\)"):
+        __import__("csaudit").audit(week_messages(), period="2026-W40")
+
+
+def test_ca_audit_is_callable_after_importing_the_module():
+    import csaudit
+    import csaudit.audit  # binds the package attribute to the module
+
+    assert callable(csaudit.audit) and csaudit.Audit is Audit
