@@ -293,14 +293,14 @@ def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.Data
         if dup:
             log.debug("scorecard: columns %s already present, keeping the first", dup)
         part = part.drop(columns=dup).drop_duplicates("agent")
+        ints = [c for c in part.columns if c != "agent" and pd.api.types.is_integer_dtype(part[c])]
+        bools = [c for c in part.columns if c != "agent" and pd.api.types.is_bool_dtype(part[c])]
         out = out.merge(part, on="agent", how="left", validate="one_to_one")
-    for col in out.columns:
-        if col.startswith(("n_", "qc_")) or col.endswith("_hits") or col in ("critical_conversations", "slow_rounds",
-                                                                              "slow_customers", "unreplied_customers"):
-            if pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_float_dtype(out[col]):
-                out[col] = out[col].fillna(0).astype("int64")
-            elif pd.api.types.is_float_dtype(out[col]) and out[col].dropna().mod(1).eq(0).all():
-                out[col] = out[col].fillna(0).astype("int64")
+        # an agent missing from a part has none of what it counts: 0 / False, not NA
+        for c in ints:
+            out[c] = out[c].fillna(0).astype("int64")
+        for c in bools:
+            out[c] = out[c].astype("boolean").fillna(False).astype(bool)
     out["rank"] = rank(out["qa_score"]) if "qa_score" in out else pd.Series(1, index=out.index, dtype="int64")
     out = out.sort_values(["rank", "agent"], kind="stable").reset_index(drop=True)
     check_scorecard(out)
