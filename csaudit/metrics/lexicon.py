@@ -1,0 +1,771 @@
+"""Lexicons (politeness, negative phrases, customer signals) and phrase matching.
+
+Lexicons are data: ``csaudit/lexicons/{politeness,negative,customer}.toml``, one ``[[category]]`` table
+per category (``category, severity, side, terms, whitelist, suggestion`` and optional ``mode``).
+A shop file named in ``Config.lexicon.files`` adds terms, removes terms (``remove = [...]``) or
+overrides a category's ``severity``/``suggestion``/``side``; ``Config.lexicon.disabled_categories``
+switches categories off.
+
+Matching rules (:func:`find_hits`):
+
+* on :func:`csaudit.text.normalize_one` text (NFKC width folding, Traditional → Simplified, ASCII
+  lower-case; length-preserving, so offsets index the original text);
+* one Aho-Corasick automaton per side over all terms, whitelist phrases and positive markers;
+* the longest match wins (then the leftmost); shorter terms overlapping a chosen match do not count;
+* a term lying inside an occurrence of one of its category's whitelist phrases does not hit;
+* terms beginning/ending with an ASCII letter or digit only hit as whole tokens (``vx`` not in ``vxe``,
+  ``12315`` not inside a longer number);
+* ``mode = "whole"``: the message, trimmed of whitespace and punctuation, is exactly one term
+  (a lone 嗯 hits ``curt``; 嗯嗯好的 does not);
+* ``mode = "after_positive"``: the term hits only when one of the category's ``positive`` phrases
+  ends before it in the same message (好的，但是… hits ``contradiction``);
+* agent-side categories match only ``role == "agent"`` rows (auto_reply, bot and system never count
+  as agent speech); customer-side categories only ``role == "customer"`` rows.
+
+Work is done once per distinct text and joined back to the messages.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import tomllib
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import Config
+from csaudit.model import schema
+from csaudit.text import _t2s, _width_table, normalize_one
+
+log = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
+BUILTIN_FILES = ("politeness.toml", "negative.toml", "customer.toml")
+SEVERITIES = ("info", "minor", "major", "critical")
+MODES = ("contains", "whole", "after_positive")
+POLITENESS_RATE_CATEGORIES = ("greeting", "please", "thanks", "apology", "closing", "rating_invite")
+# characters trimmed around a message before a ``whole``-mode comparison (normalised text)
+_TRIM = " \t\n\r\u3000.,!?~;:…、。，！？～；：\"'“”‘’()（）[]【】-—_*^"
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+@dataclass(frozen=True)
+class Category:
+    """One lexicon category. ``terms``/``whitelist``/``positive`` keep their written form."""
+
+    name: str
+    group: str
+    """``politeness``, ``negative`` or ``customer`` (shop files may add others)."""
+    severity: str
+    side: str
+    terms: tuple[str, ...]
+    whitelist: tuple[str, ...] = ()
+    suggestion: str = ""
+    mode: str = "contains"
+    positive: tuple[str, ...] = ()
+
+
+def _as_tuple(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{where}: {key} must be a list of strings")
+    return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+def _check(cat: Category, where: str) -> None:
+    if cat.severity not in SEVERITIES:
+        raise ValueError(f"{where}: category {cat.name!r}: severity must be one of {SEVERITIES}")
+    if cat.side not in schema.SIDES:
+        raise ValueError(f"{where}: category {cat.name!r}: side must be 'agent' or 'customer'")
+    if cat.mode not in MODES:
+        raise ValueError(f"{where}: category {cat.name!r}: mode must be one of {MODES}")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: lexicon file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, shop: bool) -> None:
+    """Merge one lexicon file into ``cats`` (in place; ``cats`` is a private working dict)."""
+    default_group = data.get("group")
+    entries = data.get("category", [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: expected [[category]] tables")
+    known = {
+        "category",
+        "group",
+        "severity",
+        "side",
+        "terms",
+        "whitelist",
+        "suggestion",
+        "mode",
+        "positive",
+        "remove",
+    }
+    for entry in entries:
+        name = entry.get("category")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: every [[category]] needs a 'category' name")
+        unknown = set(entry) - known
+        if unknown:
+            raise ValueError(f"{where}: category {name!r}: unknown key(s) {sorted(unknown)}")
+        terms = _as_tuple(entry.get("terms"), where, "terms")
+        whitelist = _as_tuple(entry.get("whitelist"), where, "whitelist")
+        positive = _as_tuple(entry.get("positive"), where, "positive")
+        remove = set(_as_tuple(entry.get("remove"), where, "remove"))
+        old = cats.get(name)
+        if old is not None and shop:
+            new = replace(
+                old,
+                terms=tuple(t for t in dict.fromkeys(old.terms + terms) if t not in remove),
+                whitelist=tuple(t for t in dict.fromkeys(old.whitelist + whitelist) if t not in remove),
+                positive=tuple(dict.fromkeys(old.positive + positive)),
+                severity=entry.get("severity", old.severity),
+                side=entry.get("side", old.side),
+                suggestion=entry.get("suggestion", old.suggestion),
+                mode=entry.get("mode", old.mode),
+                group=entry.get("group", old.group),
+            )
+        else:
+            side = entry.get("side")
+            if side is None:
+                raise ValueError(f"{where}: new category {name!r} needs a 'side'")
+            group = entry.get("group") or default_group or ("customer" if side == "customer" else "negative")
+            new = Category(
+                name=name,
+                group=group,
+                severity=entry.get("severity", "minor"),
+                side=side,
+                terms=tuple(t for t in terms if t not in remove),
+                whitelist=whitelist,
+                suggestion=entry.get("suggestion", ""),
+                mode=entry.get("mode", "contains"),
+                positive=positive,
+            )
+        _check(new, where)
+        cats[name] = new
+
+
+@dataclass
+class _Side:
+    """The compiled matcher of one side (``agent`` or ``customer``); arrays are indexed by key id."""
+
+    automaton: Any  # ahocorasick.Automaton, or None when the side has no contains-mode keys
+    key_len: np.ndarray  # int64
+    key_cat: np.ndarray  # int64: category id of a term key, -1 when the key is not a term
+    key_text: np.ndarray  # object: the normalised key
+    key_edge_l: np.ndarray  # bool: the key starts with an ASCII letter/digit (word-edge check)
+    key_edge_r: np.ndarray  # bool: the key ends with an ASCII letter/digit
+    key_wl: dict[int, frozenset[int]]  # key id -> categories it whitelists
+    key_pos: dict[int, frozenset[int]]  # key id -> after_positive categories it is a positive for
+    whole: dict[str, int]  # normalised term -> category id, for mode "whole"
+    after_positive: frozenset[int]
+
+
+@dataclass
+class Lexicon:
+    """All categories in force. Build with :meth:`load` (settings) or :meth:`from_files`."""
+
+    categories: dict[str, Category] = field(default_factory=dict)
+
+    # -- construction -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: Config | None = None) -> Lexicon:
+        """Built-in lexicons, then ``config.lexicon.files`` (relative to ``config.base_dir``), minus
+        ``config.lexicon.disabled_categories``."""
+        config = config or Config()
+        base = Path(config.base_dir)
+        shop = [p if Path(p).is_absolute() else base / p for p in config.lexicon.files]
+        return cls.from_files(shop, disabled=config.lexicon.disabled_categories)
+
+    @classmethod
+    def from_files(
+        cls, shop_files: list[str | Path] = (), disabled: list[str] = (), builtin: bool = True
+    ) -> Lexicon:
+        cats: dict[str, Category] = {}
+        if builtin:
+            for name in BUILTIN_FILES:
+                path = LEXICON_DIR / name
+                _apply_file(cats, _read(path), str(path), shop=False)
+        for p in shop_files:
+            path = Path(p)
+            _apply_file(cats, _read(path), str(path), shop=True)
+        unknown = set(disabled) - set(cats)
+        if unknown:
+            log.warning("disabled lexicon categories not found: %s", sorted(unknown))
+        return cls({k: v for k, v in cats.items() if k not in set(disabled)})
+
+    # -- views ------------------------------------------------------------------------------------
+    def table(self) -> pd.DataFrame:
+        """One row per category: category, group, severity, side, mode, n_terms, suggestion."""
+        rows = [
+            (c.name, c.group, c.severity, c.side, c.mode, len(c.terms), c.suggestion)
+            for c in self.categories.values()
+        ]
+        return pd.DataFrame(
+            rows, columns=["category", "group", "severity", "side", "mode", "n_terms", "suggestion"]
+        )
+
+    def terms(self) -> list[str]:
+        """Every term of every category (written form, de-duplicated)."""
+        return list(dict.fromkeys(t for c in self.categories.values() for t in c.terms))
+
+    def group(self, name: str) -> list[str]:
+        """Names of the categories in group ``name``."""
+        return [c.name for c in self.categories.values() if c.group == name]
+
+    @cached_property
+    def _names(self) -> list[str]:
+        return list(self.categories)
+
+    @cached_property
+    def _sides(self) -> dict[str, _Side]:
+        return {side: self._compile(side) for side in schema.SIDES}
+
+    def _compile(self, side: str) -> _Side:
+        import ahocorasick
+
+        keys: dict[str, int] = {}
+        key_cat: list[int] = []
+        key_wl: dict[int, set[int]] = {}
+        key_pos: dict[int, set[int]] = {}
+        whole: dict[str, int] = {}
+        after_positive: set[int] = set()
+
+        def key(text: str) -> int:
+            k = normalize_one(text)
+            if k not in keys:
+                keys[k] = len(key_cat)
+                key_cat.append(-1)
+            return keys[k]
+
+        for cid, cat in enumerate(self.categories.values()):
+            if cat.side != side:
+                continue
+            if cat.mode == "whole":
+                for t in cat.terms:
+                    whole[normalize_one(t).strip(_TRIM)] = cid
+                continue
+            if cat.mode == "after_positive":
+                after_positive.add(cid)
+                for t in cat.positive:
+                    key_pos.setdefault(key(t), set()).add(cid)
+            for t in cat.terms:
+                k = key(t)
+                if key_cat[k] >= 0 and key_cat[k] != cid:
+                    log.warning(
+                        "term %r is in categories %r and %r; %r wins",
+                        t,
+                        self._names[key_cat[k]],
+                        cat.name,
+                        cat.name,
+                    )
+                key_cat[k] = cid
+            for t in cat.whitelist:
+                key_wl.setdefault(key(t), set()).add(cid)
+        automaton = None
+        if keys:
+            automaton = ahocorasick.Automaton()
+            for k, kid in keys.items():
+                automaton.add_word(k, kid)
+            automaton.make_automaton()
+        texts = list(keys)
+        return _Side(
+            automaton=automaton,
+            key_len=np.array([len(k) for k in texts], dtype=np.int64),
+            key_cat=np.array(key_cat, dtype=np.int64),
+            key_text=np.array(texts, dtype=object),
+            key_edge_l=np.array([k[:1] in _ASCII_WORD for k in texts], dtype=bool),
+            key_edge_r=np.array([k[-1:] in _ASCII_WORD for k in texts], dtype=bool),
+            key_wl={k: frozenset(v) for k, v in key_wl.items()},
+            key_pos={k: frozenset(v) for k, v in key_pos.items()},
+            whole=whole,
+            after_positive=frozenset(after_positive),
+        )
+
+    # -- matching ---------------------------------------------------------------------------------
+    def scan(self, norm: list[str], side: str) -> pd.DataFrame:
+        """Hits of ``side``'s categories in normalised texts.
+
+        Returns DataFrame[text (index into ``norm``), category (id into ``categories``), start, end]
+        (end exclusive), sorted by text then start.
+        """
+        return self._scan_joined(_Joined.build(norm), side, np.ones(len(norm), dtype=bool))
+
+    def _scan_joined(self, j: _Joined, side: str, use: np.ndarray) -> pd.DataFrame:
+        sm = self._sides[side]
+        parts = []
+        if sm.automaton is not None:
+            parts.append(_scan_contains(sm, j, use))
+        if sm.whole:
+            parts.append(_scan_whole(sm, j, use))
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return pd.DataFrame(
+                {c: np.array([], dtype=np.int64) for c in ("text", "category", "start", "end")}
+            )
+        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        return out.sort_values(["text", "start"], kind="stable", ignore_index=True)
+
+
+_WORD_LUT = np.zeros(128, dtype=bool)
+_WORD_LUT[[ord(c) for c in _ASCII_WORD]] = True
+
+
+@dataclass
+class _Joined:
+    """Distinct normalised texts joined by ``\\n`` (no key contains a newline, so no match crosses
+    two texts); ``starts[i]`` is the offset of text ``i`` in ``s``."""
+
+    s: str
+    starts: np.ndarray
+    lengths: np.ndarray
+
+    @classmethod
+    def build(cls, norm: list[str]) -> _Joined:
+        lengths = np.fromiter((len(t) for t in norm), dtype=np.int64, count=len(norm))
+        starts = np.zeros(len(norm), dtype=np.int64)
+        if len(norm) > 1:
+            starts[1:] = np.cumsum(lengths[:-1] + 1)
+        return cls("\n".join(norm), starts, lengths)
+
+    def codepoints(self) -> np.ndarray:
+        return np.frombuffer(self.s.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _is_word(cp: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Whether the characters at ``pos`` (may be out of range → False) are ASCII letters/digits."""
+    ok = (pos >= 0) & (pos < len(cp))
+    c = cp[np.where(ok, pos, 0)]
+    return ok & (c < 128) & _WORD_LUT[np.minimum(c, 127)]
+
+
+def _scan_contains(sm: _Side, j: _Joined, use: np.ndarray) -> pd.DataFrame:
+    """All contains-mode hits: one automaton pass over the joined texts, then vectorised filters."""
+    found = list(sm.automaton.iter(j.s))
+    empty = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("text", "category", "start", "end")})
+    if not found:
+        return empty
+    arr = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=2 * len(found))
+    end = arr[0::2] + 1
+    kid = arr[1::2]
+    start = end - sm.key_len[kid]
+    tix = np.searchsorted(j.starts, start, side="right") - 1
+    keep = use[tix]
+    end, kid, start, tix = end[keep], kid[keep], start[keep], tix[keep]
+    cat = sm.key_cat[kid]
+    term = cat >= 0
+    if sm.key_edge_l.any() or sm.key_edge_r.any():
+        el, er = sm.key_edge_l[kid], sm.key_edge_r[kid]
+        if el.any() or er.any():
+            cp = j.codepoints()
+            bad = (el & _is_word(cp, start - 1)) | (er & _is_word(cp, end))
+            term &= ~bad
+    # whitelist: a term inside an occurrence of one of its category's whitelist phrases does not hit
+    if sm.key_wl:
+        wl_keys = np.fromiter(sm.key_wl, dtype=np.int64)
+        is_wl = np.isin(kid, wl_keys)
+        if is_wl.any():
+            # one row per (whitelist occurrence, category it whitelists)
+            wl_cats = [sorted(sm.key_wl[k]) for k in wl_keys.tolist()]
+            pair_key = np.repeat(wl_keys, [len(c) for c in wl_cats])
+            pair_cat = np.fromiter(itertools.chain.from_iterable(wl_cats), dtype=np.int64)
+            occ = pd.DataFrame({"kid": kid[is_wl], "tix": tix[is_wl], "ws": start[is_wl], "we": end[is_wl]})
+            occ = occ.merge(pd.DataFrame({"kid": pair_key, "cat": pair_cat}), on="kid")
+            cand_idx = np.flatnonzero(term & np.isin(tix, occ["tix"].to_numpy()))
+            cand = pd.DataFrame(
+                {
+                    "i": cand_idx,
+                    "tix": tix[cand_idx],
+                    "cat": cat[cand_idx],
+                    "s": start[cand_idx],
+                    "e": end[cand_idx],
+                }
+            )
+            both = cand.merge(occ[["tix", "cat", "ws", "we"]], on=["tix", "cat"])
+            inside = both.loc[(both["ws"] <= both["s"]) & (both["e"] <= both["we"]), "i"].to_numpy()
+            term[inside] = False
+    # after_positive: the term needs a positive phrase of its category ending at or before its start
+    for c in sm.after_positive:
+        is_c = term & (cat == c)
+        if not is_c.any():
+            continue
+        pos_keys = np.fromiter((k for k, cs in sm.key_pos.items() if c in cs), dtype=np.int64)
+        is_pos = np.isin(kid, pos_keys)
+        first_end = np.full(len(j.starts), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first_end, tix[is_pos], end[is_pos])
+        term &= ~(is_c & (first_end[tix] > start))
+    tix, cat, start, end = tix[term], cat[term], start[term], end[term]
+    if not len(tix):
+        return empty
+    # longest match wins: (1) a candidate lying inside a longer one is dropped (vectorised);
+    # (2) texts with remaining partial overlaps are resolved greedily (longest, then leftmost).
+    order = np.lexsort((-end, start))  # by start (global offsets), longer first on ties
+    tix, cat, start, end = tix[order], cat[order], start[order], end[order]
+    prev_max_end = np.empty_like(end)
+    prev_max_end[0] = -1
+    prev_max_end[1:] = np.maximum.accumulate(end)[:-1]
+    inside = end <= prev_max_end  # an earlier candidate starts no later and ends no earlier
+    tix, cat, start, end = tix[~inside], cat[~inside], start[~inside], end[~inside]
+    overlap = np.zeros(len(end), dtype=bool)
+    overlap[1:] = start[1:] < np.maximum.accumulate(end)[:-1]
+    keep = np.ones(len(end), dtype=bool)
+    if overlap.any():
+        bad_texts = np.unique(tix[overlap])
+        rows = np.flatnonzero(np.isin(tix, bad_texts))
+        groups = np.split(rows, np.flatnonzero(np.diff(tix[rows])) + 1)
+        for g in groups:
+            cand = sorted(g.tolist(), key=lambda i: (start[i] - end[i], start[i]))
+            chosen: list[int] = []
+            for i in cand:
+                if all(end[i] <= start[k] or end[k] <= start[i] for k in chosen):
+                    chosen.append(i)
+            keep[g] = False
+            keep[chosen] = True
+    tix, cat, start, end = tix[keep], cat[keep], start[keep], end[keep]
+    base = j.starts[tix]
+    return pd.DataFrame({"text": tix, "category": cat, "start": start - base, "end": end - base})
+
+
+def _scan_whole(sm: _Side, j: _Joined, use: np.ndarray) -> pd.DataFrame:
+    """``whole``-mode hits: the message, trimmed of whitespace/punctuation, equals a term."""
+    maxlen = max(len(t) for t in sm.whole) + 8
+    idx = np.flatnonzero(use & (j.lengths <= maxlen) & (j.lengths > 0))
+    if not len(idx):
+        return pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("text", "category", "start", "end")})
+    s = pd.Series(
+        [j.s[a : a + n] for a, n in zip(j.starts[idx].tolist(), j.lengths[idx].tolist(), strict=True)],
+        dtype="str",
+    )
+    stripped = s.str.strip(_TRIM)
+    cid = stripped.map(sm.whole)
+    hit = cid.notna().to_numpy()
+    left = (s.str.len() - s.str.lstrip(_TRIM).str.len()).to_numpy()[hit].astype(np.int64)
+    return pd.DataFrame(
+        {
+            "text": idx[hit],
+            "category": cid.to_numpy()[hit].astype(np.int64),
+            "start": left,
+            "end": left + stripped.str.len().to_numpy()[hit].astype(np.int64),
+        }
+    )
+
+
+def normalize_many(texts: list[str]) -> list[str]:
+    """:func:`csaudit.text.normalize_one` of each text (same result), in one batched pass."""
+    j, _ = _normalize_joined(texts)
+    return [j.s[a : a + n] for a, n in zip(j.starts.tolist(), j.lengths.tolist(), strict=True)]
+
+
+def _normalize_joined(texts: list[str]) -> tuple[_Joined, np.ndarray]:
+    """Normalise ``texts`` as one ``\\n``-joined string: width folding by a code-point table, one
+    OpenCC call, one ``lower()``; per-text :func:`normalize_one` if any length changed.
+
+    Returns the joined normalised texts and, per text, whether normalising changed it.
+    """
+    j = _Joined.build(texts)
+    if not texts:
+        return j, np.zeros(0, dtype=bool)
+    orig = j.codepoints()
+    folded = _fold_table()[np.minimum(orig, 0xFFFF)]
+    cp = np.where(orig <= 0xFFFF, folded, orig).astype(np.uint32)
+    conv = _t2s().convert(cp.tobytes().decode("utf-32-le")).lower()
+    ok = len(conv) == len(j.s)
+    if ok:
+        new = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)
+        ok = bool((new[j.starts[1:] - 1] == 10).all())
+    if ok:
+        norm = _Joined(conv, j.starts, j.lengths)
+    else:
+        norm = _Joined.build([normalize_one(t) for t in texts])
+        new = norm.codepoints()
+    diff = np.flatnonzero(orig != new)
+    changed = np.zeros(len(texts), dtype=bool)
+    if len(diff):
+        changed[np.unique(np.searchsorted(j.starts, diff, side="right") - 1)] = True
+    return norm, changed
+
+
+@lru_cache(maxsize=1)
+def _fold_table() -> np.ndarray:
+    """Code point → code point for the BMP: csaudit.text's width table (single-char folds only)."""
+    lut = np.arange(0x10000, dtype=np.uint32)
+    for k, v in _width_table().items():
+        if len(v) == 1 and k <= 0xFFFF:
+            lut[k] = ord(v)
+    return lut
+
+
+HIT_COLUMNS = list(schema.HITS)
+
+
+def conversation_agent(messages: pd.DataFrame) -> pd.Series:
+    """Primary agent per conversation: the agent of its first ``role == "agent"`` message."""
+    agent_rows = messages.loc[messages["role"] == "agent", ["conversation_id", "agent"]]
+    return agent_rows.dropna(subset=["agent"]).groupby("conversation_id", sort=False)["agent"].first()
+
+
+def _str_array(values: list[str] | np.ndarray) -> pd.api.extensions.ExtensionArray:
+    return pd.array(np.asarray(values, dtype=object), dtype="str")
+
+
+def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
+    """Lexicon hits of ``messages`` (MESSAGES schema) as a HITS table, one row per hit.
+
+    ``rule`` = ``lexicon:<category>``; ``term`` is the slice ``text[start:end]`` of the original
+    message (char offsets, end exclusive). Customer-side hits carry the conversation's primary agent
+    (else the message's own ``agent``). Rows are ordered like the messages, then by ``start``.
+    Each distinct text is normalised and scanned once; the cost grows with distinct texts.
+    """
+    lexicon = lexicon or Lexicon.load()
+    tz = _tz(messages)
+    if len(messages) == 0 or not lexicon.categories:
+        return schema.empty("hits", tz)
+    cats = list(lexicon.categories.values())
+    codes, uniques = pd.factorize(messages["text"], use_na_sentinel=True)
+    side_rows = {
+        s: np.flatnonzero((messages["role"] == s).to_numpy(dtype=bool, na_value=False) & (codes >= 0))
+        for s in schema.SIDES
+        if any(c.side == s for c in cats)
+    }
+    needed = np.zeros(len(uniques), dtype=bool)
+    for rows in side_rows.values():
+        needed[codes[rows]] = True
+    need_idx = np.flatnonzero(needed)
+    if not len(need_idx):
+        return schema.empty("hits", tz)
+    remap = np.full(len(uniques), -1, dtype=np.int64)
+    remap[need_idx] = np.arange(len(need_idx))
+    orig_list = _to_list(uniques.take(need_idx))
+    joined, changed = _normalize_joined(orig_list)
+
+    parts = []
+    for side, rows in side_rows.items():
+        use = np.zeros(len(need_idx), dtype=bool)
+        use[remap[codes[rows]]] = True
+        found = lexicon._scan_joined(joined, side, use)
+        if not len(found):
+            continue
+        ti = found["text"].to_numpy()
+        st = found["start"].to_numpy()
+        en = found["end"].to_numpy()
+        ci = found["category"].to_numpy()
+        # the term as written: the key itself where the text needed no normalisation, else a slice
+        term_u = np.empty(len(ti), dtype=object)
+        sl = changed[ti]
+        for i in np.flatnonzero(sl).tolist():
+            term_u[i] = orig_list[ti[i]][st[i] : en[i]]
+        if (~sl).any():
+            cps = joined.s
+            base = joined.starts[ti[~sl]]
+            term_u[~sl] = [
+                cps[a:b] for a, b in zip((base + st[~sl]).tolist(), (base + en[~sl]).tolist(), strict=True)
+            ]
+        # join distinct-text hits back to every message (of this side) with that text
+        mcode = remap[codes[rows]]
+        order = np.argsort(mcode, kind="stable")
+        sorted_codes = mcode[order]
+        lo = np.searchsorted(sorted_codes, ti, side="left")
+        hi = np.searchsorted(sorted_codes, ti, side="right")
+        counts = hi - lo
+        rep = np.repeat(np.arange(len(ti)), counts)
+        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        msg_rows = rows[order[np.repeat(lo, counts) + offs]]
+        parts.append((msg_rows, ci[rep], st[rep], en[rep], rep + sum(len(p[5]) for p in parts), term_u))
+    if not parts:
+        return schema.empty("hits", tz)
+    msg_rows = np.concatenate([p[0] for p in parts])
+    cat_id = np.concatenate([p[1] for p in parts])
+    start = np.concatenate([p[2] for p in parts])
+    end = np.concatenate([p[3] for p in parts])
+    term_id = np.concatenate([p[4] for p in parts])
+    terms = _str_array(np.concatenate([p[5] for p in parts]))
+    srt = np.lexsort((start, msg_rows))
+    msg_rows, cat_id, start, end, term_id = msg_rows[srt], cat_id[srt], start[srt], end[srt], term_id[srt]
+
+    def col(name: str):
+        return messages[name].array.take(msg_rows)
+
+    side = _str_array([c.side for c in cats]).take(cat_id)
+    agent = col("agent")
+    is_cust = np.asarray(side == "customer", dtype=bool)
+    if is_cust.any():
+        conv_agent = pd.Series(col("conversation_id")[is_cust]).map(conversation_agent(messages))
+        agent = pd.Series(agent, dtype="str")
+        cust_idx = np.flatnonzero(is_cust)
+        has = conv_agent.notna().to_numpy()
+        agent.iloc[cust_idx[has]] = conv_agent.to_numpy()[has]
+        agent = agent.array
+    names = list(lexicon.categories)
+    out = pd.DataFrame(
+        {
+            "message_id": col("message_id"),
+            "conversation_id": col("conversation_id"),
+            "agent": agent,
+            "ts": col("ts") if "ts" in messages else pd.NaT,
+            "rule": _str_array([f"lexicon:{n}" for n in names]).take(cat_id),
+            "category": _str_array(names).take(cat_id),
+            "severity": _str_array([c.severity for c in cats]).take(cat_id),
+            "side": side,
+            "term": terms.take(term_id),
+            "start": pd.array(start, dtype="Int64"),
+            "end": pd.array(end, dtype="Int64"),
+            "text": col("text"),
+            "suggestion": _str_array([c.suggestion for c in cats]).take(cat_id),
+        }
+    )
+    return schema.conform(out, "hits", tz)
+
+
+def _to_list(values) -> list[str]:
+    """Python strings of an array of distinct texts (fast path for Arrow-backed strings)."""
+    try:
+        import pyarrow as pa
+
+        return pa.array(values).to_pylist()
+    except (TypeError, ValueError, ImportError):
+        return [str(v) for v in values]
+
+
+def _tz(messages: pd.DataFrame) -> str:
+    ts = messages.get("ts")
+    if ts is not None and isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return str(ts.dtype.tz)
+    return schema.TZ_DEFAULT
+
+
+# -- politeness figures ---------------------------------------------------------------------------
+
+
+def agent_turns(messages: pd.DataFrame) -> pd.DataFrame:
+    """Speech rows (role agent or customer) of ``messages`` with, per conversation:
+
+    * ``turn`` — 0-based ordinal of runs of consecutive same-role speech rows;
+    * ``agent_seq`` — 0-based ordinal among the conversation's agent rows (-1 for customer rows);
+    * ``from_end`` — 0 for the conversation's last speech row, 1 for the one before, ...
+
+    auto_reply, bot and system rows are not speech: they neither start nor break a turn.
+    """
+    sp = messages.loc[messages["role"].isin(["agent", "customer"])]
+    role = sp["role"].astype("str")
+    conv = sp["conversation_id"]
+    new_turn = (role != role.shift()) | (conv != conv.shift())
+    is_agent = role == "agent"
+    out = pd.DataFrame(
+        {
+            "message_id": sp["message_id"],
+            "conversation_id": conv,
+            "agent": sp["agent"],
+            "ts": sp["ts"] if "ts" in sp else pd.NaT,
+            "text": sp["text"],
+            "is_agent": is_agent,
+            "turn": new_turn.astype("int64").groupby(conv, sort=False).cumsum() - 1,
+        },
+        index=sp.index,
+    )
+    out["agent_seq"] = np.where(is_agent, is_agent.astype("int64").groupby(conv, sort=False).cumsum() - 1, -1)
+    out["from_end"] = out.groupby("conversation_id", sort=False).cumcount(ascending=False)
+    return out
+
+
+def _hit_ids(hits: pd.DataFrame, categories: tuple[str, ...] | list[str]) -> pd.Index:
+    sel = hits["category"].isin(list(categories)) & (hits["side"] == "agent")
+    return pd.Index(hits.loc[sel, "message_id"].unique())
+
+
+def first_reply(
+    speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] = ("greeting",)
+) -> pd.DataFrame:
+    """Per conversation with agent speech: the first agent turn (consecutive agent messages before the
+    customer speaks again), represented by its first message, and ``ok`` = any message of that turn
+    has an agent-side hit in ``categories``. Columns: conversation_id, message_id, agent, ts, text, ok.
+    ``speech`` is :func:`agent_turns` output."""
+    ag = speech.loc[speech["is_agent"]]
+    first_turn = ag.groupby("conversation_id", sort=False)["turn"].transform("min")
+    turn_rows = ag.loc[ag["turn"] == first_turn]
+    has = turn_rows["message_id"].isin(_hit_ids(hits, categories))
+    ok = has.groupby(turn_rows["conversation_id"], sort=False).any()
+    head = turn_rows.drop_duplicates("conversation_id")
+    res = head[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
+    res["ok"] = res["conversation_id"].map(ok).fillna(False).astype(bool).to_numpy()
+    return res
+
+
+def closing_check(
+    speech: pd.DataFrame,
+    hits: pd.DataFrame,
+    last_n: int,
+    categories: tuple[str, ...] = ("closing", "rating_invite"),
+) -> pd.DataFrame:
+    """Per conversation with agent speech: its last agent message, and ``ok`` = an agent message among
+    the conversation's last ``last_n`` speech messages has an agent-side hit in ``categories``.
+    Columns: conversation_id, message_id, agent, ts, text, ok. ``speech`` is :func:`agent_turns` output."""
+    ag = speech.loc[speech["is_agent"]]
+    tail = ag.loc[ag["from_end"] < last_n]
+    has = tail["message_id"].isin(_hit_ids(hits, categories))
+    ok = has.groupby(tail["conversation_id"], sort=False).any()
+    last = ag.drop_duplicates("conversation_id", keep="last")
+    res = last[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
+    res["ok"] = res["conversation_id"].map(ok).fillna(False).astype(bool).to_numpy()
+    return res
+
+
+def politeness(
+    messages: pd.DataFrame, hits: pd.DataFrame, lexicon: Lexicon | None = None, closing_last_n: int = 10
+) -> pd.DataFrame:
+    """Politeness and negative-phrase figures per agent (one row per agent with agent messages).
+
+    Columns:
+
+    * ``n_agent_messages`` — messages with ``role == "agent"``;
+    * ``<category>_per100`` for greeting, please, thanks, apology, honorific, closing, rating_invite —
+      lexicon hits per 100 agent messages;
+    * ``first_reply_greeting_rate`` — share (0–1) of the agent's conversations (those where the agent
+      wrote the first agent message) whose first agent turn has a greeting hit;
+    * ``closing_rate`` — share (0–1) of the conversations the agent ended (wrote the last agent message)
+      with a closing or rating invitation among the conversation's last ``closing_last_n`` speech
+      messages (the same test as the ``qc:no_closing`` rule with ``Config.qc.closing_last_n``);
+    * ``negative_hits``, ``negative_per100`` — agent-side lexicon hits in the ``negative`` group;
+    * ``critical_hits`` — agent-side lexicon hits of severity ``critical``;
+    * ``<category>_hits`` — count for every negative category.
+    """
+    lexicon = lexicon or Lexicon.load()
+    lex = hits.loc[hits["rule"].str.startswith("lexicon:") & (hits["side"] == "agent")]
+    ag = messages.loc[messages["role"] == "agent"]
+    res = pd.DataFrame(ag.groupby("agent", sort=True).size().rename("n_agent_messages"))
+    per_cat = lex.groupby(["agent", "category"]).size().unstack(fill_value=0)
+
+    def count(cat: str) -> pd.Series:
+        if cat not in per_cat:
+            return pd.Series(0, index=res.index, dtype="int64")
+        return per_cat[cat].reindex(res.index, fill_value=0).astype("int64")
+
+    for cat in ("greeting", "please", "thanks", "apology", "honorific", "closing", "rating_invite"):
+        res[f"{cat}_per100"] = 100.0 * count(cat) / res["n_agent_messages"]
+    speech = agent_turns(messages)
+    fr = first_reply(speech, hits, ("greeting",))
+    res["first_reply_greeting_rate"] = fr.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
+    cl = closing_check(speech, hits, closing_last_n)
+    res["closing_rate"] = cl.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
+    negative = lexicon.group("negative")
+    neg = lex.loc[lex["category"].isin(negative)]
+    res["negative_hits"] = neg.groupby("agent").size().reindex(res.index, fill_value=0).astype("int64")
+    res["negative_per100"] = 100.0 * res["negative_hits"] / res["n_agent_messages"]
+    crit = lex.loc[lex["severity"] == "critical"]
+    res["critical_hits"] = crit.groupby("agent").size().reindex(res.index, fill_value=0).astype("int64")
+    for cat in negative:
+        res[f"{cat}_hits"] = count(cat)
+    res.index.name = "agent"
+    return res.reset_index()
