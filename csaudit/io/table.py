@@ -232,7 +232,7 @@ def _csv_cells_fast(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
     return df.fillna(""), lines
 
 
-def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]]]:
+def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]], np.ndarray]:
     """Python csv module: tolerates ragged rows (padded to the widest) and reports broken quoting."""
     lines_of = text.split("\n")
     reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
@@ -254,11 +254,12 @@ def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list
         starts.append(prev + 1)
         prev = reader.line_num
         rows.append(row)
-    width = max((len(r) for r in rows), default=0)
+    widths = np.fromiter((len(r) for r in rows), dtype="int64", count=len(rows))
+    width = int(widths.max()) if len(rows) else 0
     rows = [r + [""] * (width - len(r)) for r in rows]
     df = pd.DataFrame(rows, columns=range(width), dtype="str") if rows else pd.DataFrame(
         {i: pd.Series([], dtype="str") for i in range(width)})
-    return df, np.asarray(starts, dtype="int64"), bad
+    return df, np.asarray(starts, dtype="int64"), bad, widths
 
 
 def _blank_mask(cells: pd.DataFrame) -> np.ndarray:
@@ -279,7 +280,7 @@ def _read_xlsx(data: bytes, source: str) -> pd.DataFrame:
         if len(sheets.sheet_names) > 1:
             log.info("%s: reading the first of %d sheets (%s)", source, len(sheets.sheet_names),
                      sheets.sheet_names[0])
-        df = sheets.parse(sheet_name=0, header=None, dtype=str, keep_default_na=False, na_filter=False)
+        df = pd.read_excel(sheets, sheet_name=0, header=None, dtype=str, keep_default_na=False, na_filter=False)
     except InputError:
         raise
     except Exception as exc:  # openpyxl raises many types on corrupt workbooks
@@ -299,9 +300,13 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
     if raw.data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError(raw.source, None, "an XLSX or CSV file; old binary .xls is not supported "
                                            "(save it as .xlsx or .csv)")
+    if raw.data.startswith(b"PK\x03\x04") and not is_xlsx(raw.data):
+        raise InputError(raw.source, None, "an XLSX workbook or a text table; found a zip that is not a "
+                                           "readable workbook (damaged or truncated?)")
     if is_xlsx(raw.data):
         cells = _read_xlsx(raw.data, raw.source)
         lines = 1 + np.arange(len(cells), dtype="int64")
+        widths = None
         raw_lines, enc, bad = None, None, []
     else:
         from csaudit.io.detect import decode
@@ -318,20 +323,21 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
             _, first = _first_line(text)
             sep = sniff_delimiter(first, raw.source) or ","
         if not text.strip():
-            cells, lines, bad = pd.DataFrame(), np.zeros(0, dtype="int64"), []
+            cells, lines, bad, widths = pd.DataFrame(), np.zeros(0, dtype="int64"), [], None
         else:
             try:
                 cells, lines = _csv_cells_fast(text, sep)
-                bad = []
+                bad, widths = [], None
             except (pd.errors.ParserError, ValueError) as exc:
                 log.debug("%s: fast CSV parse failed (%s); using the csv module", raw.source, exc)
-                cells, lines, bad = _csv_cells_slow(text, sep)
+                cells, lines, bad, widths = _csv_cells_slow(text, sep)
         lines = lines + offset
         bad = [(ln + offset, r, why) for ln, r, why in bad]
         raw_lines = ([""] * offset) + text.split("\n")
     keep = ~_blank_mask(cells)
     cells = cells.loc[keep].reset_index(drop=True)
     lines = lines[keep]
+    widths = np.full(len(cells), cells.shape[1], dtype="int64") if widths is None else widths[keep]
     if len(cells) == 0:
         return Grid([], cells, lines, raw_lines, enc, is_xlsx=raw_lines is None, bad=bad)
     h = 0
@@ -342,8 +348,9 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
             if sum(n in known for n in names) >= 2:
                 h = i
                 break
+    header = [str(v).strip() for v in cells.iloc[h].tolist()][: int(widths[h])]
     grid = Grid(
-        header=[str(v).strip() for v in cells.iloc[h].tolist()],
+        header=header,
         cells=cells.iloc[h + 1 :].reset_index(drop=True),
         lines=lines[h + 1 :],
         raw_lines=raw_lines,
@@ -503,7 +510,12 @@ def is_orders_table(raw: RawFile, text: str | None) -> bool:
 
 
 def _header_of(raw: RawFile, text: str | None) -> list[str]:
-    """The header cells of a table (first non-blank row), or [] when it is not one."""
+    """The header cells of a table, or [] when it is not one: among the first non-blank rows, the
+    first with two or more recognised chat/orders headers, else the first row."""
+    from csaudit.io.orders import ORDER_HEADERS
+
+    known = {a for names in (*CHAT_HEADERS.values(), *ORDER_HEADERS.values()) for a in names}
+    rows: list[list[str]] = []
     if text is None:
         if not is_xlsx(raw.data):
             return []
@@ -512,19 +524,23 @@ def _header_of(raw: RawFile, text: str | None) -> list[str]:
                                dtype=str, keep_default_na=False, engine="openpyxl")
         except Exception:  # noqa: BLE001 - a sniffer never raises
             return []
-        for row in df.fillna("").itertuples(index=False):
-            cells = [str(v).strip() for v in row]
-            if any(cells):
-                return cells
-        return []
-    _, first = _first_line(text.lstrip("\ufeff"))
-    sep = sniff_delimiter(first, raw.source)
-    if sep is None:
-        return []
-    try:
-        return [c.strip() for c in next(csv.reader([first], delimiter=sep))]
-    except (csv.Error, StopIteration):
-        return []
+        rows = [[str(v).strip() for v in r] for r in df.fillna("").itertuples(index=False)]
+    else:
+        for line in text.lstrip("\ufeff").split("\n", 200)[:200]:
+            if not line.strip():
+                continue
+            sep = sniff_delimiter(line, raw.source)
+            try:
+                rows.append([c.strip() for c in next(csv.reader([line], delimiter=sep or ","))])
+            except (csv.Error, StopIteration):
+                rows.append([line.strip()])
+            if len(rows) >= _HEADER_SEARCH_ROWS:
+                break
+    rows = [r for r in rows if any(r)]
+    for r in rows:
+        if sum(norm_header(c) in known for c in r) >= 2:
+            return r
+    return rows[0] if rows else []
 
 
 def sniff(raw: RawFile, text: str | None) -> float:

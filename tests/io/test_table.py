@@ -1,0 +1,266 @@
+"""The chat-table reader (CSV/TSV/XLSX): golden variants, encodings, line numbers, hostile input."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from csaudit.io import table
+from csaudit.io.base import InputError, RawFile, ReadContext
+from tests.io.golden import comparable, expected, parse_file, raw_of, variants
+
+COLS = ["sender", "ts", "text", "role", "customer", "agent"]
+
+
+@pytest.mark.parametrize("path", variants("table"), ids=lambda p: p.name)
+def test_golden_variants_give_the_expected_table(path):
+    parsed = parse_file(table, path)
+    # a title line above the header is kept as a reject (checked below); nothing else is rejected
+    assert set(parsed.rejects["reason"]) <= {"line before the header row"}, parsed.rejects.to_dict("records")
+    pd.testing.assert_frame_equal(comparable(parsed.messages, COLS), expected("table")[COLS])
+
+
+@pytest.mark.parametrize("path", variants("table"), ids=lambda p: p.name)
+def test_golden_variants_are_sniffed_as_table(path):
+    from csaudit.io.detect import decode
+
+    text, _ = decode(path.read_bytes(), path.name)
+    assert table.sniff(RawFile(path.name, path.read_bytes()), text) >= 0.9
+
+
+def test_encodings_are_reported():
+    enc = {p.name: parse_file(table, p).encoding for p in variants("table")}
+    assert enc["cn_utf8.csv"] == "utf-8"
+    assert enc["cn_bom.csv"] == "utf-8-sig"
+    assert enc["cn_gbk_split_datetime.csv"] == "gb18030"
+
+
+def test_line_numbers_count_multiline_cells_and_title_lines():
+    by_name = {p.name: p for p in variants("table")}
+    lines = parse_file(table, by_name["cn_utf8.csv"]).messages["line"].tolist()
+    assert lines == [2, 4, 5, 6]  # first message spans lines 2-3
+    lines = parse_file(table, by_name["title_line_ms.csv"]).messages["line"].tolist()
+    assert lines == [4, 6, 7, 8]  # title, blank line, header, then a two-line cell
+
+
+def test_title_line_is_a_reject_not_lost():
+    path = next(p for p in variants("table") if p.name == "title_line_ms.csv")
+    rej = parse_file(table, path).rejects
+    assert rej[["line", "reason"]].to_dict("records") == [{"line": 1, "reason": "line before the header row"}]
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_with_real_datetime_cells_gives_the_expected_table():
+    exp = expected("table")
+    rows = [["时间", "发送人", "内容", "角色", "客户"]]
+    for r in exp.itertuples():
+        rows.append([r.ts.tz_localize(None).to_pydatetime(), r.sender, r.text,
+                     "客服" if r.role == "agent" else "顾客", r.customer])
+    rows.insert(3, [None, None, None, None, None])  # a blank row in the middle is skipped
+    raw = RawFile("chats.xlsx", _xlsx(rows))
+    assert table.sniff(raw, None) >= 0.9
+    parsed = table.parse(raw, ReadContext())
+    assert parsed.encoding is None and parsed.rejects.empty
+    pd.testing.assert_frame_equal(comparable(parsed.messages, COLS), exp[COLS])
+    assert parsed.messages["line"].tolist() == [2, 3, 5, 6]  # sheet row numbers
+
+
+def test_xlsx_bad_rows_are_rejected_with_their_sheet_row():
+    raw = RawFile("c.xlsx", _xlsx([["时间", "发送人", "内容"], ["2026-11-09 10:00:00", "a", "hi"],
+                                   ["yesterday", "a", "x"], ["2026-11-09 10:01:00", "a", None]]))
+    parsed = table.parse(raw, ReadContext())
+    assert parsed.messages["text"].tolist() == ["hi"]
+    assert parsed.rejects[["line", "raw", "reason"]].to_dict("records") == [
+        {"line": 3, "raw": "yesterday\ta\tx", "reason": "time 'yesterday' is not a date/time"},
+        {"line": 4, "raw": "2026-11-09 10:01:00\ta", "reason": "no text"},
+    ]
+
+
+def test_explicit_columns_mapping_wins_over_recognition():
+    text = "when,who,what,msg_type\n2026-11-09 10:00:00,小鹿服饰:晴晴,您好,1\n2026-11-09 10:00:05,jojo,在吗,0\n"
+    parsed = table.parse(raw_of("x.csv", text), ReadContext(columns={"ts": "when", "sender": "who", "text": "what",
+                                                                     "role": "msg_type"}))
+    m = parsed.messages
+    assert m["sender"].tolist() == ["小鹿服饰:晴晴", "jojo"]
+    assert m["role"].tolist() == ["agent", "customer"]
+    assert m["agent"].tolist()[0] == "小鹿服饰:晴晴" and pd.isna(m["agent"].iloc[1])
+    assert m["ts"].dt.second.tolist() == [0, 5]
+
+
+def test_unknown_mapped_column_names_file_and_headers():
+    with pytest.raises(InputError) as err:
+        table.parse(raw_of("dir/x.csv", "时间,发送人,内容\n"), ReadContext(columns={"text": "聊天内容"}))
+    msg = str(err.value)
+    assert msg.startswith("dir/x.csv:") and "'聊天内容'" in msg and "'时间', '发送人', '内容'" in msg
+    with pytest.raises(InputError, match="unknown column 'txt'"):
+        table.parse(raw_of("x.csv", "时间,发送人,内容\n"), ReadContext(columns={"txt": "内容"}))
+
+
+def test_no_text_column_is_a_clear_error():
+    with pytest.raises(InputError, match=r"x\.csv:1: a text/content column.*'foo', 'bar'"):
+        table.parse(raw_of("x.csv", "foo,bar\n1,2\n"), ReadContext())
+
+
+def test_header_only_and_empty_files_give_zero_messages():
+    for text in ("时间,发送人,内容\n", "", "\n\n  \n"):
+        parsed = table.parse(raw_of("h.csv", text), ReadContext())
+        assert len(parsed.messages) == 0 and len(parsed.rejects) == 0
+        assert list(parsed.messages.columns) == list(table.empty_parsed().columns)
+
+
+def test_timestamps_are_optional():
+    parsed = table.parse(raw_of("n.csv", "发送人,内容\njojo,在吗\n小鹿服饰:晴晴,在的\n"), ReadContext())
+    assert parsed.messages["ts"].isna().all() and len(parsed.messages) == 2
+
+
+def test_every_row_is_a_message_or_a_reject():
+    text = (
+        "时间,发送人,内容,角色\n"
+        "2026-11-09 10:00:00,jojo,在吗,顾客\n"      # 2 ok
+        "2026-11-09 10:00:05,小鹿服饰:晴晴,,客服\n"  # 3 no text
+        "2026-02-30 10:00:05,jojo,日期不存在,顾客\n"  # 4 bad date
+        "\n"                                        # 5 blank: skipped
+        "2026-11-09 10:01:00,jojo,\"带逗号,的\n多行\",顾客\n"  # 6-7 ok
+        "2026-11-09 10:02:00,,没有发送人,\n"          # 8 no sender
+        "2026-11-09 10:03:00,jojo,多了一列,顾客,extra\n"  # 9 too many cells
+        "2026-11-09 10:04:00,jojo,好的,未知角色\n"     # 10 ok, role unknown -> NA
+    )
+    parsed = table.parse(raw_of("a.csv", text), ReadContext())
+    m, r = parsed.messages, parsed.rejects
+    assert m["line"].tolist() == [2, 6, 10]
+    assert m["text"].tolist() == ["在吗", "带逗号,的\n多行", "好的"]
+    assert pd.isna(m["role"].iloc[2])
+    assert r["line"].tolist() == [3, 4, 8, 9]
+    assert r["reason"].tolist() == [
+        "no text",
+        "time '2026-02-30 10:00:05' is not a date/time",
+        "no sender (empty sender cell and no role/customer/agent to derive it from)",
+        "5 cells, the header has 4",
+    ]
+    assert r["raw"].iloc[3] == "2026-11-09 10:03:00,jojo,多了一列,顾客,extra"
+    non_blank_records = 7
+    assert len(m) + len(r) == non_blank_records
+
+
+def test_unterminated_quote_is_rejected_not_swallowed_silently():
+    text = "时间,发送人,内容\n2026-11-09 10:00:00,jojo,在吗\n2026-11-09 10:00:05,jojo,\"被截断的\n"
+    parsed = table.parse(raw_of("t.csv", text), ReadContext())
+    assert parsed.messages["text"].tolist() == ["在吗"]
+    assert parsed.rejects["line"].tolist() == [3]
+    assert "cannot split" in parsed.rejects["reason"].iloc[0]
+
+
+def test_gbk_and_forced_encoding():
+    text = "时间,发送人,内容\n2026-11-09 10:00:00,小鹿服饰:晴晴,亲，在的～\n"
+    parsed = table.parse(RawFile("g.csv", text.encode("gbk")), ReadContext())
+    assert parsed.messages["text"].tolist() == ["亲，在的～"] and parsed.encoding == "gb18030"
+    parsed = table.parse(RawFile("g.csv", text.encode("gbk")), ReadContext(encoding="gbk"))
+    assert parsed.messages["sender"].tolist() == ["小鹿服饰:晴晴"] and parsed.encoding == "gbk"
+
+
+def test_utf16_tab_separated():
+    text = "时间\t发送人\t内容\n2026-11-09 10:00:00\tjojo\t在吗\n"
+    parsed = table.parse(RawFile("u.txt", b"\xff\xfe" + text.encode("utf-16-le")), ReadContext())
+    assert parsed.messages["text"].tolist() == ["在吗"]
+
+
+def test_time_formats():
+    ts, bad = table.parse_times(pd.Series([
+        "2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
+        "2026-11-09", "", "13:00", "2026-11-31 10:00:00",
+    ]))
+    assert bad.tolist() == [False, False, False, False, False, False, True, True]
+    assert ts.dt.tz is None
+    assert ts.iloc[:5].dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist() == [
+        "2026-11-09 14:03:07.000000", "2026-11-09 14:03:00.000000", "2026-11-09 14:03:07.000000",
+        "2026-11-09 14:03:07.250000", "2026-11-09 00:00:00.000000",
+    ]
+    assert pd.isna(ts.iloc[5])
+
+
+def test_absolute_times_become_tz_aware_local():
+    ts, bad = table.parse_times(pd.Series(["1794204187", "1794204187000", "2026-11-09T06:03:07Z",
+                                           "2026-11-09 14:03:07"]), "Asia/Shanghai")
+    assert not bad.any()
+    assert str(ts.dt.tz) == "Asia/Shanghai"
+    assert ts.dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == ["2026-11-09 14:03:07"] * 4
+
+
+def test_role_values():
+    roles = table.map_roles(pd.Series(["1", "0", "客服", "顾客", "买家", "Agent", " visitor ", "admin", "bot",
+                                       "customer", "系统", "??", ""]))
+    assert roles.fillna("NA").tolist() == ["agent", "customer", "agent", "customer", "customer", "agent",
+                                           "customer", "agent", "bot", "customer", "system", "NA", "NA"]
+
+
+def test_role_is_inferred_from_the_customer_and_agent_columns():
+    text = "time,sender,text,customer,agent\n,jojo,在吗,jojo,小鹿服饰:晴晴\n,小鹿服饰:晴晴,在的,jojo,小鹿服饰:晴晴\n"
+    m = table.parse(raw_of("r.csv", text), ReadContext()).messages
+    assert m["role"].tolist() == ["customer", "agent"]
+    assert pd.isna(m["agent"].iloc[0]) and m["agent"].iloc[1] == "小鹿服饰:晴晴"
+
+
+def test_shop_and_conversation_columns():
+    text = "会话编号,店铺,发送人,内容\nS1,小鹿服饰,jojo,在吗\nS1,,小鹿服饰:晴晴,在的\n"
+    m = table.parse(raw_of("s.csv", text), ReadContext()).messages
+    assert m["conversation"].tolist() == ["S1", "S1"]
+    assert m["shop"].iloc[0] == "小鹿服饰" and pd.isna(m["shop"].iloc[1])
+
+
+def test_fuzzy_headers_and_what_was_recognised(caplog):
+    caplog.set_level("INFO", logger="csaudit.io.table")
+    text = "消息发送时间,发送人昵称,客服回复内容,消息类型\n2026-11-09 10:00:00,jojo,在吗,文字\n"
+    m = table.parse(raw_of("f.csv", text), ReadContext()).messages
+    assert m["text"].tolist() == ["在吗"] and m["ts"].notna().all()
+    assert "ts='消息发送时间'" in caplog.text and "text='客服回复内容'" in caplog.text
+
+
+def test_sniff_rejects_json_text_and_orders():
+    assert table.sniff(raw_of("a.json", '{"a": 1}'), '{"a": 1}') == 0.0
+    assert table.sniff(raw_of("a.txt", "jojo 2026-11-09 10:00:00\n在吗\n"), "jojo 2026-11-09 10:00:00\n在吗\n") < 0.2
+    orders = "订单编号,买家会员名,下单时间,实付金额\n1,jojo,2026-11-09 10:00:00,5\n"
+    assert table.is_orders_table(raw_of("o.csv", orders), orders)
+    assert table.sniff(raw_of("o.csv", orders), orders) < 0.2
+    chats = "时间,发送人,内容\n"
+    assert not table.is_orders_table(raw_of("c.csv", chats), chats)
+
+
+def test_orders_xlsx_is_recognised():
+    raw = RawFile("o.xlsx", _xlsx([["订单号", "买家", "下单时间", "金额"], ["1", "jojo", "2026-11-09 10:00:00", 5]]))
+    assert table.is_orders_table(raw, None)
+
+
+def test_hostile_binary_and_old_xls():
+    garbage = bytes(range(256)) * 20
+    assert table.sniff(RawFile("g.bin", garbage), None) == 0.0
+    with pytest.raises(InputError, match="binary"):
+        table.parse(RawFile("g.csv", garbage), ReadContext())
+    with pytest.raises(InputError, match="old binary .xls"):
+        table.parse(RawFile("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100), ReadContext())
+    with pytest.raises(InputError, match="XLSX"):
+        table.parse(RawFile("broken.xlsx", _xlsx([["a"]])[:300]), ReadContext())
+
+
+def test_very_long_cell():
+    long = "很" * 3_000_000
+    parsed = table.parse(raw_of("l.csv", f"发送人,内容\njojo,{long}\n"), ReadContext())
+    assert parsed.messages["text"].str.len().tolist() == [3_000_000]
+
+
+def test_parse_does_not_touch_pipeline_columns():
+    parsed = table.parse(raw_of("c.csv", "发送人,内容\njojo,在吗\n"), ReadContext())
+    from csaudit.io.base import PARSED_COLUMNS
+
+    assert tuple(parsed.messages.columns) == PARSED_COLUMNS
