@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -297,6 +299,11 @@ def test_audit_pipeline_scores_and_tables(tmp_path):
     assert res.unreplied["customer"].tolist() == ["mimi"]
     assert "sentiment" in res.messages.columns
     assert res.meta["period_start"] == "2026-11-09" and res.meta["n_messages"] == 9
+
+    # every scorecard column is documented in the README table
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([a-z0-9_]+)` \|", readme, flags=re.M))
+    assert set(res.agents.columns) - documented == set()
 
     res.save(tmp_path / "a")
     back = type(res).load(tmp_path / "a")
