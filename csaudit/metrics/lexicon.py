@@ -739,7 +739,9 @@ def politeness(
       messages (the same test as the ``qc:no_closing`` rule with ``Config.qc.closing_last_n``);
     * ``negative_hits``, ``negative_per100`` — agent-side lexicon hits in the ``negative`` group;
     * ``critical_hits`` — agent-side lexicon hits of severity ``critical``;
-    * ``<category>_hits`` — count for every negative category.
+    * ``<category>_hits`` — count for every negative category, and for every customer-side category
+      (``repeated_hits``, ``escalation_hits``: customer messages in conversations whose primary agent
+      is this agent).
     """
     lexicon = lexicon or Lexicon.load()
     lex = hits.loc[hits["rule"].str.startswith("lexicon:") & (hits["side"] == "agent")]
@@ -767,5 +769,15 @@ def politeness(
     res["critical_hits"] = crit.groupby("agent").size().reindex(res.index, fill_value=0).astype("int64")
     for cat in negative:
         res[f"{cat}_hits"] = count(cat)
+    # customer-side signals (repeated, escalation) in the agent's conversations
+    cust = hits.loc[hits["rule"].str.startswith("lexicon:") & (hits["side"] == "customer")]
+    cust_cat = cust.groupby(["agent", "category"]).size()
+    for cat in lexicon.group("customer"):
+        s = cust_cat.xs(cat, level="category") if cat in cust_cat.index.get_level_values(1) else None
+        res[f"{cat}_hits"] = (
+            s.reindex(res.index, fill_value=0).astype("int64")
+            if s is not None
+            else pd.Series(0, index=res.index)
+        ).astype("int64")
     res.index.name = "agent"
     return res.reset_index()
