@@ -200,7 +200,8 @@ class Audit:
         if name not in set(self.agents["agent"]):
             raise KeyError(f"no agent {name!r} in this audit; agents: {', '.join(self.agents['agent'])}")
         conv = self.conversations
-        mine = conv["agents"].fillna("").str.split("|").apply(lambda xs: name in xs) | (conv["agent"] == name)
+        member = ("|" + conv["agents"].fillna("") + "|").str.contains(f"|{name}|", regex=False)
+        mine = member | (conv["agent"] == name).fillna(False)
         ids = set(conv.loc[mine, "conversation_id"])
 
         def by_agent(df: pd.DataFrame) -> pd.DataFrame:
@@ -428,7 +429,7 @@ def audit(
                 agent_latency,
                 polite,
                 pronouns,
-                hit_counts(hits, _qc_rules(qc)),
+                hit_counts(hits, _qc_rules(qc), dict(getattr(qc, "CUSTOMER_RULES", {}))),
                 sentiment_figures(conversations, cfg),
                 agent_conv,
             ],

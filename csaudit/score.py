@@ -197,13 +197,13 @@ def conversation_scores(
 
 
 def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
-    """Per primary ``agent``: ``n_scored, qa_score, qa_score_critical_free, score_<category>``
+    """Per primary ``agent``: ``n_scored_conversations, qa_score, qa_score_critical_free, score_<category>``
     (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``."""
     c = conversations.loc[conversations["agent"].notna()]
     g = c.groupby("agent", sort=True)
     out = pd.DataFrame(
         {
-            "n_scored": g["qa_score"].count().astype("int64"),
+            "n_scored_conversations": g["qa_score"].count().astype("int64"),
             "qa_score": g["qa_score"].mean(),
             "qa_score_critical_free": g["qa_score_critical_free"].mean(),
             **{col: g[col].mean() for col in SCORE_COLUMNS},
@@ -225,18 +225,24 @@ def rank(qa: pd.Series) -> pd.Series:
 # The scorecard (AGENTS)
 
 
-def hit_counts(hits: pd.DataFrame, qc_rules: Iterable[str] = ()) -> pd.DataFrame:
-    """Per agent: ``qc_hits`` (all QC findings) and ``qc_<rule>`` per QC rule (``qc:x`` → ``qc_x``).
-    Rules named in ``qc_rules`` get a column even with no hit. (Lexicon counts — ``negative_hits``,
+def hit_counts(hits: pd.DataFrame, qc_rules: Iterable[str] = (), aliases: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per agent: ``qc_<rule>`` per QC rule (``qc:x`` → ``qc_x``) and ``qc_hits``, their total.
+
+    Rules named in ``qc_rules`` get a column even with no hit. ``aliases`` maps a QC rule to the hit
+    rule that carries it (the customer-side rules are lexicon hits: ``{"qc:customer_escalation":
+    "lexicon:escalation"}``); those hits count for the alias too. (Lexicon counts — ``negative_hits``,
     ``<category>_hits``, ``critical_hits`` — come from :func:`csaudit.metrics.lexicon.politeness`.)"""
+    aliases = dict(aliases or {})
     h = hits.loc[hits["agent"].notna()]
+    rule = h["rule"].replace({v: k for k, v in aliases.items()})
+    h = h.assign(rule=rule)
     qc = h.loc[h["rule"].str.startswith("qc:")]
     agents = pd.Index(sorted(h["agent"].unique()), name="agent", dtype="str")
     out = pd.DataFrame(index=agents)
     out["qc_hits"] = qc.groupby("agent").size().reindex(agents, fill_value=0).astype("int64")
-    rules = sorted({r.removeprefix("qc:") for r in qc_rules} | {r.removeprefix("qc:") for r in qc["rule"]})
+    names = {r.removeprefix("qc:") for r in (*qc_rules, *aliases)} | {r.removeprefix("qc:") for r in qc["rule"]}
     by_rule = qc.groupby(["rule", "agent"]).size()
-    for r in rules:
+    for r in sorted(names):
         key = f"qc:{r}"
         s = by_rule.loc[key] if key in by_rule.index.get_level_values(0) else pd.Series(dtype="int64")
         out[f"qc_{r}"] = s.reindex(agents, fill_value=0).astype("int64")

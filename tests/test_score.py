@@ -262,8 +262,12 @@ def test_hit_counts_and_sentiment_figures_and_scorecard():
               ("c1", "m1", "lexicon:slang", "slang", "minor", "agent"),
               ("c1", "m1", "lexicon:greeting", "greeting", "none", "agent"),
               ("c1", None, "qc:no_closing", "no_closing", "minor", "agent")])
-    hc = hit_counts(h, qc_rules=["qc:customer_escalation"]).set_index("agent")
-    assert hc.loc["店:a"].to_dict() == {"qc_hits": 1, "qc_customer_escalation": 0, "qc_no_closing": 1}
+    h = pd.concat([h, hits([("c1", "m0", "lexicon:escalation", "escalation", "major", "customer")])], ignore_index=True)
+    hc = hit_counts(h, qc_rules=["qc:hold_no_followup"], aliases={"qc:customer_escalation": "lexicon:escalation",
+                                                                  "qc:customer_repeated": "lexicon:repeated"})
+    assert hc.set_index("agent").loc["店:a"].to_dict() == {
+        "qc_hits": 2, "qc_customer_escalation": 1, "qc_customer_repeated": 0, "qc_hold_no_followup": 0, "qc_no_closing": 1}
+    hc = hc.set_index("agent")
 
     conv = pd.DataFrame({
         "conversation_id": ["c1", "c2", "c3"], "customer": ["x", "y", "x"], "agent": ["店:a", "店:a", "店:b"],
@@ -281,7 +285,7 @@ def test_hit_counts_and_sentiment_figures_and_scorecard():
     assert base.loc["店:b"].to_dict() == {"n_conversations": 1, "n_customers": 1, "n_transfers_in": 1}
     assert "店:小蜜" not in base.index
 
-    scores = pd.DataFrame({"agent": ["店:a", "店:b"], "qa_score": [70.0, 90.0], "n_scored": [2, 1]})
+    scores = pd.DataFrame({"agent": ["店:a", "店:b"], "qa_score": [70.0, 90.0], "n_scored_conversations": [2, 1]})
     card = scorecard(base.reset_index(), [hc.reset_index(), sf.reset_index()], scores)
     assert card["agent"].tolist() == ["店:b", "店:a"]
     assert card["rank"].tolist() == [1, 2]
