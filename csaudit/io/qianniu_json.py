@@ -57,7 +57,7 @@ def sniff(raw: RawFile, text: str | None) -> float:
 
 
 def _json_error(exc: json.JSONDecodeError) -> str:
-    return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    return f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
 
 
 def _as_str(v: object) -> str:

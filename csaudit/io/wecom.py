@@ -139,8 +139,8 @@ def _load(text: str) -> tuple[list[object] | None, list[int] | None, tuple[int, 
         lines = [ln for ln in text.split("\n")]
         if exc.msg == "Extra data" and lines[0].lstrip().startswith("{"):
             return _load_jsonl(lines)
-        return None, None, (exc.lineno, text[:2000], f"not valid JSON: {exc.msg} at line {exc.lineno} "
-                                                     f"column {exc.colno}")
+        return None, None, (exc.lineno, text[:2000], f"not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                                     f"column {exc.colno})")
     msgs = _find_messages(data)
     if msgs is None:
         return None, None, (1, text[:2000], 'expected WeCom messages ({"msg_list": [...]} or a list of '
@@ -157,7 +157,7 @@ def _load_jsonl(lines: list[str]) -> tuple[list[object], list[int], None]:
         try:
             msgs.append(json.loads(ln))
         except json.JSONDecodeError as exc:
-            msgs.append(_Broken(ln, f"not valid JSON: {exc.msg} at column {exc.colno}"))
+            msgs.append(_Broken(ln, f"not valid JSON: {exc.msg} (column {exc.colno})"))
         where.append(i)
     return msgs, where, None
 
@@ -200,7 +200,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         row["line"] = line
         for k, v in row.items():
             rows[k].append(v)
-    ts = pd.to_datetime(pd.Series(rows["ts"], dtype="float64"), unit="s", utc=True)
+    ts = pd.to_datetime(pd.Series(rows["ts"], dtype="int64"), unit="ns", utc=True)
     messages = pd.DataFrame({
         "line": pd.Series(rows["line"], dtype="int64"),
         "sender": pd.Series(rows["sender"], dtype="str"),
@@ -229,7 +229,9 @@ def _row(m: object, folder: str) -> tuple[str, dict]:
     if not np.isfinite(t) or t <= 0:
         return f"send_time {st!r} is not epoch seconds", {}
     if t > 1e11:  # milliseconds
-        t /= 1000.0
+        ns = int(t) * 1_000_000 if float(t).is_integer() else round(t * 1000) * 1000
+    else:
+        ns = int(t) * 1_000_000_000 if float(t).is_integer() else round(t * 1e6) * 1000
     origin = m.get("origin")
     try:
         role = ORIGIN_ROLES[int(origin)]
@@ -253,7 +255,7 @@ def _row(m: object, folder: str) -> tuple[str, dict]:
         sender = SYSTEM_SENDER
     return "", {
         "sender": sender,
-        "ts": t,
+        "ts": ns,
         "text": text,
         "role": role,
         "shop": shop,
