@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="generate the deterministic sample exports")
     p.add_argument("--out", default="data/sample_chats", help="output folder")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--truth", default=None, help="ground-truth folder (default: sample_truth next to --out)")
+    p.add_argument("--sessions", type=int, default=None, help="planned sessions (default 3600 ≈ 40k messages)")
     p.set_defaults(func=_cmd_sample)
     return parser
 
@@ -128,7 +130,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    raise NotImplementedError("sample")
+    from csaudit.sample import DEFAULT_CONVERSATIONS, generate
+
+    n = args.sessions if args.sessions is not None else DEFAULT_CONVERSATIONS
+    if n < 1:
+        raise ValueError("--sessions must be at least 1")
+    s = generate(args.out, seed=args.seed, truth_out=args.truth, n_conversations=n)
+    formats = ", ".join(f"{k} {v}" for k, v in s["by_format"].items())
+    roles = ", ".join(f"{k} {v}" for k, v in s["by_role"].items())
+    print(f"wrote {args.out}: {s['conversations']} conversations, {s['messages']} messages ({formats}), "
+          f"{s['customers']} customers, {s['orders']} orders")
+    print(f"roles: {roles}")
+    print(f"ground truth: {s['truth_dir']}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
