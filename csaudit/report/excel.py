@@ -1,0 +1,182 @@
+"""The audit workbook (``audit.xlsx``) for Excel/WPS: scorecard, hits with evidence, unreplied
+customers, lost inquiries and the definitions of every column.
+
+Written with openpyxl as a real xlsx (UTF-8 XML inside, so Chinese is intact in Excel and WPS).
+Timestamps are written as local wall-clock times (Excel has no time zones; the zone is named in
+the definitions sheet). Chat text is untrusted: strings are always stored as text cells (a message
+starting with ``=`` never becomes a formula), control characters that xlsx cannot hold are
+removed, and text is masked unless ``mask=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csaudit.report.mask import mask_series
+
+log = logging.getLogger(__name__)
+
+SHEETS = ("scorecard", "hits", "unreplied", "lost_inquiries", "definitions")
+HIT_COLUMNS = ("ts", "agent", "conversation_id", "message_id", "rule", "category", "severity", "side", "term",
+               "start", "end", "text", "suggestion")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_MAX_CELL = 32767
+
+SHEET_NOTES = {
+    "scorecard": "One row per agent for the audited period (Audit.agents), sorted by rank.",
+    "hits": "One row per rule hit (Audit.hits): lexicon hits (rule lexicon:<category>) and QC hits (rule qc:<name>), "
+            "with the message text and the offsets [start, end) of the term in it.",
+    "unreplied": "Customers whose last round got no valid reply (Audit.unreplied).",
+    "lost_inquiries": "Inquiries (询单) with no order within the conversion window (Audit.lost_inquiries).",
+}
+
+_SUFFIX_DEFS = (
+    ("_rate", "fraction 0–1", "share (see README, Scorecard columns)"),
+    ("_per100", "per 100 agent messages", "lexicon hits per 100 agent messages"),
+    ("_s", "seconds", "duration in seconds"),
+    ("_hits", "count", "number of hits"),
+)
+
+
+def readme_definitions(readme: str | Path | None = None) -> dict[str, tuple[str, str]]:
+    """``{column: (unit, definition)}`` from the README's "Scorecard columns" table, if present."""
+    path = Path(readme) if readme else Path(__file__).resolve().parents[2] / "README.md"
+    if not path.exists():
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    in_section = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            in_section = "scorecard" in line.lower()
+            continue
+        if in_section and line.startswith("|"):
+            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 3 and cells[0] and not set(cells[0]) <= set("-: ") and cells[0] not in ("name", "column"):
+                out[cells[0]] = (cells[1], " | ".join(cells[2:]))
+    return out
+
+
+def definitions(agents: pd.DataFrame, tz: str, meta: dict[str, Any], readme: str | Path | None = None) -> pd.DataFrame:
+    """The definitions sheet: one row per sheet and per scorecard column (``item, unit, definition``)."""
+    doc = readme_definitions(readme)
+    rows = [("sheet " + k, "", v) for k, v in SHEET_NOTES.items()]
+    rows.append(("timestamps", tz, f"local wall-clock time in {tz}"))
+    rows.append(("preset", str(meta.get("preset_version", "")), f"preset {meta.get('preset', '?')}"))
+    rows.append(("period", "", f"{meta.get('period_start') or '—'} .. {meta.get('period_end') or '—'}"))
+    for col in agents.columns:
+        if col in doc:
+            unit, text = doc[col]
+        else:
+            unit, text = next(((u, t) for suf, u, t in _SUFFIX_DEFS if col.endswith(suf)), ("", "see README"))
+        rows.append((col, unit, text))
+    return pd.DataFrame(rows, columns=["item", "unit", "definition"])
+
+
+def excel_frame(df: pd.DataFrame, tz: str, mask: bool = True, text_columns: tuple[str, ...] = ("text",)) -> pd.DataFrame:
+    """A copy ready for a sheet: local naive timestamps, masked text, plain object values."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            out[col] = s.dt.tz_convert(tz).dt.tz_localize(None)
+    if mask:
+        for col in text_columns:
+            if col in out.columns:
+                out[col] = mask_series(out[col])
+    return out
+
+
+def _cell_value(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and np.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, str):
+        return _ILLEGAL.sub("", v)[:_MAX_CELL]
+    if isinstance(v, (list, tuple, dict, set)):
+        return str(v)
+    return v
+
+
+def _write_sheet(ws: Any, df: pd.DataFrame) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws.append([str(c) for c in df.columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for rec in df.itertuples(index=False, name=None):
+        ws.append([_cell_value(v) for v in rec])
+    # strings are text, never formulas (chat text may start with "=")
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+            elif hasattr(cell.value, "year") and hasattr(cell.value, "hour"):
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(df.columns, start=1):
+        width = max([len(str(col))] + [min(len(str(v)), 60) for v in df[col].head(200)]) if len(df) else len(str(col))
+        ws.column_dimensions[get_column_letter(i)].width = min(max(8, width * 1.6), 80)
+
+
+def write_workbook(
+    path: str | Path,
+    agents: pd.DataFrame,
+    hits: pd.DataFrame,
+    unreplied: pd.DataFrame,
+    lost_inquiries: pd.DataFrame,
+    meta: dict[str, Any] | None = None,
+    tz: str = "Asia/Shanghai",
+    mask: bool = True,
+) -> Path:
+    """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header)."""
+    from openpyxl import Workbook
+
+    meta = meta or {}
+    path = Path(path)
+    hit_cols = [c for c in HIT_COLUMNS if c in hits.columns]
+    frames = {
+        "scorecard": excel_frame(agents, tz, mask=False),
+        "hits": excel_frame(hits[hit_cols] if len(hits.columns) else hits, tz, mask, ("text", "term")),
+        "unreplied": excel_frame(unreplied, tz, mask),
+        "lost_inquiries": excel_frame(lost_inquiries, tz, mask),
+        "definitions": definitions(agents, tz, meta),
+    }
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name in SHEETS:
+        _write_sheet(wb.create_sheet(name), frames[name])
+    tmp = path.with_suffix(".tmp.xlsx")
+    wb.save(tmp)
+    tmp.replace(path)
+    log.info("workbook %s: %s", path, ", ".join(f"{k} {len(v)} rows" for k, v in frames.items()))
+    return path
+
+
+def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True) -> Path:
+    """:func:`write_workbook` from a saved audit folder."""
+    from csaudit.report import data as rdata
+
+    meta = rdata.read_meta(audit_dir)
+    tz = ((meta.get("config") or {}).get("latency") or {}).get("timezone", "Asia/Shanghai")
+    return write_workbook(
+        path,
+        rdata.read_table(audit_dir, "agents"),
+        rdata.read_table(audit_dir, "hits"),
+        rdata.read_table(audit_dir, "unreplied"),
+        rdata.read_table(audit_dir, "lost_inquiries"),
+        meta=meta,
+        tz=tz,
+        mask=mask,
+    )
