@@ -181,11 +181,17 @@ class ReportConfig:
 
     mask: bool = True
     """Mask phone numbers, order numbers and addresses in reports."""
-    kernel_name: str = "python3"
+    kernel_name: str = "csaudit"
+    """Jupyter kernel the notebooks run on (``make`` registers ``csaudit`` for the project's .venv)."""
     timeout_s: float = 600.0
-    """Per-notebook execution timeout."""
+    """Per-notebook execution timeout in seconds (also each cell's timeout)."""
     workers: int = 2
     retries: int = 1
+    """A failed notebook is run again this many times, on a fresh kernel."""
+    worst_conversations: int = 3
+    """An agent report shows this many conversations with the worst sentiment drift, with transcripts."""
+    coaching_points: int = 3
+    """An agent report lists this many coaching points."""
 
 
 _SECTIONS: dict[str, type] = {
