@@ -91,7 +91,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from csaudit.audit import audit, load_config
+    from csaudit.audit import audit, load_config, parse_period
     from csaudit.io.chats import read_chats
     from csaudit.io.orders import read_orders
     from csaudit.score import format_scorecard
@@ -99,12 +99,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     cfg = load_config(args.config, args.preset)
     tz = cfg.latency.timezone
+    period = parse_period(args.week or args.period)  # a bad period fails before any reading
     chats = read_chats(args.paths, format=args.format, encoding=args.encoding, tz=tz, strict=args.strict, config=cfg)
     n_rejects = len(chats.rejects)
     if n_rejects:
         log.warning("%d input line(s) could not be read (see `csaudit ingest ... --rejects FILE`)", n_rejects)
     orders = read_orders(args.orders, tz=tz) if args.orders else None
-    result = audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period)
+    result = audit(chats.messages, orders=orders, config=cfg, period=period)
     out = Path(args.output)
     result.save(out)
     result.agents.to_csv(out / "agents.csv", index=False, encoding="utf-8-sig")
@@ -126,7 +127,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    raise NotImplementedError("report")
+    """Audit once, then one HTML report per agent, index.html and audit.xlsx (csaudit.report.run)."""
+    from csaudit.report.run import report_command
+
+    return report_command(args)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
