@@ -1,0 +1,189 @@
+"""Word-level figures with jieba: pronoun use of agents, complaint keywords of customers.
+
+jieba is imported lazily (it takes about a second to load its dictionary; the cache lives in the
+system temp folder, not in ``$HOME``) and every lexicon term is added to its dictionary once, so
+phrases such as 不好意思 or 我查一下 stay whole words. Texts are converted Traditional → Simplified
+(and full-width → half-width) before segmentation, and each distinct text is segmented once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csaudit.metrics.lexicon import Lexicon, conversation_agent, normalize_many
+
+log = logging.getLogger(__name__)
+
+PRONOUN_COLUMNS = ["agent", "nin_count", "ni_count", "honorific_ratio", "wo_count", "we_count", "wo_ratio"]
+# words that contain a pronoun character without being that pronoun (迷你 "mini", 自我 "self", ...)
+NOT_PRONOUN = frozenset({"迷你", "自我", "忘我", "本我", "无我", "大我", "小我", "我国"})
+# "we" that excludes the customer (我们, 我司 ...): neither 我 nor 咱们
+EXCLUSIVE_WE = frozenset({"我们", "我司", "我方", "我店", "我们家"})
+_PRONOUN_CHARS = re.compile("[您你我咱妳]")
+
+CHAT_STOP_WORDS = frozenset(
+    """
+    这个 那个 什么 怎么 怎么样 为什么 可以 没有 就是 还是 一下 你们 我们 他们 现在 已经 时候 请问 知道
+    谢谢 好的 亲亲 客服 一个 这样 那样 然后 但是 因为 所以 如果 还有 不是 是不是 可能 应该 需要 一直
+    有没有 能不能 多少 哪里 这边 那边 东西 问题 自己 这里 那里 今天 明天 昨天 不要 不用 不会 还要 直接
+    收到 看看 一样 真的 非常 比较 那么 这么 一点 知道 感觉 麻烦 您好 你好 在吗 好吧 好了 嗯嗯 哈哈
+    """.split()
+)
+"""Chat filler words left out of complaint keywords (on top of jieba.analyse's own stop words)."""
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    """The jieba module, initialised once with every built-in lexicon term added as a word."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    add_lexicon_words(Lexicon.load())
+    return jieba
+
+
+_ADDED: set[str] = set()
+
+
+def add_lexicon_words(lexicon: Lexicon) -> None:
+    """Add the terms of ``lexicon`` (shop files included) to jieba's dictionary (each term once)."""
+    import jieba
+
+    new = [t for t in normalize_many(lexicon.terms()) if t not in _ADDED and t.strip()]
+    for t in new:
+        jieba.add_word(t)
+    _ADDED.update(new)
+
+
+def _segment_distinct(texts: pd.Series, keep: np.ndarray | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Factorise ``texts`` and segment each distinct (normalised) text once.
+
+    Returns (codes per row, token lists per distinct text); distinct texts not selected by ``keep``
+    (a boolean mask over the distinct texts) get an empty token list.
+    """
+    jieba = _jieba()
+    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    uniq = ["" if not isinstance(u, str) else u for u in uniques]
+    norm = normalize_many(uniq)
+    tokens: list[list[str]] = [[] for _ in norm]
+    idx = range(len(norm)) if keep is None else np.flatnonzero(keep).tolist()
+    for i in idx:
+        tokens[i] = jieba.lcut(norm[i])
+    return codes, tokens
+
+
+def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
+    """(您, 你, 我, 咱们) counts in one segmented text."""
+    nin = ni = wo = we = 0
+    for t in tokens:
+        if t in NOT_PRONOUN or not _PRONOUN_CHARS.search(t):
+            continue
+        nin += t.count("您")
+        ni += t.count("你") + t.count("妳")
+        we += t.count("咱")
+        if t not in EXCLUSIVE_WE:
+            wo += t.count("我")
+    return nin, ni, wo, we
+
+
+def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
+    """Per agent (``role == "agent"`` messages only): pronoun counts from jieba tokens.
+
+    Columns: ``agent``; ``nin_count`` (您, incl. 您好/您们), ``ni_count`` (你, incl. 你好/你们),
+    ``honorific_ratio`` = 您 ÷ (您 + 你) (NaN without either); ``wo_count`` (我 as "I": not in 我们/我司
+    …), ``we_count`` (inclusive "we": 咱们/咱), ``wo_ratio`` = 我 ÷ (我 + 您 + 咱们) (NaN without any).
+    Guidance: address the customer with 您 and talk of 咱们, not 我. Words that merely contain the
+    character (迷你, 自我 …) do not count.
+    """
+    ag = messages.loc[(messages["role"] == "agent") & messages["agent"].notna(), ["agent", "text"]]
+    if not len(ag):
+        return pd.DataFrame(
+            {c: pd.Series(dtype="str" if c == "agent" else "float64") for c in PRONOUN_COLUMNS}
+        )
+    has = ag["text"].str.contains(_PRONOUN_CHARS, regex=True, na=False)
+    codes0, uniques0 = pd.factorize(ag["text"], use_na_sentinel=True)
+    keep = np.zeros(len(uniques0), dtype=bool)
+    keep[codes0[has.to_numpy() & (codes0 >= 0)]] = True
+    codes, tokens = _segment_distinct(ag["text"], keep)
+    counts = np.array([_pronoun_counts(t) for t in tokens], dtype=np.int64).reshape(-1, 4)
+    per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
+    df = pd.DataFrame(per_row, columns=["nin_count", "ni_count", "wo_count", "we_count"])
+    df["agent"] = ag["agent"].to_numpy()
+    out = df.groupby("agent", sort=True).sum()
+    nin, ni, wo, we = (out[c].astype("float64") for c in ("nin_count", "ni_count", "wo_count", "we_count"))
+    out["honorific_ratio"] = (nin / (nin + ni)).where(nin + ni > 0)
+    out["wo_ratio"] = (wo / (wo + nin + we)).where(wo + nin + we > 0)
+    return out.reset_index()[PRONOUN_COLUMNS]
+
+
+def _tfidf() -> Any:
+    _jieba()
+    import jieba.analyse
+
+    return jieba.analyse.default_tfidf
+
+
+def complaint_keywords(
+    messages: pd.DataFrame, top: int = 10, stop_words: frozenset[str] | None = None
+) -> pd.DataFrame:
+    """Per agent: the ``top`` keywords of the customer messages of the agent's conversations.
+
+    A conversation belongs to its primary agent (first ``role == "agent"`` message). Weights are
+    jieba.analyse's TF-IDF, exactly as ``jieba.analyse.extract_tags`` computes them on the agent's
+    customer text (term frequency ÷ all counted tokens × jieba's IDF; tokens under 2 characters and
+    jieba's stop words skipped), with ``stop_words`` (default :data:`CHAT_STOP_WORDS`) and pure
+    numbers also skipped. Each distinct customer text is segmented once.
+    Returns DataFrame[agent, keyword, weight], by agent then weight (descending).
+    """
+    stop = CHAT_STOP_WORDS if stop_words is None else frozenset(stop_words)
+    empty = pd.DataFrame(
+        {
+            "agent": pd.Series(dtype="str"),
+            "keyword": pd.Series(dtype="str"),
+            "weight": pd.Series(dtype="float64"),
+        }
+    )
+    cust = messages.loc[messages["role"] == "customer", ["conversation_id", "text"]]
+    owner = cust["conversation_id"].map(conversation_agent(messages))
+    cust = cust.assign(agent=owner).dropna(subset=["agent", "text"])
+    if not len(cust):
+        return empty
+    tfidf = _tfidf()
+    codes, tokens = _segment_distinct(cust["text"])
+    jieba_stop = tfidf.stop_words
+    kept = [
+        [
+            w
+            for w in toks
+            if len(w.strip()) >= 2
+            and w.lower() not in jieba_stop
+            and w not in stop
+            and not w.strip().replace(".", "").isdigit()
+        ]
+        for toks in tokens
+    ]
+    pairs = pd.DataFrame({"agent": cust["agent"].to_numpy(), "code": codes}).value_counts().reset_index()
+    rows = []
+    for agent, grp in pairs.groupby("agent", sort=True):
+        freq: Counter[str] = Counter()
+        for code, n in zip(grp["code"].tolist(), grp["count"].tolist(), strict=True):
+            for w in kept[code]:
+                freq[w] += n
+        total = sum(freq.values())
+        if not total:
+            continue
+        weights = {w: c * tfidf.idf_freq.get(w, tfidf.median_idf) / total for w, c in freq.items()}
+        best = sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[:top]
+        rows.extend((agent, w, float(x)) for w, x in best)
+    if not rows:
+        return empty
+    out = pd.DataFrame(rows, columns=["agent", "keyword", "weight"])
+    return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
