@@ -1,0 +1,488 @@
+"""``read_chats``: every export in a folder → one validated MESSAGES table (+ rejects, sources).
+
+>>> import csaudit as ca
+>>> chats = ca.read_chats("data/sample_chats")          # doctest: +SKIP
+>>> chats.messages.head()                               # doctest: +SKIP
+>>> chats.sources, chats.rejects, chats.duplicates      # doctest: +SKIP
+
+Steps, in one place for every format:
+
+1. **files** — paths may be files, folders (recursive, sorted) or ``.zip`` files (read member by
+   member; ``source`` = ``"x.zip/member"``). Only ``.txt .log .csv .tsv .xlsx .json .zip`` are read;
+   other files and orders tables are listed in ``sources`` (format ``skipped`` / ``orders``).
+2. **reader** — the format is sniffed per file (or forced with ``format=``); text formats are
+   decoded by :func:`csaudit.io.detect.decode`. A reader failure never escapes: its file's
+   non-blank lines become rejects (``strict=True`` raises :class:`InputError` instead).
+3. **post-processing** (vectorised, once for the whole batch): text clean-up (:func:`clean_text`,
+   on distinct texts that need it), roles (:mod:`csaudit.model.roles`), the customer of agent rows
+   and the shop of buyer rows, naive timestamps localised into ``tz``, stable ids,
+   de-duplication, conversations (:mod:`csaudit.model.sessions`), schema check (pandera, all
+   failures collected).
+
+``message_id`` = 16 hex digits of a hash of (shop, customer, sender, ts, text, occurrence), where
+occurrence numbers identical rows within one source: it does not depend on the path, so reading
+the same export again (even from a copied folder) gives the same ids, and a message present in two
+overlapping exports is kept once (the drop is counted in ``duplicates``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from csaudit.config import Config
+from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
+from csaudit.io.detect import decode, detect_format
+from csaudit.model import schema
+from csaudit.model.roles import _arrow, assign_roles, derive_parties
+from csaudit.model.sessions import conversation_order, hash_strings, mix, to_hex
+from csaudit.text import clean_text
+
+log = logging.getLogger(__name__)
+
+READER_MODULES = ("qianniu_text", "qianniu_web", "qianniu_json", "wecom", "table")
+"""Reader modules under ``csaudit.io`` (each exposes ``NAME``, ``sniff``, ``parse``)."""
+EXTENSIONS = (".txt", ".log", ".csv", ".tsv", ".xlsx", ".json", ".zip")
+BINARY_EXTENSIONS = (".xlsx",)
+TABLE_EXTENSIONS = (".csv", ".tsv", ".xlsx")
+
+_NEEDS_CLEAN = (
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\r]|[ \t\u3000]+(\n|$)"
+)
+_ORDER_ID = re.compile(r"订单号|订单编号|order[ _]?id|order[ _]?no", re.IGNORECASE)
+_CHAT_TEXT = re.compile(r"内容|消息|text|content|发送人|sender", re.IGNORECASE)
+
+
+def readers() -> dict[str, ModuleType]:
+    """Format name → reader module, for the reader modules that exist (imported lazily)."""
+    found: dict[str, ModuleType] = {}
+    for mod_name in READER_MODULES:
+        try:
+            mod = importlib.import_module(f"csaudit.io.{mod_name}")
+        except ImportError as exc:
+            log.debug("reader csaudit.io.%s not available: %s", mod_name, exc)
+            continue
+        name = getattr(mod, "NAME", None)
+        if name and hasattr(mod, "sniff") and hasattr(mod, "parse"):
+            found[name] = mod
+    return found
+
+
+@dataclass
+class Chats:
+    """Result of :func:`read_chats`.
+
+    ``messages`` (MESSAGES schema, sorted by conversation, then time, then source/line),
+    ``rejects`` (source, line, raw, reason), ``sources`` (source, format, encoding, messages,
+    rejects, duplicates) and ``duplicates`` (messages dropped as exact repeats of overlapping exports).
+    """
+
+    messages: pd.DataFrame
+    rejects: pd.DataFrame
+    sources: pd.DataFrame
+    duplicates: int = 0
+    tz: str = field(default="Asia/Shanghai", repr=False)
+
+    def summary(self, max_rejects: int = 10) -> str:
+        """A readable multi-line summary (what ``csaudit ingest`` prints)."""
+        m, s = self.messages, self.sources
+        lines = [f"files: {len(s)}"]
+        for r in s.itertuples(index=False):
+            enc = r.encoding if isinstance(r.encoding, str) else "-"
+            lines.append(
+                f"  {r.source}  [{r.format}, {enc}]  messages {r.messages}, rejects {r.rejects}"
+                + (f", duplicates {r.duplicates}" if r.duplicates else "")
+            )
+        roles = m["role"].value_counts().reindex(list(schema.ROLES), fill_value=0) if len(m) else None
+        lines += [
+            f"messages: {len(m)}"
+            + (" (" + ", ".join(f"{k} {v}" for k, v in roles.items() if v) + ")" if roles is not None else ""),
+            f"conversations: {m['conversation_id'].nunique()}",
+            f"agents: {m['agent'].nunique()}",
+            f"customers: {m.loc[m['role'].astype('str') == 'customer', 'customer'].nunique()}",
+            f"rejects: {len(self.rejects)}",
+            f"duplicates: {self.duplicates}",
+        ]
+        if len(m) and m["ts"].notna().any():
+            lines.append(f"period: {m['ts'].min():%Y-%m-%d %H:%M} .. {m['ts'].max():%Y-%m-%d %H:%M} ({self.tz})")
+        if len(self.rejects):
+            lines.append(f"first rejects (of {len(self.rejects)}):")
+            for r in self.rejects.head(max_rejects).itertuples(index=False):
+                raw = r.raw if len(r.raw) <= 60 else r.raw[:57] + "..."
+                lines.append(f"  {r.source}:{r.line}: {r.reason}: {raw!r}")
+        return "\n".join(lines)
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    raw: RawFile
+    ext: str
+
+
+def _as_list(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    if isinstance(paths, (str, Path)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def _zip_items(data: bytes, source: str, skipped: list[tuple[str, str]]) -> Iterator[_Item]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        skipped.append((source, f"unreadable zip: {exc}"))
+        return
+    for name in names:
+        src = f"{source}/{name}"
+        ext = Path(name).suffix.lower()
+        if ext not in EXTENSIONS or Path(name).name.startswith((".", "__MACOSX")) or "__MACOSX/" in name:
+            skipped.append((src, "skipped"))
+            continue
+        try:
+            member = zf.read(name)
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
+            skipped.append((src, f"unreadable zip member: {exc}"))
+            continue
+        if ext == ".zip":
+            yield from _zip_items(member, src, skipped)
+        else:
+            yield _Item(RawFile(src, member), ext)
+
+
+def iter_files(paths: str | Path | Iterable[str | Path], skipped: list[tuple[str, str]]) -> Iterator[_Item]:
+    """The input files in a deterministic order; unsupported files are appended to ``skipped``."""
+    for p in _as_list(paths):
+        if p.is_dir():
+            files = sorted((f for f in p.rglob("*") if f.is_file()), key=lambda f: f.relative_to(p).as_posix())
+        elif p.is_file():
+            files = [p]
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+        for f in files:
+            src = f.as_posix()
+            ext = f.suffix.lower()
+            if ext not in EXTENSIONS or f.name.startswith("."):
+                skipped.append((src, "skipped"))
+                continue
+            data = f.read_bytes()
+            if ext == ".zip":
+                yield from _zip_items(data, src, skipped)
+            else:
+                yield _Item(RawFile(src, data), ext)
+
+
+def _is_orders(item: _Item, text: str | None, regs: dict[str, ModuleType]) -> bool:
+    """An orders table (read by ``read_orders``), not chats."""
+    if item.ext not in TABLE_EXTENSIONS:
+        return False
+    table = regs.get("table")
+    fn = getattr(table, "is_orders_table", None) if table else None
+    if fn is not None:
+        try:
+            return bool(fn(item.raw, text))
+        except Exception as exc:  # noqa: BLE001 - fall back to our own header check
+            log.debug("%s: is_orders_table failed: %s", item.raw.source, exc)
+    header = ""
+    if text is not None:
+        header = next((ln for ln in text[:4096].split("\n") if ln.strip()), "")
+    elif item.ext == ".xlsx":
+        try:
+            import openpyxl
+
+            wb = openpyxl.load_workbook(io.BytesIO(item.raw.data), read_only=True)
+            row = next(wb.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            header = ",".join(str(v) for v in row if v is not None)
+        except Exception:  # noqa: BLE001 - an unreadable workbook is the table reader's to report
+            return False
+    return bool(_ORDER_ID.search(header)) and not _CHAT_TEXT.search(header)
+
+
+def _all_lines_rejected(text: str | None, reason: str) -> pd.DataFrame:
+    """Every non-blank line of ``text`` as a reject (line 1 for binary content)."""
+    if text is None:
+        return pd.DataFrame({"line": [1], "raw": [""], "reason": [reason]}).astype(
+            {"line": "int64", "raw": "str", "reason": "str"}
+        )
+    lines = text.split("\n")
+    idx = [i for i, ln in enumerate(lines) if ln.strip()]
+    return pd.DataFrame(
+        {
+            "line": pd.Series([i + 1 for i in idx], dtype="int64"),
+            "raw": pd.Series([lines[i][:1000] for i in idx], dtype="str"),
+            "reason": pd.Series([reason] * len(idx), dtype="str"),
+        }
+    )
+
+
+# -- one file ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _FileResult:
+    source: str
+    fmt: str
+    encoding: str | None
+    messages: pd.DataFrame | None
+    rejects: pd.DataFrame
+
+
+def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleType]) -> _FileResult:
+    raw = item.raw
+    text: str | None = None
+    encoding: str | None = None
+    if item.ext not in BINARY_EXTENSIONS:
+        text, encoding = decode(raw.data, raw.source, ctx.encoding)
+    if fmt == "auto" and _is_orders(item, text, regs):
+        log.info("%s: orders table, not chats (read it with read_orders)", raw.source)
+        return _FileResult(raw.source, "orders", encoding, None, _no_rejects())
+    if fmt == "auto":
+        if text is not None and not text.strip():
+            return _FileResult(raw.source, "empty", encoding, None, _no_rejects())
+        name = detect_format(raw, text, regs)
+        if name is None:
+            expected = ", ".join(regs)
+            return _FileResult(raw.source, "unknown", encoding, None,
+                               _all_lines_rejected(text, f"not a recognised chat export (expected one of: {expected})"))
+    else:
+        name = fmt
+    try:
+        parsed = regs[name].parse(raw, ctx)
+    except InputError as exc:
+        if ctx.strict:
+            raise
+        return _FileResult(raw.source, name, encoding, None, _all_lines_rejected(text, exc.expected))
+    except Exception as exc:  # noqa: BLE001 - a reader failure must not stop the batch
+        log.warning("%s: could not be read as %s: %s", raw.source, name, exc)
+        if ctx.strict:
+            raise InputError(raw.source, None, f"could not be read as {name}: {exc}") from None
+        return _FileResult(raw.source, name, encoding, None,
+                           _all_lines_rejected(text, f"could not be read as {name}: {exc}"))
+    return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects)
+
+
+def _no_rejects() -> pd.DataFrame:
+    return pd.DataFrame({"line": pd.Series([], dtype="int64"), "raw": pd.Series([], dtype="str"),
+                         "reason": pd.Series([], dtype="str")})
+
+
+def _normalise_parsed(df: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """Parsed columns present, ``ts`` tz-aware (naive = shop local time) in ``tz``, ns."""
+    out = {}
+    n = len(df)
+    for col in PARSED_COLUMNS:
+        if col == "ts":
+            s = df["ts"] if "ts" in df.columns else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+            if not (isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype)):
+                s = pd.to_datetime(s, errors="coerce")
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                s = s.dt.tz_convert(tz)
+            else:
+                s = s.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
+            out["ts"] = s.dt.as_unit("ns")
+        elif col == "line":
+            out["line"] = df["line"].astype("int64")
+        elif col in df.columns:
+            out[col] = df[col].astype("str")
+        else:
+            out[col] = pd.Series(pd.NA, index=df.index, dtype="str")
+    return pd.DataFrame(out, index=df.index)
+
+
+# -- batch post-processing -----------------------------------------------------------------------
+
+
+def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Cleaned texts and a stable uint64 hash of each, computed once per distinct text."""
+    codes, uniq = pd.factorize(texts.fillna(""))
+    u = pd.Series(uniq, dtype="str")
+    if len(u):
+        arr = _arrow(u)
+        flag = pc.match_substring_regex(arr, _NEEDS_CLEAN).to_numpy(zero_copy_only=False)
+        flag |= pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).to_numpy(zero_copy_only=False)
+        if flag.any():
+            u = u.copy()
+            u[flag] = clean_text(u[flag]).to_numpy()
+    hashes = hash_strings(u.to_numpy(dtype=object))
+    cleaned = pd.Series(pd.Index(u).take(codes), index=texts.index, dtype="str")
+    return cleaned, hashes[codes] if len(codes) else np.zeros(0, np.uint64)
+
+
+def _small_strings(s: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` to each distinct value of a low-cardinality string column."""
+    codes, uniq = pd.factorize(s)
+    if len(uniq) == 0:
+        return s.astype("str")
+    mapped = pd.Index([fn(v) for v in uniq], dtype="str")
+    return pd.Series(mapped.take(codes, allow_fill=True, fill_value=None), index=s.index, dtype="str")
+
+
+def _clean_name(v: str) -> str:
+    from csaudit.text import clean_one
+
+    return clean_one(v).strip()
+
+
+def _rechunk(s: pd.Series) -> pd.Series:
+    """One contiguous Arrow chunk (``concat`` leaves one per file; ``take`` is slow on many)."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or not isinstance(arr, pa.ChunkedArray) or arr.num_chunks <= 1:
+        return s
+    return pd.Series(arr.combine_chunks().to_pandas(), index=s.index, dtype=s.dtype)
+
+
+def _neighbour(nat: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """For each row, the next row of its group with a timestamp (else the previous one, else itself)."""
+    n = len(nat)
+    pos = pd.Series(np.where(nat, np.nan, np.arange(n, dtype=np.float64)))
+    near = pos.groupby(group, sort=False).bfill()
+    near = near.where(near.notna(), pos.groupby(group, sort=False).ffill())
+    near_np = near.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(near_np), np.arange(n), np.nan_to_num(near_np, nan=0)).astype(np.int64)
+
+
+def _postprocess(frames: list[pd.DataFrame], sources: list[str], cfg: Config, tz: str
+                 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Concatenated parsed frames → (messages in file order, content-hash ids, source code per row)."""
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    for col in df.columns:
+        if df[col].dtype == "str":
+            df[col] = _rechunk(df[col])
+    n = len(df)
+    src_code = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    src_arr = pa.array(sources, type=pa.string()).take(pa.array(src_code))
+    df["source"] = pd.Series(src_arr.to_pandas(), dtype="str")
+    text, text_hash = _clean_texts(df["text"])
+    df["text"] = text
+    df["sender"] = _small_strings(df["sender"].fillna(""), _clean_name)
+    for col in ("shop", "customer", "agent", "conversation"):
+        if df[col].notna().any():
+            df[col] = _small_strings(df[col], _clean_name)
+    df = assign_roles(df, cfg.roles)
+    df = derive_parties(df, src_code)
+
+    # message_id: hash(shop, customer, sender, ts, text, occurrence within the source); rows without
+    # a timestamp are anchored to their nearest timestamped neighbour in the file instead of the time
+    def h_col(col: str) -> np.ndarray:
+        codes, uniq = pd.factorize(df[col].fillna(""))
+        return hash_strings(np.asarray(uniq, dtype=object))[codes] if n else np.zeros(0, np.uint64)
+
+    ts_i = df["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
+    content = mix(h_col("shop"), h_col("customer"), h_col("sender"), ts_i.astype(np.uint64), text_hash)
+    nat = ts_i == np.iinfo(np.int64).min
+    if nat.any():
+        near = _neighbour(nat, src_code)
+        offset = (near - np.arange(n)).astype(np.uint64)
+        content = np.where(nat, mix(content, content[near], offset), content)
+    occ = pd.Series(content).groupby([src_code, content], sort=False).cumcount().to_numpy()
+    mid = mix(content, occ.astype(np.uint64))
+    return df, mid, src_code
+
+
+def _empty_sources() -> pd.DataFrame:
+    return schema.empty("sources")
+
+
+def read_chats(
+    paths: str | Path | Iterable[str | Path],
+    format: str = "auto",  # noqa: A002 - public API name (DESIGN §2)
+    columns: dict[str, str] | None = None,
+    encoding: str | None = None,
+    tz: str = "Asia/Shanghai",
+    strict: bool = False,
+    config: Config | None = None,
+) -> Chats:
+    """Read chat exports (files, folders, zips; any mix of formats and encodings) → :class:`Chats`.
+
+    ``format`` forces a reader (``qianniu-text``, ``qianniu-web``, ``qianniu-json``, ``wecom-kf``,
+    ``table``); ``columns`` maps MESSAGES/parsed column names to a table's headers; ``encoding``
+    forces a text encoding; naive timestamps are shop-local times in ``tz``. ``strict=True`` raises
+    :class:`~csaudit.io.base.InputError` (``file:line: what was expected``) at the first reject.
+    A missing path raises ``FileNotFoundError``.
+    """
+    cfg = config or Config()
+    regs = readers()
+    if format != "auto" and format not in regs:
+        raise ValueError(f"unknown format {format!r}; expected auto or one of: {', '.join(regs)}")
+    ctx = ReadContext(config=cfg, tz=tz, encoding=encoding, columns=columns, strict=strict)
+    skipped: list[tuple[str, str]] = []
+    results: list[_FileResult] = []
+    for item in iter_files(paths, skipped):
+        ext_fmt = format
+        res = _read_one(item, ext_fmt, ctx, regs)
+        if strict and len(res.rejects):
+            first = res.rejects.iloc[0]
+            raise InputError(res.source, int(first["line"]), f"{first['reason']}; got {str(first['raw'])[:80]!r}")
+        results.append(res)
+        log.debug("%s: %s, %s messages, %s rejects", res.source, res.fmt,
+                  0 if res.messages is None else len(res.messages), len(res.rejects))
+    for src, why in skipped:
+        log.info("%s: %s", src, why)
+
+    # sources and rejects
+    src_rows = [
+        (r.source, r.fmt, r.encoding, 0 if r.messages is None else len(r.messages), len(r.rejects))
+        for r in results
+    ] + [(s, "skipped" if why == "skipped" else "unreadable", None, 0, 0) for s, why in skipped]
+    rej_frames = [r.rejects.assign(source=r.source) for r in results if len(r.rejects)]
+    for s, why in skipped:
+        if why != "skipped":
+            rej_frames.append(pd.DataFrame({"line": [1], "raw": [""], "reason": [why], "source": [s]}))
+            src_rows = [(a, b, c, d, e + 1 if a == s else e) for a, b, c, d, e in src_rows]
+    rejects = (
+        schema.conform(pd.concat(rej_frames, ignore_index=True), "rejects")[list(schema.REJECTS)]
+        if rej_frames else schema.empty("rejects")
+    )
+
+    frames = [_normalise_parsed(r.messages, tz) for r in results if r.messages is not None and len(r.messages)]
+    names = [r.source for r in results if r.messages is not None and len(r.messages)]
+    dup_by_source: dict[str, int] = {}
+    if frames:
+        df, mid, _ = _postprocess(frames, names, cfg, tz)
+        dup = pd.Series(mid).duplicated().to_numpy()
+        if dup.any():
+            dup_by_source = df.loc[dup, "source"].value_counts().to_dict()
+            keep = np.flatnonzero(~dup)
+            df, mid = df.take(keep).reset_index(drop=True), mid[keep]
+        df["message_id"] = to_hex(mid, 16)
+        order, cid = conversation_order(df, cfg.session)
+        df = df[[c for c in schema.MESSAGES if c in df.columns]].take(order).reset_index(drop=True)
+        df["conversation_id"] = cid
+        messages = schema.conform(df, "messages", tz)[list(schema.MESSAGES)]
+        schema.validate(messages, "messages", tz)
+    else:
+        messages = schema.empty("messages", tz)
+    per_src = messages["source"].value_counts().to_dict() if len(messages) else {}
+    sources = pd.DataFrame(
+        [
+            {"source": s, "format": f, "encoding": e, "messages": per_src.get(s, 0) if f not in ("skipped", "orders") else 0,
+             "rejects": k, "duplicates": dup_by_source.get(s, 0)}
+            for s, f, e, _m, k in src_rows
+        ],
+        columns=list(schema.SOURCES),
+    )
+    sources = schema.conform(sources, "sources")[list(schema.SOURCES)] if len(sources) else _empty_sources()
+    duplicates = int(sum(dup_by_source.values()))
+    log.info(
+        "read %d file(s): %d messages, %d rejects, %d duplicates dropped",
+        len(sources), len(messages), len(rejects), duplicates,
+    )
+    return Chats(messages=messages, rejects=rejects.reset_index(drop=True), sources=sources,
+                 duplicates=duplicates, tz=tz)
+
+
+__all__ = ["Chats", "read_chats", "readers", "iter_files"]

@@ -1,0 +1,144 @@
+"""Encoding and format detection.
+
+:func:`decode` turns a file's bytes into text: a byte-order mark wins (UTF-8, UTF-16 LE/BE), then
+strict UTF-8, then GB18030 (a superset of GBK/GB2312, what Chinese Windows tools write), then
+UTF-16 without a BOM (recognised by its NUL bytes), then charset-normalizer as a last resort. Line
+ends are normalised to ``\\n``. Bytes that no encoding explains are replaced (U+FFFD) and the
+encoding is reported with a ``+replace`` suffix, so a broken file still yields lines that end up as
+rejects instead of an exception.
+
+:func:`detect_format` asks every registered reader how sure it is (``sniff`` → 0..1) and picks the
+most confident one, logging what it guessed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections.abc import Mapping
+from types import ModuleType
+
+from csaudit.io.base import RawFile
+
+log = logging.getLogger(__name__)
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+SNIFF_BYTES = 64 * 1024
+"""How many leading bytes/characters the sniffers look at."""
+MIN_SNIFF_SCORE = 0.2
+"""Below this confidence no format is claimed (the file is unrecognised)."""
+
+
+def _normalise_newlines(text: str) -> str:
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _looks_utf16(data: bytes) -> str | None:
+    """``utf-16-le``/``-be`` when a BOM-less sample has NULs on one byte parity (ASCII-heavy UTF-16)."""
+    head = data[: 4096 - (min(len(data), 4096) % 2)]
+    if len(head) < 4:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    if odd > 0.3 * half and even < 0.05 * half:
+        return "utf-16-le"
+    if even > 0.3 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+_last: list = [None, None, None]  # (data object, forced, result): sniffing then parsing decodes once
+
+
+def decode(data: bytes, source: str, forced: str | None = None) -> tuple[str, str]:
+    """Decode ``data`` (the bytes of ``source``) → ``(text, encoding)``; text has ``\\n`` line ends.
+
+    ``forced`` names an encoding to use (bytes it cannot decode are replaced). Never raises on bad
+    bytes; an unknown ``forced`` encoding name raises ``ValueError``. The last result is cached by
+    identity of ``data``, so detection followed by a reader's own ``decode`` costs one decoding.
+    """
+    if _last[0] is data and _last[1] == forced:
+        return _last[2]
+    result = _decode(data, source, forced)
+    _last[:] = [data, forced, result]
+    return result
+
+
+def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:
+    if forced:
+        try:
+            codecs.lookup(forced)
+        except LookupError:
+            raise ValueError(f"{source}: unknown encoding {forced!r}") from None
+        try:
+            return _normalise_newlines(data.decode(forced)), forced
+        except UnicodeDecodeError:
+            log.warning("%s: not valid %s; undecodable bytes replaced", source, forced)
+            return _normalise_newlines(data.decode(forced, errors="replace")), f"{forced}+replace"
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _normalise_newlines(data[len(bom) :].decode(enc.removesuffix("-sig"))), enc
+            except UnicodeDecodeError:
+                return _normalise_newlines(data[len(bom) :].decode(enc, errors="replace")), f"{enc}+replace"
+    try:
+        return _normalise_newlines(data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    u16 = _looks_utf16(data)
+    if u16:
+        try:
+            return _normalise_newlines(data.decode(u16)), u16
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" not in data:
+        try:
+            return _normalise_newlines(data.decode("gb18030")), "gb18030"
+        except UnicodeDecodeError:
+            pass
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data).best()
+    except Exception:  # noqa: BLE001 - a detector failure must not stop the batch
+        best = None
+    if best is not None and b"\x00" not in data:
+        enc = best.encoding
+        log.info("%s: encoding guessed by charset-normalizer: %s", source, enc)
+        return _normalise_newlines(str(best)), enc
+    log.warning("%s: no encoding explains these bytes; undecodable bytes replaced", source)
+    return _normalise_newlines(data.decode("utf-8", errors="replace")), "utf-8+replace"
+
+
+def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, ModuleType] | None = None) -> str | None:
+    """Name of the reader most confident that ``raw`` is its format, or ``None`` if none is.
+
+    ``readers`` maps format names to reader modules (default: the registry of ``csaudit.io.chats``).
+    """
+    if readers is None:
+        from csaudit.io.chats import readers as _registry
+
+        readers = _registry()
+    head = text[:SNIFF_BYTES] if text is not None else None
+    scores: dict[str, float] = {}
+    for name, mod in readers.items():
+        try:
+            scores[name] = float(mod.sniff(raw, head))
+        except Exception as exc:  # noqa: BLE001 - one sniffer's bug must not stop detection
+            log.debug("%s: sniffer %s failed: %s", raw.source, name, exc)
+            scores[name] = 0.0
+    if not scores:
+        return None
+    name = max(scores, key=lambda k: scores[k])
+    if scores[name] < MIN_SNIFF_SCORE:
+        log.info("%s: format not recognised (best guess %s at %.2f)", raw.source, name, scores[name])
+        return None
+    ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1]) if v > 0)
+    log.info("%s: detected format %s (%s)", raw.source, name, ranked)
+    return name

@@ -1,0 +1,255 @@
+"""Who speaks: sender → role, agent and shop; the customer of agent rows; the shop of buyer rows.
+
+Definitions (all settings in :class:`csaudit.config.RolesConfig`):
+
+* **agent side** — a sender ``店铺名:子账号`` (half- or full-width colon, both parts non-empty) or a
+  row whose reader states role ``agent``/``auto_reply``/``bot``. ``agent`` is ``店铺名:子账号`` with the
+  colon normalised to ``:``; ``shop`` is the part before it.
+* **bot** — an agent-side row whose sub-account (after the colon) or full account is in
+  ``bot_accounts``.
+* **auto_reply** — an agent-side row whose text starts with one of ``auto_reply_prefixes`` or equals
+  (after trimming whitespace) one of ``auto_reply_templates``; with ``auto_reply_zero_delay`` also
+  an agent-side row sent 0 s after the previous customer message of the same source.
+* **system** — a row the reader marked ``system``, or whose text matches a ``system_patterns``
+  regular expression.
+* **customer** — everything else; its ``customer`` is its sender.
+
+Work is done once per distinct sender (few) and with vectorised Arrow string kernels on texts.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from csaudit.config import RolesConfig
+
+AGENT_SIDE = ("agent", "auto_reply", "bot")
+
+
+def split_account(sender: str, separators: list[str]) -> tuple[str, str] | None:
+    """``("店铺名", "子账号")`` for an agent account, else ``None`` (first separator found wins)."""
+    best = None
+    for sep in separators:
+        i = sender.find(sep)
+        if i > 0 and (best is None or i < best[0]):
+            best = (i, len(sep))
+    if best is None:
+        return None
+    shop, sub = sender[: best[0]].strip(), sender[best[0] + best[1] :].strip()
+    if not shop or not sub:
+        return None
+    return shop, sub
+
+
+def _arrow(s: pd.Series) -> pa.Array:
+    """The Arrow array behind a ``str`` Series (missing → null)."""
+    arr = pa.array(s.array) if not hasattr(s.array, "_pa_array") else s.array._pa_array
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
+@lru_cache(maxsize=16)
+def _re2_ok(pattern: str) -> bool:
+    try:
+        pc.match_substring_regex(pa.array(["x"]), pattern)
+        return True
+    except pa.ArrowInvalid:
+        return False
+
+
+def match_any(texts: pd.Series, patterns: list[str]) -> np.ndarray:
+    """True where a text matches any of ``patterns`` (regex search). Missing text → False."""
+    if not patterns or len(texts) == 0:
+        return np.zeros(len(texts), dtype=bool)
+    combined = "|".join(f"(?:{p})" for p in patterns)
+    if _re2_ok(combined):
+        hit = pc.match_substring_regex(_arrow(texts), combined)
+        return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    rx = re.compile(combined)
+    codes, uniq = pd.factorize(texts)
+    per = np.array([rx.search(u) is not None for u in uniq], dtype=bool)
+    return np.where(codes >= 0, per[np.maximum(codes, 0)] if len(per) else False, False)
+
+
+def _auto_reply_text(texts: pd.Series, cfg: RolesConfig) -> np.ndarray:
+    arr = _arrow(texts)
+    hit = np.zeros(len(arr), dtype=bool)
+    for p in cfg.auto_reply_prefixes:
+        if p:
+            hit |= pc.fill_null(pc.starts_with(arr, p), False).to_numpy(zero_copy_only=False)
+    templates = [t.strip() for t in cfg.auto_reply_templates if t.strip()]
+    if templates:
+        trimmed = pc.utf8_trim_whitespace(arr)
+        hit |= pc.fill_null(pc.is_in(trimmed, pa.array(templates)), False).to_numpy(zero_copy_only=False)
+    return hit
+
+
+def _str_take(uniques: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``uniques[codes]`` (code -1 → missing) as a ``str`` Series, via Arrow (no Python loop)."""
+    dict_arr = pa.array(uniques, type=pa.string())
+    taken = dict_arr.take(pa.array(codes, mask=codes < 0)) if len(codes) else pa.array([], pa.string())
+    return pd.Series(taken.to_pandas(), index=index, dtype="str")
+
+
+def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.DataFrame:
+    """Add/complete ``role``, ``agent`` and ``shop`` from ``sender``, ``text`` and reader hints.
+
+    Input: parsed messages (``sender``, ``text``, optional ``role``, ``agent``, ``shop``, ``ts``,
+    ``source``). Returns a new frame (the input is not modified) with ``role`` as the ROLES
+    category. Reader-stated ``role``/``agent``/``shop`` win over what the sender implies.
+    """
+    from csaudit.model.schema import ROLE_DTYPE, ROLES
+
+    cfg = cfg or RolesConfig()
+    out = messages.copy()
+    n = len(out)
+    for col in ("role", "agent", "shop"):
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
+
+    # per distinct sender: agent account? bot?
+    codes, uniq = pd.factorize(out["sender"])
+    parts = [split_account(u, cfg.agent_separators) for u in uniq]
+    bots = set(cfg.bot_accounts)
+    u_is_agent = np.array([p is not None for p in parts] + [False], dtype=bool)
+    u_bot = np.array([p is not None and (p[1] in bots or f"{p[0]}:{p[1]}" in bots) for p in parts] + [False], dtype=bool)
+    is_agent_sender = u_is_agent[codes]  # code -1 → the trailing False
+    is_bot_sender = u_bot[codes]
+
+    # stated roles (per distinct value)
+    r_codes, r_uniq = pd.factorize(out["role"])
+    known = {r: i for i, r in enumerate(ROLES)}
+    bad = [r for r in r_uniq if r not in known]
+    if bad:
+        raise ValueError(f"unknown role value(s) {bad[:5]}; expected one of {', '.join(ROLES)}")
+    stated = np.array([known[r] for r in r_uniq] + [-1], dtype=np.int64)[r_codes]
+    has_stated = stated >= 0
+    C, A, AR, B, S = (known[r] for r in ("customer", "agent", "auto_reply", "bot", "system"))
+    stated_agent_side = (stated == A) | (stated == AR) | (stated == B)
+    agent_side = stated_agent_side | (~has_stated & is_agent_sender)
+
+    role = stated.copy()
+    open_ = ~has_stated
+    if open_.any():
+        sys_hit = match_any(out["text"], cfg.system_patterns) & open_
+        role[sys_hit] = S
+        open_ &= ~sys_hit
+    bot = open_ & agent_side & is_bot_sender
+    role[bot] = B
+    open_ &= ~bot
+    auto = _auto_reply_text(out["text"], cfg)
+    if cfg.auto_reply_zero_delay and "ts" in out.columns:
+        auto |= _zero_delay(out, agent_side)
+    role[open_ & agent_side & auto] = AR
+    open_ &= ~(agent_side & auto)
+    role[open_ & agent_side] = A
+    role[open_ & ~agent_side] = C
+    role[(stated == A) & auto] = AR  # a stated agent row whose text is a configured auto-reply
+    out["role"] = pd.Series(pd.Categorical.from_codes(role, dtype=ROLE_DTYPE), index=out.index)
+
+    # agent / shop from the account, unless the reader stated them
+    acct_agent = [f"{p[0]}:{p[1]}" if p else u for p, u in zip(parts, uniq, strict=True)]
+    acct_shop = [p[0] if p else None for p in parts]
+    side_codes = np.where(agent_side, codes, -1)
+    agent = _str_take(acct_agent, side_codes, out.index) if n else out["agent"]
+    shop = _str_take(acct_shop, side_codes, out.index) if n else out["shop"]
+    if out["agent"].notna().any():
+        agent = out["agent"].where(out["agent"].notna() | ~agent_side, agent).where(agent_side)
+    if out["shop"].notna().any():
+        shop = out["shop"].where(out["shop"].notna(), shop)
+    out["agent"] = agent.astype("str")
+    out["shop"] = shop.astype("str")
+    return out
+
+
+def _zero_delay(df: pd.DataFrame, agent_side: np.ndarray) -> np.ndarray:
+    """Agent-side rows sent in the same second as the previous row, which is a customer row."""
+    ts = pd.to_datetime(df["ts"]).to_numpy()
+    same_src = np.ones(len(df), dtype=bool)
+    if "source" in df.columns:
+        src = df["source"].to_numpy(dtype=object)
+        same_src[1:] = src[1:] == src[:-1]
+    prev_customer = np.zeros(len(df), dtype=bool)
+    prev_customer[1:] = ~agent_side[:-1]
+    zero = np.zeros(len(df), dtype=bool)
+    if len(df) > 1:
+        zero[1:] = ts[1:] == ts[:-1]
+    return agent_side & prev_customer & zero & same_src
+
+
+def _fill_codes(codes: np.ndarray, group: np.ndarray, forward: bool) -> np.ndarray:
+    """Forward (or backward) fill of non-negative ``codes`` over -1 gaps, within runs of ``group``."""
+    n = len(codes)
+    if n == 0:
+        return codes
+    if not forward:
+        return _fill_codes(codes[::-1], group[::-1], True)[::-1]
+    idx = np.where(codes >= 0, np.arange(n), -1)
+    start = np.ones(n, dtype=bool)
+    start[1:] = group[1:] != group[:-1]
+    gstart = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    last = np.maximum.accumulate(idx)
+    ok = last >= gstart
+    return np.where(ok, codes[np.maximum(last, 0)], -1)
+
+
+def derive_parties(messages: pd.DataFrame, group: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Fill ``customer`` of non-customer rows and ``shop`` of buyer rows within each file.
+
+    ``group`` labels the file of each row (rows of a file are contiguous and in file order).
+    Agent-side rows take the last buyer before them (forward fill), or the first buyer after them
+    when none precedes; ``system`` rows take the next buyer (a notice before a header belongs to
+    what follows), else the last. Buyer rows take the most common shop of the file's agent-side
+    rows, else of the whole batch, else ``"unknown"``; rows still without a customer get ``"unknown"``.
+    """
+    out = messages.copy()
+    g = np.asarray(group)
+    role = out["role"].astype("str").to_numpy(dtype=object)
+    is_customer = role == "customer"
+    stated = out["customer"] if "customer" in out.columns else pd.Series(pd.NA, index=out.index, dtype="str")
+    stated_na = stated.isna().to_numpy()
+    # candidate customer name per row: stated, else own sender for customer rows
+    names = stated.where(~(stated_na & is_customer), out["sender"]) if (stated_na & is_customer).any() else stated
+    codes, uniq = pd.factorize(names)
+    uniq_l = list(uniq) + ["unknown"]
+    need = codes < 0
+    if need.any():
+        buyer = np.where(is_customer, codes, -1)
+        ff, bf = _fill_codes(buyer, g, True), _fill_codes(buyer, g, False)
+        is_sys = role == "system"
+        fill = np.where(is_sys, np.where(bf >= 0, bf, ff), np.where(ff >= 0, ff, bf))
+        codes = np.where(need, fill, codes)
+    codes = np.where(codes < 0, len(uniq_l) - 1, codes)
+    out["customer"] = _str_take(uniq_l, codes, out.index)
+
+    shop = out["shop"]
+    need = shop.isna().to_numpy()
+    if need.any():
+        s_codes, s_uniq = pd.factorize(shop)
+        known = s_codes >= 0
+        if known.any():
+            counts = np.bincount(s_codes[known], minlength=len(s_uniq))
+            batch = int(np.argmax(counts))
+            # most common shop per file
+            gk = g[known]
+            pair = pd.DataFrame({"g": gk, "s": s_codes[known]}).value_counts().reset_index()
+            best = pair.sort_values(["g", "count", "s"], ascending=[True, False, True]).drop_duplicates("g")
+            per_file = dict(zip(best["g"], best["s"], strict=True))
+            fill = np.array([per_file.get(x, batch) for x in g[need]], dtype=np.int64) if need.sum() < 10_000 else (
+                pd.Series(g[need]).map(per_file).fillna(batch).to_numpy(dtype=np.int64)
+            )
+            s_codes = s_codes.copy()
+            s_codes[need] = fill
+            out["shop"] = _str_take(list(s_uniq), s_codes, out.index)
+        else:
+            out["shop"] = pd.Series("unknown", index=out.index, dtype="str")
+    return out

@@ -1,0 +1,170 @@
+"""Conversations: messages of one shop and customer, split by idle gaps and (optionally) midnight.
+
+Definition (settings in :class:`csaudit.config.SessionConfig`): within the same ``shop`` and
+``customer``, ordered by time, a new conversation starts when the gap to the previous message is
+longer than ``idle_gap_min`` minutes, or (``split_on_day``) when the local calendar day changes.
+Rows without a timestamp (``NaT``) stay with their neighbours in file order: they borrow the
+timestamp of the next timestamped row of the same file, shop and customer (else the previous one)
+for ordering and splitting only. When the export names its own conversations (a non-missing
+``conversation`` column), that key defines the conversation instead.
+
+``conversation_id`` = ``"c"`` + 12 hex digits of a hash of (shop, customer, first timestamp) or of
+(shop, customer, the export's key), so it does not change when the same export is read again.
+Vectorised: one sort, one diff, one cumulative sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import SessionConfig
+
+_NAT = np.iinfo(np.int64).min
+
+
+def hash_strings(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+    """Stable 64-bit hashes of strings (pandas' SipHash with its fixed key), one per value."""
+    arr = np.asarray(values, dtype=object)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    return pd.util.hash_array(arr, categorize=False)
+
+
+def mix(*parts: np.ndarray) -> np.ndarray:
+    """Combine uint64 arrays into one stable 64-bit hash per row (order-sensitive)."""
+    h = np.full(len(parts[0]), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for p in parts:
+            x = np.asarray(p).astype(np.uint64, copy=False)
+            h ^= x + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
+            # splitmix64 finaliser
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            h *= np.uint64(0x94D049BB133111EB)
+            h ^= h >> np.uint64(31)
+    return h
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def to_hex(h: np.ndarray, digits: int = 16, prefix: str = "", index: pd.Index | None = None) -> pd.Series:
+    """uint64 hashes → ``str`` Series of ``prefix`` + the first ``digits`` hex digits (no Python loop)."""
+    import pyarrow as pa
+
+    h = np.asarray(h, dtype=np.uint64)
+    n = len(h)
+    b = h.astype(">u8").view(np.uint8).reshape(-1, 8)
+    width = len(prefix) + digits
+    out = np.empty((n, width), dtype=np.uint8)
+    if prefix:
+        out[:, : len(prefix)] = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    hexd = np.empty((n, 16), dtype=np.uint8)
+    hexd[:, 0::2] = _HEX[b >> 4]
+    hexd[:, 1::2] = _HEX[b & 15]
+    out[:, len(prefix):] = hexd[:, :digits]
+    offsets = np.arange(n + 1, dtype=np.int32) * width
+    arr = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(out.tobytes())])
+    return pd.Series(arr.to_pandas(), index=index, dtype="str")
+
+
+def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` with missing values as their own code."""
+    codes, uniq = pd.factorize(s, use_na_sentinel=False)
+    return codes.astype(np.int64), pd.Index(uniq)
+
+
+def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,
+                       file_order: np.ndarray | None = None) -> tuple[np.ndarray, pd.Series]:
+    """``(order, conversation_id)``: the row order (conversation, time, file order) and the id of
+    each row *in that order*. See :func:`assign_conversations`."""
+    cfg = session_cfg or SessionConfig()
+    n = len(messages)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pd.Series([], dtype="str")
+    order0 = np.arange(n) if file_order is None else np.asarray(file_order)
+    shop_c, shop_u = codes_of(messages["shop"])
+    cust_c, cust_u = codes_of(messages["customer"])
+    party = shop_c * (len(cust_u) + 1) + cust_c
+
+    ts = messages["ts"]
+    if not isinstance(ts.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(ts.dtype):
+        ts = pd.to_datetime(ts)
+    local = ts.dt.tz_localize(None) if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts
+    t = local.dt.as_unit("ns").to_numpy().view(np.int64).copy()
+
+    # NaT rows borrow a neighbour's time within their file, shop and customer (file order)
+    nat = t == _NAT
+    tkey = t
+    if nat.any():
+        src = messages["source"] if "source" in messages.columns else pd.Series("", index=messages.index)
+        src_c, _ = codes_of(src)
+        fo = np.argsort(order0, kind="stable")  # row numbers in file order
+        key = party[fo] * (int(src_c.max()) + 2) + src_c[fo]
+        pos = pd.Series(np.where(nat[fo], np.nan, np.arange(n, dtype=np.float64)))
+        near = pos.groupby(key, sort=False).bfill()
+        near = near.where(near.notna(), pos.groupby(key, sort=False).ffill())
+        near_np = near.to_numpy(dtype=np.float64, na_value=np.nan)
+        t_fo = t[fo]
+        borrowed = np.where(np.isnan(near_np), _NAT, t_fo[np.nan_to_num(near_np, nan=0).astype(np.int64)])
+        tkey = np.empty(n, dtype=np.int64)
+        tkey[fo] = np.where(nat[fo], borrowed, t_fo)
+
+    has_key = np.zeros(n, dtype=bool)
+    if "conversation" in messages.columns:
+        conv = messages["conversation"]
+        has_key = conv.notna().to_numpy()
+
+    sort_t = np.where(tkey == _NAT, np.iinfo(np.int64).max, tkey)
+    if has_key.any():
+        ck, _ = codes_of(conv.where(has_key, ""))
+        idx = np.lexsort((order0, sort_t, ck, party))
+    else:
+        idx = np.lexsort((order0, sort_t, party))
+    p_s, t_s, k_s = party[idx], tkey[idx], has_key[idx]
+    new = np.ones(n, dtype=bool)
+    same = p_s[1:] == p_s[:-1]
+    gap_ns = int(cfg.idle_gap_min * 60 * 1_000_000_000)
+    both = (t_s[1:] != _NAT) & (t_s[:-1] != _NAT)
+    split = both & ((t_s[1:] - t_s[:-1]) > gap_ns)
+    if cfg.split_on_day:
+        day = np.floor_divide(t_s, 86_400_000_000_000)
+        split |= both & (day[1:] != day[:-1])
+    if has_key.any():
+        ck_s = ck[idx]
+        keyed = k_s[1:] | k_s[:-1]
+        split = np.where(keyed, (ck_s[1:] != ck_s[:-1]) | (k_s[1:] != k_s[:-1]), split)
+    new[1:] = ~same | split
+    conv_no = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+
+    # id of each conversation: hash(shop, customer, first time) or hash(shop, customer, key)
+    sh = hash_strings(shop_u.astype(object))[shop_c[idx][starts]]
+    ch = hash_strings(cust_u.astype(object))[cust_c[idx][starts]]
+    first_t = t_s[starts].astype(np.uint64)
+    if has_key.any():
+        kc, ku = codes_of(conv.where(has_key, ""))
+        key_h = hash_strings(np.asarray(ku, dtype=object))[kc[idx][starts]]
+        flag = k_s[starts].astype(np.uint64)
+        third = np.where(k_s[starts], key_h, first_t)
+    else:
+        third, flag = first_t, np.zeros(len(starts), dtype=np.uint64)
+    ids = mix(sh, ch, third, flag)[conv_no]
+    return idx, to_hex(ids, 12, prefix="c")
+
+
+def assign_conversations(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,
+                         file_order: np.ndarray | None = None) -> pd.DataFrame:
+    """Add ``conversation_id`` and return the messages sorted by conversation, then time, then file order.
+
+    ``messages`` needs ``shop``, ``customer``, ``ts`` (tz-aware or naive, NaT allowed) and optionally
+    ``conversation`` (the export's own key) and ``source`` (for NaT neighbours). ``file_order``
+    gives each row's position in file order (default: the current row order). The input is not
+    modified; the result has a fresh 0..n-1 index.
+    """
+    idx, cid = conversation_order(messages, session_cfg, file_order)
+    res = messages.take(idx).reset_index(drop=True)
+    res["conversation_id"] = cid
+    return res
