@@ -96,7 +96,7 @@ class Scene:
         self.sid = sid
         self.cust = customer
         self.persona = persona
-        self.t = start
+        self.t = start.replace(microsecond=0)
         self.kind = kind
         self.converts = converts
         self.msgs: list[Msg] = []
@@ -138,6 +138,7 @@ class Scene:
         self.t += timedelta(seconds=max(1, int(round(seconds))))
 
     def _emit(self, role: str, sender: str, agent: str, text: str, transfer=None) -> Msg:
+        assert self.t.microsecond == 0 and (not self.msgs or self.t > self.msgs[-1].ts)
         m = Msg(self.cust.nick, role, sender, agent, self.t, text, self.sid, transfer)
         self.msgs.append(m)
         return m
@@ -154,6 +155,8 @@ class Scene:
         self._emit("customer", self.cust.nick, "", text)
 
     def agent(self, persona: Persona, text: str, at: datetime | None = None) -> None:
+        if at is not None:
+            at = at.replace(microsecond=0)
         if at is not None and at > self.t:
             self.t = at
         else:
@@ -198,7 +201,7 @@ class Scene:
         if lat > 90 and rng.random() < 0.45:
             wait_at = start + timedelta(seconds=rng.uniform(40, lat - 20))
             if wait_at > self.t + timedelta(seconds=2):
-                self.t = wait_at
+                self.t = wait_at.replace(microsecond=0)
                 if lat > 200 and rng.random() < 0.4 and self.last_customer_text:
                     self.ctx["repeat"] = self.last_customer_text.split("\n")[0][:20]
                     self.customer(rng.choice(T.REPEAT), gap=(0, 0))
