@@ -267,7 +267,11 @@ def _join_agents(messages: pd.DataFrame) -> pd.DataFrame:
     auto = messages.loc[(roles == "auto_reply").to_numpy() & messages["agent"].notna().to_numpy(), ["conversation_id", "agent"]]
     fallback = auto.drop_duplicates("conversation_id").set_index("conversation_id")["agent"]
     uniq = human.drop_duplicates(["conversation_id", "agent"])
-    joined = uniq.groupby("conversation_id", sort=False)["agent"].agg("|".join)
+    multi = uniq["conversation_id"].duplicated(keep=False)
+    joined = uniq.loc[~multi].set_index("conversation_id")["agent"]  # one agent: no string work
+    if multi.any():  # transfers are rare: join only those
+        many = uniq.loc[multi].groupby("conversation_id", sort=False)["agent"].agg("|".join)
+        joined = pd.concat([joined, many])
     ids = pd.Index(conv.unique(), name="conversation_id")
     primary = first.reindex(ids).fillna(fallback.reindex(ids))
     return pd.DataFrame({"agent": primary.astype("str"), "agents": joined.reindex(ids).fillna("").astype("str")}, index=ids)
@@ -429,7 +433,7 @@ def audit(
                 agent_latency,
                 polite,
                 pronouns,
-                hit_counts(hits, _qc_rules(qc), dict(getattr(qc, "CUSTOMER_RULES", {}))),
+                hit_counts(hits, _qc_rules(qc)),
                 sentiment_figures(conversations, cfg),
                 agent_conv,
             ],

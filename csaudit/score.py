@@ -103,7 +103,7 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     ]
     first_slow = slow.groupby(slow["conversation_id"].to_numpy())["reply"].min()
     apol = lex.loc[_mask_cat(lex, sc.apology_categories), ["conversation_id", "ts"]]
-    apol = apol.assign(after=first_slow.reindex(apol["conversation_id"].to_numpy()).to_numpy())
+    apol = apol.assign(after=first_slow.reindex(apol["conversation_id"].to_numpy()).set_axis(apol.index))
     ok = apol.loc[apol["ts"].notna() & apol["after"].notna() & (apol["ts"] >= apol["after"])]
 
     out = pd.DataFrame(index=pd.Index(fr.index, name="conversation_id"))
@@ -313,20 +313,42 @@ def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.Data
     return out
 
 
-def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
-    """Validate AGENTS with pandera (all failures collected): unique non-null ``agent``; ``rank`` ≥ 1;
-    ``qa_score``, ``qa_score_critical_free`` and ``score_*`` in [0, 100]; ``*_rate`` in [0, 1]; counts ≥ 0."""
-    import pandera.pandas as pa
+def scorecard_failures(agents: pd.DataFrame) -> pd.DataFrame:
+    """Every rule AGENTS breaks, as a table ``column, check, failure_case, index`` (empty when valid):
+    ``agent`` unique and non-null; ``rank`` ≥ 1; ``qa_score``, ``qa_score_critical_free`` and ``score_*``
+    in [0, 100]; ``*_rate`` in [0, 1]; integer counts (``n_*``, ``qc_*``, ``*_hits``) ≥ 0. NA is allowed
+    in the numeric figures (no data)."""
+    rows: list[tuple[str, str, object, int]] = []
 
-    cols: dict[str, pa.Column] = {"agent": pa.Column(str, nullable=False, unique=True), "rank": pa.Column("int64", pa.Check.ge(1))}
+    def add(col: str, check: str, bad: pd.Series) -> None:
+        for idx, val in agents.loc[bad.to_numpy(), col].items():
+            rows.append((col, check, val, idx))
+
+    if "agent" not in agents or "rank" not in agents:
+        missing = [c for c in ("agent", "rank") if c not in agents]
+        return pd.DataFrame({"column": missing, "check": "column_in_dataframe", "failure_case": missing, "index": None})
+    add("agent", "not_nullable", agents["agent"].isna())
+    add("agent", "field_uniqueness", agents["agent"].duplicated(keep=False) & agents["agent"].notna())
+    add("rank", "greater_than_or_equal_to(1)", ~(agents["rank"] >= 1))
     for c in agents.columns:
+        s = agents[c]
         if c in ("qa_score", "qa_score_critical_free") or c.startswith("score_"):
-            cols[c] = pa.Column(float, pa.Check.in_range(0, 100), nullable=True)
+            add(c, "in_range(0, 100)", s.notna() & ~s.between(0, 100))
         elif c.endswith("_rate"):
-            cols[c] = pa.Column(float, pa.Check.in_range(0, 1), nullable=True)
-        elif (c.startswith(("n_", "qc_")) or c.endswith("_hits")) and pd.api.types.is_integer_dtype(agents[c]):
-            cols[c] = pa.Column("int64", pa.Check.ge(0))
-    pa.DataFrameSchema(cols, strict=False).validate(agents, lazy=True)
+            add(c, "in_range(0, 1)", s.notna() & ~s.between(0, 1))
+        elif (c.startswith(("n_", "qc_")) or c.endswith("_hits")) and pd.api.types.is_integer_dtype(s):
+            add(c, "greater_than_or_equal_to(0)", s < 0)
+    return pd.DataFrame(rows, columns=["column", "check", "failure_case", "index"])
+
+
+def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
+    """Return ``agents`` if :func:`scorecard_failures` finds nothing, else raise
+    :class:`csaudit.model.schema.SchemaError` listing every failure (``.failures``)."""
+    from csaudit.model.schema import SchemaError
+
+    fails = scorecard_failures(agents)
+    if len(fails):
+        raise SchemaError("agents", fails)
     return agents
 
 

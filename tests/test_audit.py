@@ -295,7 +295,7 @@ def test_audit_pipeline_scores_and_tables(tmp_path):
     assert ag.loc[B, "avg_response_s"] == 600  # 720 s capped, and the unanswered last round counts as the cap
     assert ag.loc[A, "reply_rate"] == 1 and ag.loc[B, "reply_rate"] == 0
     assert {"message_id", "rule", "term", "start", "end"} <= set(res.hits.columns)
-    assert set(res.hits.loc[res.hits["agent"] == B, "term"]) >= {"晕", "微信"}
+    assert set(res.hits.loc[res.hits["agent"] == B, "term"]) >= {"晕", "加我微信"}
     assert res.unreplied["customer"].tolist() == ["mimi"]
     assert "sentiment" in res.messages.columns
     assert res.meta["period_start"] == "2026-11-09" and res.meta["n_messages"] == 9

@@ -293,12 +293,17 @@ def test_hit_counts_and_sentiment_figures_and_scorecard():
 
 
 def test_check_scorecard_collects_failures():
-    import pandera.pandas as pa
+    from csaudit.model.schema import SchemaError
 
-    bad = pd.DataFrame({"agent": ["a", "a"], "rank": [1, 0], "qa_score": [101.0, 50.0], "reply_rate": [0.5, 1.5]})
-    with pytest.raises(pa.errors.SchemaErrors) as exc:
+    bad = pd.DataFrame({"agent": ["a", "a"], "rank": [1, 0], "qa_score": [101.0, 50.0], "reply_rate": [0.5, 1.5],
+                        "n_rounds": [3, -1]})
+    with pytest.raises(SchemaError) as exc:
         check_scorecard(bad)
-    assert {"agent", "rank", "qa_score", "reply_rate"} <= set(exc.value.failure_cases["column"])
+    f = exc.value.failures
+    assert set(f["column"]) == {"agent", "rank", "qa_score", "reply_rate", "n_rounds"}
+    assert len(f) == 6  # both duplicate agents, and one failure in each other column
+    ok = bad.assign(agent=["a", "b"], rank=[1, 2], qa_score=[100.0, np.nan], reply_rate=[0.0, 1.0], n_rounds=[0, 1])
+    assert check_scorecard(ok) is ok
 
 
 def test_format_scorecard_aligns_cjk():
