@@ -10,6 +10,7 @@ both give the same rounds on the naive subset.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import numpy as np
@@ -49,16 +50,24 @@ def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
 def naive_rounds(messages: pd.DataFrame) -> list[tuple[str, int, float]]:
     """The obvious implementation: loop over every message of every conversation."""
     out = []
+    humans = set(messages.loc[messages["role"] == "agent", "agent"])
+    transfer = re.compile(r"^由 (\S+) 转交给")
     for cid, g in messages.groupby("conversation_id", sort=False):
         open_start = None
         k = 0
-        for role, ts in zip(g["role"], g["ts"], strict=True):
+        for role, ts, text, shop in zip(g["role"], g["ts"], g["text"], g["shop"], strict=True):
             if role == "customer" and open_start is None:
                 open_start = ts
             elif role == "agent" and open_start is not None:
                 k += 1
                 out.append((cid, k, (ts - open_start).total_seconds()))
                 open_start = None
+            elif role == "system" and open_start is not None:
+                mt = transfer.match(text)
+                if mt and f"{shop}:{mt.group(1)}" in humans:
+                    k += 1
+                    out.append((cid, k, float("nan")))
+                    open_start = None
         if open_start is not None:
             k += 1
             out.append((cid, k, float("nan")))

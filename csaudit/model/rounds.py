@@ -12,16 +12,22 @@ Round (首问首答)
     Starts at the first customer message after the last valid reply of the conversation (or at the
     conversation's first customer message); further customer messages before a reply merge into it
     and the clock runs from the FIRST of them. It ends at the first valid reply: a message with role
-    ``agent``. ``auto_reply``, ``bot`` and ``system`` messages never end a round. Agent messages with
-    no customer message before them (proactive messages, several replies in a row) open no round.
-    An unanswered round is always the last round of its conversation.
+    ``agent``. ``auto_reply``, ``bot`` and ``system`` messages never answer a round. Agent messages
+    with no customer message before them (proactive messages, several replies in a row) open no round.
+    Transfers: a ``由 A 转交给 B`` system line whose source A is a human agent (an account that sends
+    ``agent`` messages somewhere in the input) closes the open round *unanswered for A* (``transfer``
+    = True): a transfer without a reply leaves the round unanswered for the first account, and the
+    customer's next message opens B's round (B's greeting before that answers no round). A hand-over
+    from a routing assistant or the bot (服务助手, 店小蜜 — accounts that never send ``agent``
+    messages) is only routing and closes nothing. Apart from the last round of a conversation, only a
+    transfer leaves a round unanswered.
 
-Round columns (ROUNDS, plus three evidence columns after them)
+Round columns (ROUNDS, plus four evidence columns after them)
     ``conversation_id``, ``customer``;
-    ``agent`` — the agent who sent the valid reply; for an unanswered round the conversation's
-    current account: the last agent who sent a valid reply before the round; else the account a
-    ``由 A 转交给 B`` system line transferred *from* (A: a transfer without a reply leaves the round
-    unanswered for the first account); else the account whose auto-reply the customer got; else NA;
+    ``agent`` — the agent who sent the valid reply; for a round closed by a transfer, the transfer's
+    source account; for the open last round, the account of the last reply or transfer before it in
+    the conversation (the conversation's current agent); else the conversation's primary agent
+    (first valid responder); else NA (only auto-replies or the bot spoke: nobody to credit);
     ``round`` — 1-based number within the conversation;
     ``start`` — time of the round's first customer message; ``reply`` — time of the valid reply (NaT
     if unanswered or not timestamped);
@@ -39,7 +45,8 @@ Round columns (ROUNDS, plus three evidence columns after them)
     which is above ``slow_s``) and not slow under ``exclude`` (it is reported by the reply rate
     instead). Rounds outside service hours are never slow, so ``rounds.slow.sum()`` is the agent's
     慢响应 count;
-    ``n_messages`` — customer messages merged into the round; ``start_message_id`` and
+    ``n_messages`` — customer messages merged into the round; ``transfer`` — the round was closed
+    unanswered by a transfer line; ``start_message_id`` and
     ``reply_message_id`` — the messages behind ``start`` and ``reply`` (evidence links).
 """
 
@@ -47,6 +54,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -60,7 +68,7 @@ NS = 1_000_000_000
 _NAT = np.iinfo(np.int64).min
 _TRANSFER = re.compile(r"^\s*由\s*(?P<src>\S+?)\s*转交给\s*(?P<dst>\S+)")
 
-ROUND_EXTRA = ("n_messages", "start_message_id", "reply_message_id")
+ROUND_EXTRA = ("n_messages", "transfer", "start_message_id", "reply_message_id")
 """Evidence columns that :func:`rounds` adds after the ROUNDS schema columns."""
 
 
@@ -229,56 +237,36 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
     [{'round': 1, 'agent': '店:阿青', 'response_s': 475.0, 'slow': True}]
     """
     cfg = cfg or LatencyConfig()
-    n = len(messages)
-    if n == 0:
+    if len(messages) == 0:
         out = schema.empty("rounds", cfg.timezone)
         out["n_messages"] = pd.Series([], dtype="int64")
+        out["transfer"] = pd.Series([], dtype="bool")
         out["start_message_id"] = pd.Series([], dtype="str")
         out["reply_message_id"] = pd.Series([], dtype="str")
         return out
-    codes, order, uniques = _grouped_order(messages["conversation_id"])
-    m = messages if order is None else messages.iloc[order]
-    role = _roles(m["role"])
-    is_cust = role == "customer"
-    is_reply = role == "agent"
-    ns, tz = _ts_ns(m["ts"], cfg.timezone)
-    n_conv = len(uniques)
-    idx = np.arange(n)
-
-    # segments: a run of rows ending at a valid reply or at the end of the conversation
-    new_seg = np.ones(n, dtype=bool)
-    new_seg[1:] = (codes[1:] != codes[:-1]) | is_reply[:-1]
-    seg = np.cumsum(new_seg) - 1
-    seg_end = np.r_[np.flatnonzero(new_seg)[1:] - 1, n - 1]
-
-    cust_rows = np.flatnonzero(is_cust)
-    cseg = seg[cust_rows]
-    first_in_seg = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
-    start_row = cust_rows[first_in_seg]
-    round_seg = cseg[first_in_seg]
-    n_msgs = np.diff(np.r_[np.flatnonzero(first_in_seg), len(cust_rows)]).astype("int64")
-    end_row = seg_end[round_seg]
-    answered = is_reply[end_row]
+    sg = _segments(messages)
+    m, codes, start_row, end_row = sg.m, sg.codes, sg.start_row, sg.end_row
+    answered = sg.is_reply[end_row]
+    transfer = sg.is_transfer[end_row]
     reply_row = np.where(answered, end_row, -1)
     rconv = codes[start_row]
     nr = len(start_row)
 
-    # round number within the conversation
-    k = np.arange(nr)
-    conv_first = np.r_[True, rconv[1:] != rconv[:-1]] if nr else np.zeros(0, dtype=bool)
-    round_no = k - np.maximum.accumulate(np.where(conv_first, k, 0)) + 1
-
-    # agent: replier; else last replier before the round in the same conversation
-    last_reply = np.maximum.accumulate(np.where(is_reply, idx, -1))
-    prev = last_reply[start_row]
+    # agent: the replier; the transfer's source account; else the account of the last reply or
+    # transfer before the round in the same conversation; else the conversation's primary agent
+    account = sg.account
+    prev = sg.last_event[start_row]
     prev = np.where((prev >= 0) & (codes[np.maximum(prev, 0)] == rconv), prev, -1)
-    agent_row = np.where(answered, reply_row, prev)
-    agent = _take_str(m["agent"], agent_row)
-    if agent.isna().any():
-        fallback = _fallback_accounts(m, codes, role, n_conv)
-        agent = agent.fillna(pd.Series(fallback.to_numpy(dtype=object)[rconv], dtype="str"))
+    agent_row = np.where(answered | transfer, end_row, prev)
+    agent_code = np.where(agent_row >= 0, account[np.maximum(agent_row, 0)], -1)
+    if nr and (agent_code < 0).any():
+        primary = _first_per_group(codes, np.flatnonzero(sg.is_reply), len(sg.uniques))[rconv]
+        fill = (agent_code < 0) & (primary >= 0)
+        agent_code[fill] = account[primary[fill]]
+    agent = pd.Series(sg.agent_names.array.take(agent_code, allow_fill=True), dtype="str")
 
     # times
+    ns, tz = _ts_ns(m["ts"], cfg.timezone)
     start_ns = ns[start_row]
     reply_ns = np.where(answered, ns[np.maximum(reply_row, 0)], _NAT)
     known = answered & (start_ns != _NAT) & (reply_ns != _NAT)
@@ -299,13 +287,16 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
     if cfg.unanswered == "cap":  # no timestamp at all: an unanswered round still waited "forever"
         slow = slow | (in_hours & ~answered & (start_ns == _NAT) & (cfg.cap_s > cfg.slow_s))
 
-    has_id = "message_id" in m.columns
-    out = pd.DataFrame(
+    if "message_id" in m.columns:
+        start_id, reply_id = _take_str(m["message_id"], start_row), _take_str(m["message_id"], reply_row)
+    else:
+        start_id = reply_id = pd.Series(pd.NA, index=range(nr), dtype="str")
+    return pd.DataFrame(
         {
             "conversation_id": _take_str(m["conversation_id"], start_row),
             "customer": _take_str(m["customer"], start_row),
             "agent": agent,
-            "round": round_no.astype("int64"),
+            "round": sg.round_no,
             "start": start,
             "reply": _ts_series(reply_ns, tz),
             "response_s": response,
@@ -313,70 +304,123 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
             "answered": answered.astype(bool),
             "in_hours": in_hours.astype(bool),
             "slow": slow.astype(bool),
-            "n_messages": n_msgs,
-            "start_message_id": _take_str(m["message_id"], start_row) if has_id else pd.Series(pd.NA, index=range(nr), dtype="str"),
-            "reply_message_id": _take_str(m["message_id"], reply_row) if has_id else pd.Series(pd.NA, index=range(nr), dtype="str"),
+            "n_messages": sg.n_msgs,
+            "transfer": transfer.astype(bool),
+            "start_message_id": start_id,
+            "reply_message_id": reply_id,
         }
     )
-    return out
 
 
-def _fallback_accounts(m: pd.DataFrame, codes: np.ndarray, role: np.ndarray, n_conv: int) -> pd.Series:
-    """Per conversation code: the transfer's first account, else the auto-reply's account, else NA."""
-    out = pd.Series(pd.NA, index=range(n_conv), dtype="str")
+@dataclass
+class _Segments:
+    """Round segmentation shared by :func:`rounds` and :func:`message_rounds` (positions in ``m``)."""
+
+    m: pd.DataFrame
+    codes: np.ndarray
+    uniques: pd.Index
+    is_reply: np.ndarray
+    is_transfer: np.ndarray
+    account: np.ndarray  # per row: code (in agent_names) of the replier / closing transfer's source, else -1
+    agent_names: pd.Index
+    last_event: np.ndarray  # per row: position of the last reply/closing transfer at or before it
+    cust_rows: np.ndarray
+    cust_round: np.ndarray  # per customer row: its round's position in start_row
+    start_row: np.ndarray
+    end_row: np.ndarray
+    round_no: np.ndarray
+    n_msgs: np.ndarray
+
+
+def transfer_sources(messages: pd.DataFrame) -> pd.Series:
+    """Source account of each ``由 A 转交给 B`` system line that hands a customer over from a human agent.
+
+    Index = the messages' index (system rows with such a line only). The name is normalised like
+    ``agent`` (full-width colon → ``:``; a bare sub-account gets the row's ``shop`` prefix). Lines whose
+    source never sends an ``agent`` message (a routing assistant such as 服务助手, the bot 店小蜜) are
+    left out: such a hand-over only routes the customer, it does not close a round.
+    """
+    role = _roles(messages["role"])
     sys_rows = np.flatnonzero(role == "system")
-    if len(sys_rows):
-        texts = m["text"].astype("str").iloc[sys_rows]
-        src = texts.str.extract(_TRANSFER)["src"]
-        hit = src.notna().to_numpy()
-        if hit.any():
-            rows = sys_rows[hit]
-            names = src[hit].str.replace("：", ":", regex=False)
-            shops = m["shop"].astype("str").iloc[rows] if "shop" in m.columns else None
-            if shops is not None:
-                names = names.where(names.str.contains(":", regex=False), shops.to_numpy() + ":" + names.to_numpy())
-            firsts = _first_per_group(codes, rows, n_conv)
-            name_at = pd.Series(names.to_numpy(dtype=object), index=rows)
-            have = firsts >= 0
-            out.iloc[np.flatnonzero(have)] = name_at.loc[firsts[have]].to_numpy()
-    auto_rows = np.flatnonzero((role == "auto_reply") & m["agent"].notna().to_numpy())
-    if len(auto_rows):
-        firsts = _first_per_group(codes, auto_rows, n_conv)
-        have = (firsts >= 0) & out.isna().to_numpy()
-        if have.any():
-            out.iloc[np.flatnonzero(have)] = m["agent"].astype("str").to_numpy(dtype=object)[firsts[have]]
-    return out
+    empty = pd.Series([], dtype="str", index=messages.index[:0])
+    if not len(sys_rows):
+        return empty
+    texts = messages["text"].astype("str").iloc[sys_rows]
+    codes, uniques = pd.factorize(texts)
+    src_u = pd.Series(uniques).str.extract(_TRANSFER)["src"]
+    if src_u.isna().all():
+        return empty
+    src = pd.Series(src_u.to_numpy(dtype=object)[codes], index=texts.index, dtype="str").dropna()
+    src = src.str.replace("：", ":", regex=False)
+    if "shop" in messages.columns:
+        bare = ~src.str.contains(":", regex=False)
+        shops = messages["shop"].astype("str").loc[src.index]
+        src = src.where(~bare, shops + ":" + src)
+    humans = set(messages.loc[role == "agent", "agent"].dropna().astype("str").unique())
+    return src[src.isin(humans)]
+
+
+def _segments(messages: pd.DataFrame) -> _Segments:
+    codes, order, uniques = _grouped_order(messages["conversation_id"])
+    m = messages if order is None else messages.iloc[order]
+    role = _roles(m["role"])
+    n = len(m)
+    is_cust = role == "customer"
+    is_reply = role == "agent"
+    agent_codes, agent_names = pd.factorize(m["agent"].astype("str"), use_na_sentinel=True)
+    account = np.where(is_reply, agent_codes, -1)
+    is_transfer = np.zeros(n, dtype=bool)
+    src = transfer_sources(m.reset_index(drop=True))
+    if len(src):
+        rows = src.index.to_numpy()
+        is_transfer[rows] = True
+        account[rows] = pd.Index(agent_names).get_indexer(src.to_numpy())
+    ends_round = is_reply | is_transfer
+
+    # segments: runs of rows ending at a valid reply, a closing transfer or the conversation's end
+    new_seg = np.ones(n, dtype=bool)
+    new_seg[1:] = (codes[1:] != codes[:-1]) | ends_round[:-1]
+    seg = np.cumsum(new_seg) - 1
+    seg_end = np.r_[np.flatnonzero(new_seg)[1:] - 1, n - 1]
+
+    cust_rows = np.flatnonzero(is_cust)
+    cseg = seg[cust_rows]
+    first_in_seg = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
+    start_row = cust_rows[first_in_seg]
+    end_row = seg_end[cseg[first_in_seg]]
+    n_msgs = np.diff(np.r_[np.flatnonzero(first_in_seg), len(cust_rows)]).astype("int64")
+    cust_round = np.cumsum(first_in_seg) - 1
+
+    rconv = codes[start_row]
+    k = np.arange(len(start_row))
+    conv_first = np.r_[True, rconv[1:] != rconv[:-1]] if len(k) else np.zeros(0, dtype=bool)
+    round_no = (k - np.maximum.accumulate(np.where(conv_first, k, 0)) + 1).astype("int64")
+    last_event = np.maximum.accumulate(np.where(ends_round, np.arange(n), -1))
+    return _Segments(m, codes, uniques, is_reply, is_transfer, account, pd.Index(agent_names, dtype="str"),
+                     last_event, cust_rows, cust_round, start_row, end_row, round_no, n_msgs)
 
 
 def message_rounds(messages: pd.DataFrame) -> pd.DataFrame:
-    """For each customer message: ``conversation_id``, ``round`` it belongs to, ``text`` and ``ts``.
+    """For each customer message: ``conversation_id``, ``round`` it belongs to, ``ts`` and ``text``.
 
-    Same segmentation as :func:`rounds` (rows in the given order); used to count customer messages
-    per round and to find the last customer message of a round. Index = the messages' index.
+    Same segmentation as :func:`rounds`; used to count customer messages per round and to find the
+    last customer message of a round. Index = the messages' index.
     """
     if len(messages) == 0:
-        return pd.DataFrame({"conversation_id": pd.Series([], dtype="str"), "round": pd.Series([], dtype="int64")})
-    codes, order, _ = _grouped_order(messages["conversation_id"])
-    m = messages if order is None else messages.iloc[order]
-    role = _roles(m["role"])
-    is_cust = role == "customer"
-    is_reply = role == "agent"
-    n = len(m)
-    new_seg = np.ones(n, dtype=bool)
-    new_seg[1:] = (codes[1:] != codes[:-1]) | is_reply[:-1]
-    seg = np.cumsum(new_seg) - 1
-    cust_rows = np.flatnonzero(is_cust)
-    cseg = seg[cust_rows]
-    cconv = codes[cust_rows]
-    new_round = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
-    new_conv = np.r_[True, cconv[1:] != cconv[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
-    r = np.cumsum(new_round)
-    base = np.maximum.accumulate(np.where(new_conv, r - 1, 0)) if len(cust_rows) else r
-    sub = m.iloc[cust_rows]
+        return pd.DataFrame(
+            {
+                "conversation_id": pd.Series([], dtype="str"),
+                "round": pd.Series([], dtype="int64"),
+                "ts": pd.Series([], dtype=schema.ts_dtype()),
+                "text": pd.Series([], dtype="str"),
+            }
+        )
+    sg = _segments(messages)
+    sub = sg.m.iloc[sg.cust_rows]
     return pd.DataFrame(
         {
             "conversation_id": sub["conversation_id"].astype("str"),
-            "round": (r - base).astype("int64"),
+            "round": sg.round_no[sg.cust_round],
             "ts": sub["ts"],
             "text": sub["text"].astype("str"),
         },

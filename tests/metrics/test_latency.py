@@ -133,15 +133,19 @@ def test_cap_vs_exclude_average_and_reply_rate():
 
 
 def test_reply_rate_uses_last_round_per_agent_and_customer():
-    # 甲 asked A twice (first unanswered conversation, later answered one) -> replied
+    # 甲's morning conversation ends with an unanswered question, the later one is answered -> replied
     m = cat(
-        msgs([("customer", None, "09:00:00", "在吗"), ("auto_reply", A, "09:00:00", "[自动回复]您好")], conv="c1", customer="甲"),
+        msgs(
+            [("customer", None, "09:00:00", "在吗"), ("agent", A, "09:00:05", "在"), ("customer", None, "09:01:00", "?")],
+            conv="c1",
+            customer="甲",
+        ),
         msgs([("customer", None, "12:00:00", "在吗"), ("agent", A, "12:00:10", "在的")], conv="c2", customer="甲"),
     )
     r = rounds(m)
     a = agent_latency(m, r).set_index("agent").loc[A]
     assert a["reply_rate"] == 1.0 and a["unreplied_customers"] == 0
-    assert a["n_answered"] == 1 and a["n_rounds"] == 2
+    assert a["n_answered"] == 2 and a["n_rounds"] == 3
     assert unreplied(r, m).empty
 
 
@@ -172,17 +176,23 @@ def test_transfer_splits_customer_messages_between_accounts():
             ("customer", None, "10:01:05", "增值税的"),
             ("system", None, "10:01:30", f"由 {A} 转交给 {B}"),
             ("agent", B, "10:02:00", "您好，我来处理"),
-            ("agent", B, "10:02:10", "请提供抬头"),
+            ("customer", None, "10:02:30", "好的"),
+            ("agent", B, "10:02:40", "请提供抬头"),
         ]
     )
     r = rounds(m)
     a = agent_latency(m, r).set_index("agent")
-    assert a.loc[A, "n_customer_msgs"] == 1 and a.loc[A, "n_agent_msgs"] == 1
-    assert a.loc[B, "n_customer_msgs"] == 2 and a.loc[B, "n_agent_msgs"] == 2
-    assert a.loc[B, "answer_ratio"] == 1.0 and not a.loc[B, "answer_ratio_low"]
+    assert a.loc[A, "n_customer_msgs"] == 3 and a.loc[A, "n_agent_msgs"] == 1
+    assert a.loc[A, "n_rounds"] == 2 and a.loc[A, "n_answered"] == 1
+    assert a.loc[A, "reply_rate"] == 0.0 and a.loc[A, "unreplied_customers"] == 1  # A's last round: transferred
+    assert a.loc[B, "n_customer_msgs"] == 1 and a.loc[B, "n_agent_msgs"] == 2
+    assert a.loc[B, "answer_ratio"] == 2.0 and not a.loc[B, "answer_ratio_low"]
+    assert a.loc[B, "reply_rate"] == 1.0
     # recomputing the customer counts from messages gives the same figures
     b = agent_latency(m, r.drop(columns=["n_messages"])).set_index("agent")
     pd.testing.assert_frame_equal(a, b)
+    u = unreplied(r, m)
+    assert u[["agent", "text"]].to_dict("records") == [{"agent": A, "text": "增值税的"}]
 
 
 def test_no_timestamps_latency_na_counts_computed():
