@@ -1,0 +1,206 @@
+"""QC rules (质检): one positive and one negative hand-built case per rule."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from csaudit.config import Config, QCConfig
+from csaudit.metrics.lexicon import Lexicon, find_hits
+from csaudit.metrics.qc import CUSTOMER_RULES, RULES, qc_hits, rule_specs
+from csaudit.model import schema
+
+from .test_lexicon import T0, make_messages
+
+LEX = Lexicon.load()
+
+
+def rounds_frame(rows: list[tuple]) -> pd.DataFrame:
+    """rows: (conversation_id, round, start_s, reply_s or None) → a ROUNDS frame."""
+    start = [T0 + pd.Timedelta(seconds=r[2]) for r in rows]
+    reply = [T0 + pd.Timedelta(seconds=r[3]) if r[3] is not None else pd.NaT for r in rows]
+    df = pd.DataFrame(
+        {
+            "conversation_id": [r[0] for r in rows],
+            "customer": "买家",
+            "agent": "云栖家居:阿青",
+            "round": [r[1] for r in rows],
+            "start": pd.Series(start, dtype="datetime64[ns, Asia/Shanghai]"),
+            "reply": pd.Series(reply, dtype="datetime64[ns, Asia/Shanghai]"),
+        }
+    )
+    df["response_s"] = (df["reply"] - df["start"]).dt.total_seconds()
+    df["capped_s"] = df["response_s"].clip(upper=600).fillna(600)
+    df["answered"] = df["reply"].notna()
+    df["in_hours"] = True
+    df["slow"] = df["response_s"] > 180
+    return schema.conform(df, "rounds")
+
+
+NO_ROUNDS = schema.empty("rounds")
+
+
+def run(rows: list[tuple], rounds: pd.DataFrame = NO_ROUNDS, config: Config | None = None) -> pd.DataFrame:
+    m = make_messages(rows)
+    return qc_hits(m, rounds, find_hits(m, LEX), config or Config())
+
+
+def rules_of(q: pd.DataFrame, rule: str) -> list[str]:
+    return q.loc[q["rule"] == f"qc:{rule}", "message_id"].tolist()
+
+
+def test_rule_specs_cover_every_rule() -> None:
+    specs = rule_specs()
+    for rule in (*RULES, *CUSTOMER_RULES):
+        spec = specs[rule.removeprefix("qc:")]
+        assert spec["severity"] in ("info", "minor", "major", "critical") and len(spec["suggestion"]) > 10
+
+
+def test_no_greeting_first_reply() -> None:
+    rows = [
+        ("c1", "customer", "在吗", 0),
+        ("c1", "auto_reply", "您好，欢迎光临", 1),  # an auto-reply greeting does not count
+        ("c1", "agent", "在的", 20),
+        ("c1", "agent", "有什么可以帮您", 25),  # same turn: the greeting counts
+        ("c2", "customer", "在吗", 0),
+        ("c2", "agent", "在的", 20),
+        ("c2", "customer", "这个有货吗", 30),
+        ("c2", "agent", "您好，有货的", 40),  # second turn: too late
+        ("c3", "customer", "在吗", 0),
+        ("c3", "auto_reply", "亲，您好", 1),
+    ]
+    q = run(rows)
+    assert rules_of(q, "no_greeting_first_reply") == ["m5"]  # c1 fine, c2 flagged, c3 has no agent
+    row = q.loc[q["rule"] == "qc:no_greeting_first_reply"].iloc[0]
+    assert row["text"] == "在的" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
+    assert row["category"] == "greeting" and row["side"] == "agent" and pd.isna(row["term"])
+    assert (
+        pd.isna(row["start"]) and row["suggestion"] == rule_specs()["no_greeting_first_reply"]["suggestion"]
+    )
+    assert schema.failures(q, "hits").empty
+
+
+def test_no_apology_after_wait() -> None:
+    rows = [
+        ("c1", "customer", "在吗", 0),
+        ("c1", "agent", "您好", 200),  # slow reply (200 s) ...
+        ("c1", "agent", "这款有货", 210),
+        ("c1", "agent", "不好意思刚才忙", 220),  # ... apology within the next 5 agent messages: fine
+        ("c2", "customer", "在吗", 0),
+        ("c2", "agent", "您好", 300),  # slow, no apology in the next 2 agent messages
+        ("c2", "agent", "有货", 310),
+        ("c2", "agent", "抱歉", 320),  # the third: too late with apology_within_msgs = 2
+        ("c3", "customer", "在吗", 0),
+        ("c3", "agent", "您好", 100),  # fast: nothing expected
+    ]
+    rounds = rounds_frame([("c1", 1, 0, 200), ("c2", 1, 0, 300), ("c3", 1, 0, 100)])
+    cfg = Config(qc=QCConfig(apology_within_msgs=2))
+    q = run(rows, rounds, cfg)
+    assert rules_of(q, "no_apology_after_wait") == ["m1", "m5"]
+    q = run(rows, rounds)  # default 5 messages: only c2... whose apology is the 3rd message → fine too
+    assert rules_of(q, "no_apology_after_wait") == []
+    q = run(rows, rounds, Config(qc=QCConfig(long_wait_s=250.0, apology_within_msgs=2)))
+    assert rules_of(q, "no_apology_after_wait") == ["m5"]
+
+
+def test_unanswered_round_needs_no_apology() -> None:
+    rows = [("c1", "customer", "在吗", 0), ("c1", "customer", "人呢", 500)]
+    rounds = rounds_frame([("c1", 1, 0, None)])
+    assert rules_of(run(rows, rounds), "no_apology_after_wait") == []
+
+
+def test_hold_no_followup() -> None:
+    rows = [
+        ("c1", "customer", "帮我查下物流", 0),
+        ("c1", "agent", "好的亲，稍等，我查一下", 10),
+        ("c1", "agent", "已经到杭州了", 10 + 14 * 60),  # back within 15 min: fine
+        ("c2", "customer", "帮我查下物流", 0),
+        ("c2", "agent", "亲，我帮您查", 10),
+        ("c2", "customer", "人呢", 600),
+        ("c2", "agent", "到杭州了", 10 + 16 * 60),  # 16 min later: flagged
+        ("c3", "customer", "帮我查下物流", 0),
+        ("c3", "agent", "请稍等", 10),  # never came back: flagged
+    ]
+    q = run(rows)
+    assert rules_of(q, "hold_no_followup") == ["m4", "m8"]
+    hold = q.loc[q["rule"] == "qc:hold_no_followup"].set_index("message_id")
+    assert (hold.loc["m4", "term"], hold.loc["m4", "start"], hold.loc["m4", "end"]) == ("我帮您查", 2, 6)
+    assert (hold.loc["m8", "term"], hold.loc["m8", "start"], hold.loc["m8", "end"]) == ("请稍等", 0, 3)
+    assert hold.loc["m4", "severity"] == "major"
+    q = run(rows, config=Config(qc=QCConfig(hold_followup_min=20.0)))
+    assert rules_of(q, "hold_no_followup") == ["m8"]
+
+
+def test_no_closing() -> None:
+    rows = [
+        ("c1", "customer", "好的", 0),
+        ("c1", "agent", "感谢光临，欢迎下次再来", 10),
+        ("c1", "customer", "嗯嗯", 20),
+        ("c2", "customer", "好的", 0),
+        ("c2", "agent", "满意的话给个服务评价哦", 10),  # rating invitation counts
+        ("c3", "customer", "好的", 0),
+        ("c3", "agent", "好的亲", 10),  # no closing: flagged, evidence = last agent message
+        ("c4", "customer", "在吗", 0),  # no agent reply: no rule
+    ]
+    q = run(rows)
+    assert rules_of(q, "no_closing") == ["m6"]
+    rows_far = [("c1", "agent", "感谢光临", 0)] + [
+        ("c1", "customer", f"还有问题{i}", i + 1) for i in range(3)
+    ]
+    rows_far += [("c1", "agent", "您说", 10)]
+    assert rules_of(run(rows_far, config=Config(qc=QCConfig(closing_last_n=3))), "no_closing") == ["m4"]
+    assert rules_of(run(rows_far, config=Config(qc=QCConfig(closing_last_n=5))), "no_closing") == []
+
+
+def test_customer_signals_are_lexicon_hits_with_evidence() -> None:
+    rows = [
+        ("c1", "customer", "我刚刚说过了，尺码是M", 0),
+        ("c1", "agent", "您好，收到", 10),
+        ("c1", "customer", "再不发货我就投诉", 20),
+        ("c2", "customer", "好的谢谢", 0),
+        ("c2", "agent", "您好", 10),
+    ]
+    m = make_messages(rows)
+    h = find_hits(m, LEX)
+    for qc_rule, lex_rule in CUSTOMER_RULES.items():
+        got = h.loc[h["rule"] == lex_rule]
+        assert len(got) == 1, qc_rule
+        r = got.iloc[0]
+        assert r["text"][r["start"] : r["end"]] == r["term"] and r["agent"] == "云栖家居:阿青"
+    assert h.loc[h["rule"] == "lexicon:repeated", "message_id"].tolist() == ["m0"]
+    assert h.loc[h["rule"] == "lexicon:escalation", "term"].tolist() == ["投诉"]
+    q = qc_hits(m, NO_ROUNDS, h, Config())
+    assert not q["rule"].isin(list(CUSTOMER_RULES)).any()  # counted once, as lexicon hits
+
+
+def test_disabled_rules_and_no_timestamps() -> None:
+    rows = [("c1", "customer", "在吗", 0), ("c1", "agent", "稍等", 10)]
+    q = run(rows)
+    assert set(q["rule"]) == {"qc:no_greeting_first_reply", "qc:hold_no_followup", "qc:no_closing"}
+    cfg = Config(qc=dataclasses.replace(QCConfig(), disabled_rules=["qc:no_closing", "hold_no_followup"]))
+    assert set(run(rows, config=cfg)["rule"]) == {"qc:no_greeting_first_reply"}
+    m = make_messages(rows).assign(ts=pd.NaT)
+    m = schema.conform(m, "messages")
+    q = qc_hits(m, NO_ROUNDS, find_hits(m, LEX), Config())
+    assert set(q["rule"]) == {"qc:no_greeting_first_reply", "qc:no_closing"}  # hold needs times
+
+
+def test_empty_inputs() -> None:
+    m = make_messages([])
+    q = qc_hits(m, NO_ROUNDS, find_hits(m, LEX), Config())
+    assert q.empty and list(q.columns) == list(schema.HITS)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_qc_does_not_mutate_inputs(n: int) -> None:
+    rows = [("c1", "customer", "在吗", 0), ("c1", "agent", "稍等", 200)] * n
+    m = make_messages(rows)
+    h = find_hits(m, LEX)
+    r = rounds_frame([("c1", 1, 0, 200)])
+    before = (m.copy(), h.copy(), r.copy())
+    qc_hits(m, r, h, Config())
+    pd.testing.assert_frame_equal(m, before[0])
+    pd.testing.assert_frame_equal(h, before[1])
+    pd.testing.assert_frame_equal(r, before[2])
