@@ -11,8 +11,8 @@ Inquiry (询单)
     ``after_sales``; one without customer messages is neither. Asking about 快递 *after* ordering in
     the same conversation keeps it an inquiry.
 Inquiry start
-    Time of the conversation's first customer message (the conversation start when the customer
-    message has no time). Inquiries without any time can not be matched to orders.
+    The conversation's ``start`` (its first timed message; the first customer message's time if the
+    conversation has no start). Inquiries without any time can not be matched to orders.
 Ordered / paid (询单→下单 / 询单→付款)
     An inquiry is ``ordered`` when the same customer (same shop, see below) created an order at or
     after the inquiry start and at most W hours after it (both ends inclusive: an order exactly W
@@ -165,7 +165,7 @@ def _asof(
 
 
 def _conversation_frame(messages: pd.DataFrame, conversations: pd.DataFrame | None) -> pd.DataFrame:
-    """conversation_id, shop, customer, agent, start, end, ask_start (first customer message), last_text."""
+    """conversation_id, shop, customer, agent, start, end, ask_start (inquiry start), last_text."""
     msgs = messages
     conv_ids = msgs["conversation_id"].astype("str")
     g = msgs.groupby(conv_ids, sort=False)
@@ -186,8 +186,10 @@ def _conversation_frame(messages: pd.DataFrame, conversations: pd.DataFrame | No
     cust = msgs["role"].astype("str") == "customer"
     cg = msgs.loc[cust].groupby(conv_ids[cust], sort=False)
     base["n_customer_msgs"] = cg.size().reindex(base.index, fill_value=0).astype("int64")
-    base["ask_start"] = cg["ts"].min().reindex(base.index)
-    base["ask_start"] = base["ask_start"].fillna(base["start"]) if len(base) else base["ask_start"]
+    # the inquiry starts with the conversation (its first timed message), else at the first customer message
+    ask = pd.to_datetime(base["start"])
+    first_cust = cg["ts"].min().reindex(base.index)
+    base["ask_start"] = ask.fillna(first_cust) if len(base) else ask
     base["last_text"] = cg["text"].last().reindex(base.index).astype("str")
     for c in ("shop", "customer", "agent"):
         base[c] = base[c].astype("str")
