@@ -84,13 +84,18 @@ def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
     """(您, 你, 我, 咱们) counts in one segmented text."""
     nin = ni = wo = we = 0
     for t in tokens:
-        if t in NOT_PRONOUN or not _PRONOUN_CHARS.search(t):
+        if not _PRONOUN_CHARS.search(t):
             continue
+        for w in NOT_PRONOUN:  # 迷你裙 → 裙: the 你 of 迷你 is no pronoun
+            if w in t:
+                t = t.replace(w, "")
         nin += t.count("您")
         ni += t.count("你") + t.count("妳")
         we += t.count("咱")
-        if t not in EXCLUSIVE_WE:
-            wo += t.count("我")
+        for w in EXCLUSIVE_WE:
+            if w in t:
+                t = t.replace(w, "")
+        wo += t.count("我")
     return nin, ni, wo, we
 
 

@@ -1,0 +1,76 @@
+"""jieba word figures: pronouns per agent, complaint keywords per agent."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from csaudit.metrics.words import PRONOUN_COLUMNS, complaint_keywords, pronoun_figures
+
+from .test_lexicon import make_messages
+
+
+def test_pronoun_figures_counts_words_not_characters() -> None:
+    rows = [
+        ("c1", "agent", "您好，这款迷你裙有货"),  # 您 (in 您好); 迷你 is not 你
+        ("c1", "agent", "咱们这边帮您查一下"),  # 咱们, 您
+        ("c1", "agent", "我们仓库发货，我不能改价"),  # 我们 is not 我; 我 in 我不能 counts
+        ("c1", "agent", "妳好，你们要几件"),  # Traditional 妳 → 你; 你们
+        ("c1", "agent", "自我介绍一下"),  # 自我: no pronoun
+        ("c1", "auto_reply", "您您您"),  # not agent speech
+        ("c1", "customer", "你你你我我我"),  # not agent speech
+    ]
+    p = pronoun_figures(make_messages(rows))
+    assert list(p.columns) == PRONOUN_COLUMNS
+    r = p.set_index("agent").loc["云栖家居:阿青"]
+    assert (r["nin_count"], r["ni_count"], r["wo_count"], r["we_count"]) == (2, 2, 1, 1)
+    assert r["honorific_ratio"] == pytest.approx(2 / 4)
+    assert r["wo_ratio"] == pytest.approx(1 / (1 + 2 + 1))
+
+
+def test_pronoun_figures_per_agent_and_repeated_texts() -> None:
+    a = make_messages([("c1", "agent", "您好")] * 50 + [("c1", "agent", "好的")] * 10, agent="店:甲")
+    b = make_messages([("c2", "agent", "你看下")] * 3, agent="店:乙")
+    m = pd.concat([a, b], ignore_index=True)
+    p = pronoun_figures(m).set_index("agent")
+    assert p.loc["店:甲", "nin_count"] == 50 and p.loc["店:甲", "honorific_ratio"] == 1.0
+    assert p.loc["店:乙", "ni_count"] == 3 and p.loc["店:乙", "honorific_ratio"] == 0.0
+    assert np.isnan(p.loc["店:乙", "wo_ratio"])  # no 我/您/咱们 at all
+
+
+def test_pronoun_figures_without_agents() -> None:
+    p = pronoun_figures(make_messages([("c1", "customer", "你好")]))
+    assert p.empty and list(p.columns) == PRONOUN_COLUMNS
+
+
+def test_complaint_keywords_equal_jieba_tfidf() -> None:
+    import jieba.analyse
+
+    cust = ["物流太慢了，快递一直不更新", "快递什么时候到", "物流信息不动", "质量很差，掉色严重"]
+    rows = [("c1", "agent", "您好")] + [("c1", "customer", t) for t in cust[:3]]
+    rows += [("c2", "agent", "您好")] + [("c2", "customer", cust[3])]
+    a = make_messages(rows[:4], agent="店:甲")
+    b = make_messages(rows[4:], agent="店:乙").assign(message_id=lambda d: "b" + d["message_id"])
+    m = pd.concat([a, b], ignore_index=True)
+    kw = complaint_keywords(m, top=5, stop_words=frozenset())
+    assert list(kw.columns) == ["agent", "keyword", "weight"]
+    mine = kw.loc[kw["agent"] == "店:甲"]
+    ref = jieba.analyse.extract_tags("\n".join(cust[:3]), topK=5, withWeight=True)
+    assert dict(zip(mine["keyword"], mine["weight"], strict=True)) == pytest.approx(dict(ref))
+    assert {"物流", "快递"} <= set(mine["keyword"])
+    other = kw.loc[kw["agent"] == "店:乙", "keyword"].tolist()
+    assert "掉色" in other and "物流" not in other
+    assert (kw.groupby("agent")["weight"].apply(lambda w: w.is_monotonic_decreasing)).all()
+
+
+def test_complaint_keywords_skip_filler_and_numbers() -> None:
+    rows = [("c1", "agent", "您好")] + [("c1", "customer", "这个怎么还没发货 订单123456789 在吗")] * 3
+    kw = complaint_keywords(make_messages(rows), top=10)
+    assert "发货" in set(kw["keyword"])
+    assert not set(kw["keyword"]) & {"这个", "怎么", "123456789", "在吗"}
+
+
+def test_complaint_keywords_empty() -> None:
+    kw = complaint_keywords(make_messages([("c1", "agent", "您好")]))
+    assert kw.empty and list(kw.columns) == ["agent", "keyword", "weight"]
