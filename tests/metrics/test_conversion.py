@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -272,3 +276,55 @@ def test_cs_plus_silent_equals_shop_sales(rows, mode, window_h):
     for row in r.orders[r.orders["attributed"]].itertuples():
         key = row.created if row.attributed_by == "order" else row.paid
         assert starts[row.conversation_id] <= key <= starts[row.conversation_id] + pd.Timedelta(hours=window_h)
+
+
+# -- the sample's ground truth -------------------------------------------------------------------
+def _truth_helpers():
+    """``truth_messages`` and ``_iso`` from tests/model/test_rounds.py (one copy of the reconstruction)."""
+    path = Path(__file__).resolve().parents[1] / "model" / "test_rounds.py"
+    spec = importlib.util.spec_from_file_location("_csaudit_test_rounds_helpers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.truth_messages, mod._iso
+
+
+def test_conversion_matches_sample_truth(truth_dir, sample_dir):
+    truth_messages, iso = _truth_helpers()
+    m = truth_messages(truth_dir)
+    to = pd.read_csv(truth_dir / "orders.csv", dtype=str, keep_default_na=False)
+    o = schema.conform(
+        pd.DataFrame(
+            {
+                "order_id": to["order_id"],
+                "shop": "栖木家居",
+                "customer": to["customer"],
+                "created": iso(to["created"]),
+                "paid": iso(to["paid"]),
+                "amount": to["amount"].astype(float),
+                "refund": to["refund"].astype(float),
+            }
+        ),
+        "orders",
+    )
+    res = conversion(m, None, o, ConversionConfig())
+    c = res.conversations.set_index("conversation_id")
+    tc = pd.read_csv(truth_dir / "conversations.csv.gz", dtype=str, keep_default_na=False).set_index("conversation")
+    assert set(c.index) == set(tc.index)
+    assert (c["is_inquiry"] == (tc["is_inquiry"] == "true").reindex(c.index)).all()
+    cv = pd.read_csv(truth_dir / "conversions.csv", dtype=str, keep_default_na=False).set_index("conversation")
+    assert set(cv.index) == set(c.index[c["is_inquiry"]])
+    assert (c.loc[cv.index, "ordered"] == (cv["converted_48h"] == "true")).all()
+    assert (c.loc[cv.index, "paid"] == (cv["paid_48h"] == "true")).all()
+    ro = res.orders.set_index("order_id").reindex(to["order_id"])
+    to = to.set_index("order_id")
+    assert (ro["silent"] == (to["silent"] == "true")).all()
+    assert (ro["agent"].fillna("-") == to["attributed_agent"].replace("", None).fillna("-")).all()
+    assert (ro["conversation_id"].fillna("-") == to["inquiry_conversation"].replace("", None).fillna("-")).all()
+    s = res.sales.iloc[0]
+    assert s["cs_sales"] + s["silent_sales"] == pytest.approx(s["shop_sales"])
+    assert s["shop_sales"] == pytest.approx(to["amount"].astype(float).sum())
+    assert 0 < s["n_attributed"] < s["n_orders"]
+    # the seller persona converts best among agents with a fair number of inquiries
+    expected = json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["expected"]
+    ag = res.agents[res.agents["inquiries"] >= 30].set_index("agent")
+    assert ag["order_conversion"].idxmax() == expected["best_conversion_agent"]

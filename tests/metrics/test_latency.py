@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -225,3 +229,42 @@ def test_agent_without_rounds_still_listed():
     assert a["n_rounds"].tolist() == [0] and a["n_agent_msgs"].tolist() == [1]
     assert np.isnan(a["answer_ratio"].iloc[0]) and not a["answer_ratio_low"].iloc[0]
     assert conversation_latency(m, r)["n_rounds"].tolist() == [0]
+
+
+# -- the sample's ground truth -------------------------------------------------------------------
+def _truth_messages():
+    """``truth_messages`` from tests/model/test_rounds.py (one copy of the reconstruction)."""
+    path = Path(__file__).resolve().parents[1] / "model" / "test_rounds.py"
+    spec = importlib.util.spec_from_file_location("_csaudit_test_rounds_helpers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.truth_messages
+
+
+def test_sample_personas_and_truth(truth_dir):
+    m = _truth_messages()(truth_dir)
+    cfg = LatencyConfig()
+    r = rounds(m, cfg)
+    a = agent_latency(m, r, cfg).set_index("agent")
+    expected = json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["expected"]
+    assert a["avg_response_s"].idxmax() == expected["slowest_agent"]
+    assert a["avg_response_s"].idxmin() == expected["fastest_agent"]
+    assert a["slow_rounds"].idxmax() == expected["slowest_agent"]
+    # figures recomputed straight from the truth's rounds
+    t = pd.read_csv(truth_dir / "rounds.csv.gz", dtype=str, keep_default_na=False)
+    t["resp"] = pd.to_numeric(t["response_s"].replace("", None))
+    t = t[t["in_hours"] == "true"]
+    capped = t["resp"].clip(upper=cfg.cap_s).fillna(cfg.cap_s)
+    truth_avg = capped.groupby(t["agent"].replace("", None)).mean()
+    pd.testing.assert_series_equal(
+        a["avg_response_s"].loc[truth_avg.index], truth_avg, check_names=False, check_index_type=False
+    )
+    within = (t["resp"] <= 180).groupby(t["agent"].replace("", None)).mean()
+    pd.testing.assert_series_equal(
+        a["within_3min_rate"].loc[within.index], within, check_names=False, check_index_type=False
+    )
+    conv = conversation_latency(m, r, cfg)
+    assert conv["n_rounds"].sum() == len(r)
+    u = unreplied(r, m)
+    assert len(u) == a["unreplied_customers"].sum() + u["agent"].isna().sum()
+    assert u["text"].notna().all()

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
-from csaudit.model.rounds import message_rounds, rounds, turns
+from csaudit.model.rounds import message_rounds, rounds, transfer_sources, turns
 
 TZ = "Asia/Shanghai"
 A = "云栖家居:阿青"
@@ -389,3 +389,80 @@ def test_turn_invariants(n):
     t = turns(m)
     assert t["n_messages"].sum() == n
     assert "\n".join(t["text"]) == "\n".join(m["text"])
+
+
+# -- the sample's ground truth -------------------------------------------------------------------
+def _iso(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s.replace("", None), format="ISO8601", utc=True).dt.tz_convert(TZ)
+
+
+def truth_messages(truth_dir) -> pd.DataFrame:
+    """The sample's true messages (MESSAGES schema); ``conversation_id`` = the truth's conversation key.
+
+    Timed messages belong to the customer's conversation that started last at or before them; a
+    message without a time belongs to the next timed message's conversation when that one starts a
+    conversation, else to the current one (data/sample_truth/README.md). Used by the metrics tests too.
+    """
+    m = pd.read_csv(truth_dir / "messages.csv.gz", dtype=str, keep_default_na=False)
+    conv = pd.read_csv(truth_dir / "conversations.csv.gz", dtype=str, keep_default_na=False)
+    m["ts"] = _iso(m["ts"])
+    conv["start"] = _iso(conv["start"])
+    m["_pos"] = np.arange(len(m))
+    timed = m[m["ts"].notna()].sort_values("ts")
+    starts = conv[["customer", "start", "conversation"]].sort_values("start")
+    hit = pd.merge_asof(timed[["_pos", "customer", "ts"]], starts, left_on="ts", right_on="start", by="customer")
+    hit = hit.set_index("_pos")
+    m["_conv"] = m["_pos"].map(hit["conversation"])
+    m["_is_start"] = m["_pos"].map(hit["ts"] == hit["start"])
+    g = m.groupby("customer", sort=False)
+    nxt, prev = g["_conv"].bfill(), g["_conv"].ffill()
+    nxt_start = g["_is_start"].bfill().fillna(False).astype(bool)
+    m["conversation_id"] = m["_conv"].fillna(nxt.where(nxt.notna() & (nxt_start | prev.isna()), prev))
+    assert m["conversation_id"].notna().all()
+    m = m.sort_values(["conversation_id", "_pos"], kind="stable")
+    out = pd.DataFrame(
+        {
+            "message_id": m["source"] + ":" + m["line"],
+            "conversation_id": m["conversation_id"],
+            "shop": "栖木家居",
+            "customer": m["customer"],
+            "sender": m["sender"],
+            "agent": m["agent"].replace("", None),
+            "role": m["role"],
+            "ts": m["ts"],
+            "text": m["text"],
+            "source": m["source"],
+            "line": m["line"].astype("int64"),
+        }
+    ).reset_index(drop=True)
+    return schema.conform(out, "messages")
+
+
+def test_rounds_match_sample_truth(truth_dir):
+    m = truth_messages(truth_dir)
+    r = rounds(m, LatencyConfig())
+    t = pd.read_csv(truth_dir / "rounds.csv.gz", dtype=str, keep_default_na=False)
+    t["round"] = t["round"].astype("int64")
+    j = t.merge(r, left_on=["conversation", "round"], right_on=["conversation_id", "round"], how="outer",
+                indicator=True, suffixes=("_truth", ""))
+    assert (j["_merge"] == "both").all(), j["_merge"].value_counts().to_dict()
+    assert len(r) == len(t) > 10_000
+    assert (j["agent_truth"].replace("", None).fillna("-") == j["agent"].fillna("-")).all()
+    assert ((j["reply_truth"] != "") == j["answered"]).all()
+    assert (_iso(j["start_truth"]) == j["start"]).all()
+    truth_s = pd.to_numeric(j["response_s_truth"].replace("", None)).to_numpy(dtype=float)
+    np.testing.assert_array_equal(truth_s, j["response_s"].to_numpy(dtype=float))
+    assert ((j["in_hours_truth"] == "true") == j["in_hours"]).all()
+    assert ((j["transfer_truth"] == "true") == j["transfer"]).all()
+    assert j["transfer"].sum() > 0 and (~j["in_hours"]).sum() > 0 and (~j["answered"]).sum() > 0
+    # turns cover every message once
+    tu = turns(m)
+    assert tu["n_messages"].sum() == len(m)
+    assert schema.failures(tu, "turns").empty and schema.failures(r, "rounds").empty
+
+
+def test_transfer_sources_of_sample(truth_dir):
+    m = truth_messages(truth_dir)
+    src = transfer_sources(m)
+    assert len(src) > 0 and src.str.startswith("栖木家居:").all()
+    assert not src.str.contains("服务助手").any()  # routing lines are not transfers
