@@ -313,11 +313,10 @@ def test_rounds_follow_design_rules(truth):
     assert (r.transfer == "true").sum() >= 10
     assert 0.02 < (r.reply == "").mean() < 0.2
     # rounds within a conversation never overlap
-    for _, g in r[r.reply != ""].groupby("conversation"):
-        if len(g) > 1:
-            s = pd.to_datetime(g.start).to_numpy()
-            e = pd.to_datetime(g.reply).to_numpy()
-            assert (s[1:] > e[:-1]).all()
+    g = r.assign(n=r["round"].astype(int)).sort_values(["conversation", "n"])
+    prev_reply = pd.to_datetime(g.reply.replace("", None)).groupby(g.conversation).shift()
+    start = pd.to_datetime(g.start)
+    assert (start[prev_reply.notna()] > prev_reply.dropna()).all()
 
 
 # -- orders ---------------------------------------------------------------------------------------
