@@ -65,52 +65,123 @@ def _mask_cat(hits: pd.DataFrame, cats: Iterable[str], sides: Iterable[str] | No
     return m
 
 
+def _ns(ts: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (UTC); NaT → the smallest int64."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _isin(s: pd.Series, *value_sets: object) -> list[np.ndarray]:
+    """For each of ``value_sets``: ``s.isin(values)`` as a numpy bool array, from one hash
+    factorisation of everything (pandas' ``str`` isin loops in Python over the values)."""
+    parts = [pd.Series(np.asarray(v, dtype=object), dtype=s.dtype) for v in value_sets]
+    codes, uniq = pd.factorize(pd.concat([*parts, s], ignore_index=True))
+    out, at = [], 0
+    tail = codes[sum(len(p) for p in parts):]
+    for p in parts:
+        mark = np.zeros(len(uniq) + 1, dtype=bool)  # last slot: NA (code -1)
+        mark[codes[at: at + len(p)]] = True
+        mark[-1] = False
+        out.append(mark[tail])
+        at += len(p)
+    return out
+
+
+def _group_mean(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Mean of ``values`` per code (NaN skipped; NaN when a group has no value)."""
+    ok = ~np.isnan(values)
+    sums = np.bincount(codes[ok], weights=values[ok], minlength=n)
+    counts = np.bincount(codes[ok], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def responsiveness(rounds: pd.DataFrame, config: Config) -> pd.Series:
-    """``score_responsiveness`` per ``conversation_id`` (see module docstring)."""
+    """``score_responsiveness`` per ``conversation_id`` (see module docstring); conversations without an
+    in-hours round are absent."""
     cap = float(config.latency.cap_s)
     full = min(float(config.score.responsiveness_full_s), cap - 1e-9)
-    r = rounds.loc[rounds["in_hours"].astype(bool)]
+    r = rounds.loc[rounds["in_hours"].astype(bool).to_numpy()]
     t = pd.to_numeric(r["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     answered = r["answered"].astype(bool).to_numpy()
     pts = np.clip((cap - t) / (cap - full), 0.0, 1.0) * 100.0
     dated = r["start"].notna().to_numpy()
     pts = np.where(answered, pts, np.where(dated, 0.0, np.nan))
-    s = pd.Series(pts, index=r.index).groupby(r["conversation_id"].to_numpy()).mean()
-    s.index.name = "conversation_id"
-    return s
+    codes, uniq = pd.factorize(r["conversation_id"])
+    return pd.Series(_group_mean(codes, pts, len(uniq)), index=pd.Index(uniq, name="conversation_id"), dtype="float64")
 
 
 def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Per conversation: ``greeting_ok, closing_ok, apology_needed, apology_ok, score_politeness``.
+    """Per conversation with agent speech: ``greeting_ok, closing_ok, apology_needed, apology_ok,
+    score_politeness`` (index ``conversation_id``).
 
-    Greeting and closing use the same definitions as the scorecard's ``first_reply_greeting_rate`` and
-    ``closing_rate`` (:func:`csaudit.metrics.lexicon.first_reply` / ``closing_check``): a greeting in
-    any message of the first agent turn; a closing among the conversation's last
-    ``qc.closing_last_n`` speech (customer/agent) messages. Conversations without agent speech are absent.
+    Greeting and closing follow the definitions of the scorecard's ``first_reply_greeting_rate`` and
+    ``closing_rate`` (:func:`csaudit.metrics.lexicon.first_reply` / ``closing_check``), vectorised
+    here: speech = customer and agent messages in table order; a turn = consecutive speech messages of
+    one role; greeting_ok = some message of the conversation's first agent turn has a lexicon hit of a
+    ``score.greeting_categories`` category; closing_ok = one of the conversation's last
+    ``qc.closing_last_n`` speech messages is an agent message with a ``score.closing_categories`` hit;
+    apology_needed = some round was answered after more than ``qc.long_wait_s``; apology_ok = an agent
+    ``score.apology_categories`` hit at or after the first such reply.
     """
-    from csaudit.metrics.lexicon import agent_turns, closing_check, first_reply
-
     sc = config.score
-    lex = hits.loc[(hits["side"] == "agent") & hits["rule"].str.startswith("lexicon:")]
-    speech = agent_turns(messages)
-    fr = first_reply(speech, lex, list(sc.greeting_categories)).set_index("conversation_id")["ok"]
-    cl = closing_check(speech, lex, int(config.qc.closing_last_n), tuple(sc.closing_categories))
-    cl = cl.set_index("conversation_id")["ok"]
+    h = hits[["rule", "side", "category", "message_id", "conversation_id", "ts"]]  # never copy the texts
+    lex = h.loc[((h["side"] == "agent") & h["rule"].str.startswith("lexicon:")).to_numpy()]
+    role = messages["role"].astype("str").to_numpy()
+    keep = (role == "agent") | (role == "customer")
+    sp = messages.loc[keep, ["conversation_id", "message_id"]]
+    codes, uniq = pd.factorize(sp["conversation_id"])
+    a = role[keep] == "agent"
+    order = np.argsort(codes, kind="stable")  # a no-op when the table is sorted by conversation
+    codes, a = codes[order], a[order]
+    mid = sp["message_id"]
+    n, m = len(uniq), len(codes)
 
-    slow = rounds.loc[
-        rounds["answered"].astype(bool)
-        & (pd.to_numeric(rounds["response_s"], errors="coerce") > float(config.qc.long_wait_s))
-    ]
-    first_slow = slow.groupby(slow["conversation_id"].to_numpy())["reply"].min()
-    apol = lex.loc[_mask_cat(lex, sc.apology_categories), ["conversation_id", "ts"]]
-    apol = apol.assign(after=first_slow.reindex(apol["conversation_id"].to_numpy()).set_axis(apol.index))
-    ok = apol.loc[apol["ts"].notna() & apol["after"].notna() & (apol["ts"] >= apol["after"])]
+    new_turn = np.ones(m, dtype=bool)
+    if m > 1:
+        new_turn[1:] = (a[1:] != a[:-1]) | (codes[1:] != codes[:-1])
+    turn = np.cumsum(new_turn)
+    big = np.iinfo(np.int64).max
+    first_turn = np.full(n, big, dtype=np.int64)
+    ft = pd.Series(turn[a]).groupby(codes[a]).min()
+    first_turn[ft.index.to_numpy()] = ft.to_numpy()
+    greet = lex.loc[_mask_cat(lex, sc.greeting_categories).to_numpy(), "message_id"].dropna().unique()
+    close = lex.loc[_mask_cat(lex, sc.closing_categories).to_numpy(), "message_id"].dropna().unique()
+    is_greet, is_close = (x[order] for x in _isin(mid, greet, close))
+    in_first = a & (turn == first_turn[codes])
+    greeting_ok = np.bincount(codes[in_first & is_greet], minlength=n) > 0
+    size = np.bincount(codes, minlength=n)
+    start = np.cumsum(size) - size
+    from_end = size[codes] - 1 - (np.arange(m) - start[codes])
+    closing_ok = np.bincount(codes[a & is_close & (from_end < int(config.qc.closing_last_n))], minlength=n) > 0
+    has_agent = np.bincount(codes[a], minlength=n) > 0
 
-    out = pd.DataFrame(index=pd.Index(fr.index, name="conversation_id"))
-    out["greeting_ok"] = fr.astype(bool)
-    out["closing_ok"] = cl.reindex(out.index, fill_value=False).astype(bool)
-    out["apology_needed"] = out.index.isin(first_slow.index)
-    out["apology_ok"] = out.index.isin(ok["conversation_id"].unique()) & out["apology_needed"]
+    ids = pd.Index(np.asarray(uniq, dtype=object), name="conversation_id")  # object hash table: fast lookups
+    resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
+    first_slow = np.full(n, _NAT, dtype=np.int64)
+    if slow.any():
+        rc = ids.get_indexer(rounds.loc[slow, "conversation_id"])
+        rt = _ns(rounds.loc[slow, "reply"])
+        ok = (rc >= 0) & (rt != _NAT)
+        fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
+        first_slow[fs.index.to_numpy()] = fs.to_numpy()
+    needed = first_slow != _NAT
+    apol = lex.loc[_mask_cat(lex, sc.apology_categories).to_numpy()]
+    ac = ids.get_indexer(apol["conversation_id"])
+    at = _ns(apol["ts"])
+    good = (ac >= 0) & (at != _NAT)
+    good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
+    apology_ok = np.bincount(ac[good], minlength=n) > 0
+
+    out = pd.DataFrame(
+        {"greeting_ok": greeting_ok, "closing_ok": closing_ok, "apology_needed": needed, "apology_ok": apology_ok & needed},
+        index=pd.Index(uniq, name="conversation_id"),
+    ).loc[has_agent]
     passed = out["greeting_ok"].astype(int) + out["closing_ok"].astype(int) + out["apology_ok"].astype(int)
     applicable = 2 + out["apology_needed"].astype(int)
     out["score_politeness"] = 100.0 * passed / applicable
@@ -118,25 +189,31 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
 
 
 def compliance(messages: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Per conversation with an agent message: ``penalty, n_critical, critical, score_compliance``."""
+    """Per conversation with an agent message or a critical hit: ``penalty, score_compliance`` (NA
+    without an agent message), ``n_critical, critical`` (index ``conversation_id``)."""
     sc = config.score
-    has_agent = pd.Index(messages.loc[messages["role"] == "agent", "conversation_id"].unique(), name="conversation_id")
-    h = hits.loc[hits["side"].isin(list(sc.penalty_sides))]
-    pen_h = h.loc[~h["rule"].isin(list(sc.politeness_rules))]
-    pts = pen_h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).fillna(0.0)
-    penalty = pts.groupby(pen_h["conversation_id"].to_numpy()).sum()
-    crit = h.loc[h["category"].isin(list(sc.critical_categories))]
-    n_crit = crit.groupby(crit["conversation_id"].to_numpy()).size()
-
-    out = pd.DataFrame(index=has_agent)
-    out["penalty"] = penalty.reindex(has_agent, fill_value=0.0).astype("float64")
-    out["score_compliance"] = (100.0 - out["penalty"]).clip(lower=0.0)
-    # a critical hit counts even in a conversation without an agent-role message (e.g. an auto-reply)
-    all_ids = has_agent.union(pd.Index(n_crit.index, name="conversation_id"))
-    out = out.reindex(all_ids)
-    out["n_critical"] = n_crit.reindex(all_ids, fill_value=0).astype("int64")
+    agent_convs = messages.loc[(messages["role"] == "agent").to_numpy(), "conversation_id"]
+    h = hits[["rule", "side", "category", "severity", "conversation_id"]]
+    h = h.loc[h["side"].isin(list(sc.penalty_sides)).to_numpy()]
+    codes, uniq = pd.factorize(pd.concat([agent_convs, h["conversation_id"]], ignore_index=True))
+    n = len(uniq)
+    ac, hc = codes[: len(agent_convs)], codes[len(agent_convs):]
+    penalised = ~h["rule"].isin(list(sc.politeness_rules)).to_numpy()
+    pts = h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).astype("float64")
+    pts = pts.fillna(0.0).to_numpy() * penalised
+    penalty = np.bincount(hc, weights=pts, minlength=n)
+    n_crit = np.bincount(hc[h["category"].isin(list(sc.critical_categories)).to_numpy()], minlength=n)
+    has_agent = np.bincount(ac, minlength=n) > 0
+    out = pd.DataFrame(
+        {
+            "penalty": np.where(has_agent, penalty, np.nan),
+            "score_compliance": np.where(has_agent, np.clip(100.0 - penalty, 0.0, None), np.nan),
+            "n_critical": n_crit.astype("int64"),
+        },
+        index=pd.Index(uniq, name="conversation_id"),
+    )
     out["critical"] = out["n_critical"] > 0
-    return out
+    return out.loc[has_agent | out["critical"].to_numpy()]
 
 
 def conversation_scores(
@@ -321,6 +398,8 @@ def scorecard_failures(agents: pd.DataFrame) -> pd.DataFrame:
     rows: list[tuple[str, str, object, int]] = []
 
     def add(col: str, check: str, bad: pd.Series) -> None:
+        if not bad.any():
+            return
         for idx, val in agents.loc[bad.to_numpy(), col].items():
             rows.append((col, check, val, idx))
 

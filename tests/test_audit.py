@@ -256,6 +256,20 @@ def week_orders() -> pd.DataFrame:
     )
 
 
+def assert_politeness_matches_lexicon(res) -> None:
+    """The QA score's greeting/closing checks agree with lexicon.first_reply / closing_check."""
+    from csaudit.metrics.lexicon import agent_turns, closing_check, first_reply
+
+    lex = res.hits.loc[res.hits["rule"].str.startswith("lexicon:")]
+    speech = agent_turns(res.messages)
+    conv = res.conversations.set_index("conversation_id")
+    fr = first_reply(speech, lex, ["greeting"]).set_index("conversation_id")["ok"]
+    cl = closing_check(speech, lex, res.config.qc.closing_last_n).set_index("conversation_id")["ok"]
+    assert len(fr) and conv.loc[fr.index, "greeting_ok"].astype(bool).tolist() == fr.tolist()
+    assert len(cl) and conv.loc[cl.index, "closing_ok"].astype(bool).tolist() == cl.tolist()
+    assert conv["greeting_ok"].notna().sum() == len(fr)
+
+
 @needs_metrics
 def test_audit_pipeline_scores_and_tables(tmp_path):
     m, o = week_messages(), week_orders()
@@ -299,6 +313,8 @@ def test_audit_pipeline_scores_and_tables(tmp_path):
     assert res.unreplied["customer"].tolist() == ["mimi"]
     assert "sentiment" in res.messages.columns
     assert res.meta["period_start"] == "2026-11-09" and res.meta["n_messages"] == 9
+
+    assert_politeness_matches_lexicon(res)
 
     # every scorecard column is documented in the README table
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
