@@ -650,76 +650,114 @@ def _tz(messages: pd.DataFrame) -> str:
 
 
 def agent_turns(messages: pd.DataFrame) -> pd.DataFrame:
-    """Speech rows (role agent or customer) of ``messages`` with, per conversation:
+    """Speech rows (role agent or customer) of ``messages`` (sorted by conversation then time) with,
+    per conversation:
 
     * ``turn`` — 0-based ordinal of runs of consecutive same-role speech rows;
     * ``agent_seq`` — 0-based ordinal among the conversation's agent rows (-1 for customer rows);
-    * ``from_end`` — 0 for the conversation's last speech row, 1 for the one before, ...
+    * ``from_end`` — 0 for the conversation's last speech row, 1 for the one before, ...;
+    * ``conv`` — an integer code of ``conversation_id`` (for fast grouping).
 
-    auto_reply, bot and system rows are not speech: they neither start nor break a turn.
+    Also carries ``message_id, conversation_id, agent, ts, text, is_agent``. auto_reply, bot and
+    system rows are not speech: they neither start nor break a turn.
     """
-    sp = messages.loc[messages["role"].isin(["agent", "customer"])]
-    role = sp["role"].astype("str")
-    conv = sp["conversation_id"]
-    new_turn = (role != role.shift()) | (conv != conv.shift())
-    is_agent = role == "agent"
-    out = pd.DataFrame(
-        {
-            "message_id": sp["message_id"],
-            "conversation_id": conv,
-            "agent": sp["agent"],
-            "ts": sp["ts"] if "ts" in sp else pd.NaT,
-            "text": sp["text"],
-            "is_agent": is_agent,
-            "turn": new_turn.astype("int64").groupby(conv, sort=False).cumsum() - 1,
-        },
-        index=sp.index,
-    )
-    out["agent_seq"] = np.where(is_agent, is_agent.astype("int64").groupby(conv, sort=False).cumsum() - 1, -1)
-    out["from_end"] = out.groupby("conversation_id", sort=False).cumcount(ascending=False)
-    return out
+    role = messages["role"]
+    is_ag_all = (role == "agent").to_numpy(dtype=bool, na_value=False)
+    pos = np.flatnonzero(is_ag_all | (role == "customer").to_numpy(dtype=bool, na_value=False))
+    codes = pd.factorize(messages["conversation_id"])[0][pos]
+    is_agent = is_ag_all[pos]
+    n = len(pos)
+    new_conv = np.ones(n, dtype=bool)
+    new_conv[1:] = codes[1:] != codes[:-1]
+    new_turn = new_conv.copy()
+    new_turn[1:] |= is_agent[1:] != is_agent[:-1]
+    # per-conversation cumulative counts, assuming rows of a conversation are contiguous (sorted input)
+    conv_start = np.maximum.accumulate(np.where(new_conv, np.arange(n), 0))
+
+    def within(flags: np.ndarray) -> np.ndarray:
+        c = np.cumsum(flags)
+        base = np.where(conv_start > 0, c[np.maximum(conv_start - 1, 0)], 0)
+        return c - base
+
+    conv_end = np.empty(n, dtype=np.int64)
+    if n:
+        last = np.flatnonzero(np.append(new_conv[1:], True))
+        conv_end = np.repeat(last, np.diff(np.append(-1, last)))
+    cols = {
+        "message_id": messages["message_id"].array.take(pos),
+        "conversation_id": messages["conversation_id"].array.take(pos),
+        "agent": messages["agent"].array.take(pos),
+        "ts": messages["ts"].array.take(pos) if "ts" in messages else pd.NaT,
+        "text": messages["text"].array.take(pos),
+        "is_agent": is_agent,
+        "turn": within(new_turn) - 1,
+        "agent_seq": np.where(is_agent, within(is_agent) - 1, -1),
+        "from_end": conv_end - np.arange(n),
+        "conv": codes,
+    }
+    return pd.DataFrame(cols, index=messages.index[pos])
 
 
-def _hit_ids(hits: pd.DataFrame, categories: tuple[str, ...] | list[str]) -> pd.Index:
+def _isin(values: pd.Series, members: pd.Series) -> np.ndarray:
+    """``values.isin(members)`` as a bool array (via pyarrow for string columns: much faster)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        vs = pa.array(members.dropna().unique().astype(object) if len(members) else [], type=pa.string())
+        return np.asarray(pc.is_in(pa.array(values.array), value_set=vs).fill_null(False), dtype=bool)
+    except (TypeError, ValueError, pa.ArrowException):  # pragma: no cover - non-string ids
+        return values.isin(members).to_numpy(dtype=bool)
+
+
+def _flags(speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] | list[str]) -> np.ndarray:
     sel = hits["category"].isin(list(categories)) & (hits["side"] == "agent")
-    return pd.Index(hits.loc[sel, "message_id"].unique())
+    return _isin(speech["message_id"], hits.loc[sel, "message_id"])
+
+
+def _evidence(speech: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> pd.DataFrame:
+    sub = speech.iloc[rows]
+    res = sub[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
+    res["ok"] = ok
+    return res
 
 
 def first_reply(
-    speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] = ("greeting",)
+    speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] | list[str] = ("greeting",)
 ) -> pd.DataFrame:
     """Per conversation with agent speech: the first agent turn (consecutive agent messages before the
     customer speaks again), represented by its first message, and ``ok`` = any message of that turn
     has an agent-side hit in ``categories``. Columns: conversation_id, message_id, agent, ts, text, ok.
     ``speech`` is :func:`agent_turns` output."""
-    ag = speech.loc[speech["is_agent"]]
-    first_turn = ag.groupby("conversation_id", sort=False)["turn"].transform("min")
-    turn_rows = ag.loc[ag["turn"] == first_turn]
-    has = turn_rows["message_id"].isin(_hit_ids(hits, categories))
-    ok = has.groupby(turn_rows["conversation_id"], sort=False).any()
-    head = turn_rows.drop_duplicates("conversation_id")
-    res = head[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
-    res["ok"] = res["conversation_id"].map(ok).fillna(False).astype(bool).to_numpy()
-    return res
+    ag = np.flatnonzero(speech["is_agent"].to_numpy())
+    conv = speech["conv"].to_numpy()[ag]
+    turn = speech["turn"].to_numpy()[ag]
+    first_turn = pd.Series(turn).groupby(conv).transform("min").to_numpy()
+    in_first = turn == first_turn
+    rows, conv_f = ag[in_first], conv[in_first]
+    flag = _flags(speech, hits, categories)[rows]
+    ok = pd.Series(flag).groupby(conv_f, sort=False).any()
+    head = np.unique(conv_f, return_index=True)[1]
+    return _evidence(speech, rows[np.sort(head)], ok.reindex(conv_f[np.sort(head)]).to_numpy(dtype=bool))
 
 
 def closing_check(
     speech: pd.DataFrame,
     hits: pd.DataFrame,
     last_n: int,
-    categories: tuple[str, ...] = ("closing", "rating_invite"),
+    categories: tuple[str, ...] | list[str] = ("closing", "rating_invite"),
 ) -> pd.DataFrame:
     """Per conversation with agent speech: its last agent message, and ``ok`` = an agent message among
     the conversation's last ``last_n`` speech messages has an agent-side hit in ``categories``.
     Columns: conversation_id, message_id, agent, ts, text, ok. ``speech`` is :func:`agent_turns` output."""
-    ag = speech.loc[speech["is_agent"]]
-    tail = ag.loc[ag["from_end"] < last_n]
-    has = tail["message_id"].isin(_hit_ids(hits, categories))
-    ok = has.groupby(tail["conversation_id"], sort=False).any()
-    last = ag.drop_duplicates("conversation_id", keep="last")
-    res = last[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
-    res["ok"] = res["conversation_id"].map(ok).fillna(False).astype(bool).to_numpy()
-    return res
+    ag = np.flatnonzero(speech["is_agent"].to_numpy())
+    conv = speech["conv"].to_numpy()[ag]
+    tail = speech["from_end"].to_numpy()[ag] < last_n
+    flag = _flags(speech, hits, categories)[ag] & tail
+    ok = pd.Series(flag).groupby(conv, sort=False).any()
+    last_idx = len(conv) - 1 - np.unique(conv[::-1], return_index=True)[1]
+    last_idx = np.sort(last_idx)
+    return _evidence(speech, ag[last_idx], ok.reindex(conv[last_idx]).to_numpy(dtype=bool))
 
 
 def politeness(
@@ -757,9 +795,9 @@ def politeness(
     for cat in ("greeting", "please", "thanks", "apology", "honorific", "closing", "rating_invite"):
         res[f"{cat}_per100"] = 100.0 * count(cat) / res["n_agent_messages"]
     speech = agent_turns(messages)
-    fr = first_reply(speech, hits, ("greeting",))
+    fr = first_reply(speech, lex, ("greeting",))
     res["first_reply_greeting_rate"] = fr.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
-    cl = closing_check(speech, hits, closing_last_n)
+    cl = closing_check(speech, lex, closing_last_n)
     res["closing_rate"] = cl.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
     negative = lexicon.group("negative")
     neg = lex.loc[lex["category"].isin(negative)]

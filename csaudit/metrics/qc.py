@@ -45,6 +45,7 @@ from csaudit.metrics.lexicon import (
     LEXICON_DIR,
     Category,
     Lexicon,
+    _isin,
     _tz,
     agent_turns,
     closing_check,
@@ -120,7 +121,10 @@ def no_apology_after_wait(
     cols = ["conversation_id", "message_id", "agent", "ts", "text"]
     resp = pd.to_numeric(rounds["response_s"], errors="coerce")
     slow = rounds.loc[rounds["answered"].astype(bool) & (resp > q.long_wait_s) & rounds["reply"].notna()]
-    ag = speech.loc[speech["is_agent"] & speech["ts"].notna()]
+    ag = speech.loc[
+        speech["is_agent"] & speech["ts"].notna(),
+        ["conversation_id", "ts", "agent_seq", "message_id", "agent", "text"],
+    ]
     if not len(slow) or not len(ag):
         return speech.iloc[:0][cols]
     tz = str(ag["ts"].dt.tz) if ag["ts"].dt.tz is not None else None
@@ -147,9 +151,8 @@ def no_apology_after_wait(
     rep["agent_seq"] = rep["agent_seq"].astype("int64")
     cats = _settings(config, "apology_categories", ["apology"])
     apol_ids = hits.loc[hits["category"].isin(cats) & (hits["side"] == "agent"), "message_id"]
-    apol = speech.loc[
-        speech["is_agent"] & speech["message_id"].isin(apol_ids), ["conversation_id", "agent_seq"]
-    ]
+    is_apol = speech["is_agent"].to_numpy() & _isin(speech["message_id"], apol_ids)
+    apol = speech.loc[is_apol, ["conversation_id", "agent_seq"]]
     apol = apol.assign(conversation_id=apol["conversation_id"].astype("str"), apology_seq=apol["agent_seq"])
     rep = rep.sort_values("agent_seq", kind="stable")
     found = pd.merge_asof(
@@ -172,14 +175,14 @@ def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Confi
     hold_lex = Lexicon(
         {"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))}
     )
-    ag = speech.loc[speech["is_agent"]]
-    nxt = ag.groupby("conversation_id", sort=False)["ts"].shift(-1)
+    ag = speech.loc[speech["is_agent"], ["conv", "ts", "message_id"]]
+    nxt = ag.groupby("conv", sort=False)["ts"].shift(-1)
     gap = (nxt - ag["ts"]).dt.total_seconds()
     late = ag["ts"].notna() & (nxt.isna() | (gap > 60.0 * config.qc.hold_followup_min))
     cand_ids = ag.loc[late, "message_id"]
     if not len(cand_ids):
         return pd.DataFrame()
-    cand = messages.loc[messages["message_id"].isin(cand_ids)]
+    cand = messages.loc[_isin(messages["message_id"], cand_ids)]
     h = find_hits(cand, hold_lex).drop_duplicates("message_id")  # first hold phrase of each message
     return h[["conversation_id", "message_id", "agent", "ts", "text", "term", "start", "end"]]
 

@@ -99,33 +99,47 @@ def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
     return nin, ni, wo, we
 
 
-def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
-    """Per agent (``role == "agent"`` messages only): pronoun counts from jieba tokens.
+_AMBIGUOUS = re.compile("|".join(sorted(NOT_PRONOUN, key=len, reverse=True)))
 
-    Columns: ``agent``; ``nin_count`` (您, incl. 您好/您们), ``ni_count`` (你, incl. 你好/你们),
-    ``honorific_ratio`` = 您 ÷ (您 + 你) (NaN without either); ``wo_count`` (我 as "I": not in 我们/我司
-    …), ``we_count`` (inclusive "we": 咱们/咱), ``wo_ratio`` = 我 ÷ (我 + 您 + 咱们) (NaN without any).
-    Guidance: address the customer with 您 and talk of 咱们, not 我. Words that merely contain the
-    character (迷你, 自我 …) do not count.
+
+def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
+    """Per agent (``role == "agent"`` messages only): pronoun counts.
+
+    Columns: ``agent``; ``nin_count`` (您, incl. 您好/您们), ``ni_count`` (你/妳, incl. 你好/你们),
+    ``honorific_ratio`` = 您 ÷ (您 + 你) (NaN without either); ``wo_count`` (我 as "I": not in
+    我们/我司/我方/我店), ``we_count`` (inclusive "we": 咱们/咱), ``wo_ratio`` = 我 ÷ (我 + 您 + 咱们)
+    (NaN without any). Guidance: address the customer with 您 and talk of 咱们, not 我.
+
+    Words that merely contain the character (迷你 "mini", 自我 "self", 我国 …) do not count. Where
+    such a sequence occurs, jieba decides whether it is that word (给我国际快递 → 给/我/国际/快递: 我
+    counts); texts without one are counted directly. Each distinct text is handled once.
     """
     ag = messages.loc[(messages["role"] == "agent") & messages["agent"].notna(), ["agent", "text"]]
     if not len(ag):
-        return pd.DataFrame(
-            {c: pd.Series(dtype="str" if c == "agent" else "float64") for c in PRONOUN_COLUMNS}
-        )
-    has = ag["text"].str.contains(_PRONOUN_CHARS, regex=True, na=False)
-    codes0, uniques0 = pd.factorize(ag["text"], use_na_sentinel=True)
-    keep = np.zeros(len(uniques0), dtype=bool)
-    keep[codes0[has.to_numpy() & (codes0 >= 0)]] = True
-    codes, tokens = _segment_distinct(ag["text"], keep)
-    counts = np.array([_pronoun_counts(t) for t in tokens], dtype=np.int64).reshape(-1, 4)
+        return pd.DataFrame({c: pd.Series(dtype="str" if c == "agent" else "int64") for c in PRONOUN_COLUMNS})
+    codes, uniques = pd.factorize(ag["text"], use_na_sentinel=True)
+    norm = pd.Series(normalize_many(["" if not isinstance(u, str) else u for u in uniques]), dtype="str")
+    counts = np.zeros((len(norm), 4), dtype=np.int64)
+    counts[:, 0] = norm.str.count("您").to_numpy()
+    counts[:, 1] = norm.str.count("[你妳]").to_numpy()
+    counts[:, 3] = norm.str.count("咱").to_numpy()
+    wo = norm.str.count("我")
+    for w in EXCLUSIVE_WE:
+        if w != "我们家":  # 我们家 ⊃ 我们: counted once
+            wo = wo - norm.str.count(w)
+    counts[:, 2] = wo.to_numpy()
+    ambiguous = np.flatnonzero(norm.str.contains(_AMBIGUOUS, regex=True).to_numpy(dtype=bool))
+    if len(ambiguous):
+        jieba = _jieba()
+        for i in ambiguous.tolist():
+            counts[i] = _pronoun_counts(jieba.lcut(norm.iat[i]))
     per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
     df = pd.DataFrame(per_row, columns=["nin_count", "ni_count", "wo_count", "we_count"])
     df["agent"] = ag["agent"].to_numpy()
     out = df.groupby("agent", sort=True).sum()
-    nin, ni, wo, we = (out[c].astype("float64") for c in ("nin_count", "ni_count", "wo_count", "we_count"))
+    nin, ni, wo_, we = (out[c].astype("float64") for c in ("nin_count", "ni_count", "wo_count", "we_count"))
     out["honorific_ratio"] = (nin / (nin + ni)).where(nin + ni > 0)
-    out["wo_ratio"] = (wo / (wo + nin + we)).where(wo + nin + we > 0)
+    out["wo_ratio"] = (wo_ / (wo_ + nin + we)).where(wo_ + nin + we > 0)
     return out.reset_index()[PRONOUN_COLUMNS]
 
 
@@ -137,7 +151,10 @@ def _tfidf() -> Any:
 
 
 def complaint_keywords(
-    messages: pd.DataFrame, top: int = 10, stop_words: frozenset[str] | None = None
+    messages: pd.DataFrame,
+    top: int = 10,
+    stop_words: frozenset[str] | None = None,
+    max_texts: int | None = None,
 ) -> pd.DataFrame:
     """Per agent: the ``top`` keywords of the customer messages of the agent's conversations.
 
@@ -145,7 +162,8 @@ def complaint_keywords(
     jieba.analyse's TF-IDF, exactly as ``jieba.analyse.extract_tags`` computes them on the agent's
     customer text (term frequency ÷ all counted tokens × jieba's IDF; tokens under 2 characters and
     jieba's stop words skipped), with ``stop_words`` (default :data:`CHAT_STOP_WORDS`) and pure
-    numbers also skipped. Each distinct customer text is segmented once.
+    numbers also skipped. Each distinct customer text is segmented once; at most ``max_texts``
+    (default ``Config().lexicon.keyword_max_texts``) distinct texts are used, the most frequent first.
     Returns DataFrame[agent, keyword, weight], by agent then weight (descending).
     """
     stop = CHAT_STOP_WORDS if stop_words is None else frozenset(stop_words)
@@ -161,8 +179,25 @@ def complaint_keywords(
     cust = cust.assign(agent=owner).dropna(subset=["agent", "text"])
     if not len(cust):
         return empty
+    if max_texts is None:
+        from csaudit.config import Config
+
+        max_texts = Config().lexicon.keyword_max_texts
     tfidf = _tfidf()
-    codes, tokens = _segment_distinct(cust["text"])
+    codes0, _ = pd.factorize(cust["text"], use_na_sentinel=True)
+    keep = None
+    n_distinct = int(codes0.max()) + 1 if len(codes0) else 0
+    if n_distinct > max_texts:
+        freq = np.bincount(codes0[codes0 >= 0], minlength=n_distinct)
+        top_codes = np.argsort(-freq, kind="stable")[:max_texts]
+        keep = np.zeros(n_distinct, dtype=bool)
+        keep[top_codes] = True
+        log.info(
+            "complaint keywords: using the %d most frequent of %d distinct customer texts",
+            max_texts,
+            n_distinct,
+        )
+    codes, tokens = _segment_distinct(cust["text"], keep)
     jieba_stop = tfidf.stop_words
     kept = [
         [

@@ -74,3 +74,20 @@ def test_complaint_keywords_skip_filler_and_numbers() -> None:
 def test_complaint_keywords_empty() -> None:
     kw = complaint_keywords(make_messages([("c1", "agent", "您好")]))
     assert kw.empty and list(kw.columns) == ["agent", "keyword", "weight"]
+
+
+def test_ambiguous_sequences_are_decided_by_jieba() -> None:
+    rows = [
+        ("c1", "agent", "给我国际快递的单号"),  # 我 + 国际: 我 counts
+        ("c1", "agent", "我国的标准"),  # 我国 "our country": no 我
+        ("c1", "agent", "迷你款我们家有"),  # no 你, no 我
+    ]
+    r = pronoun_figures(make_messages(rows)).iloc[0]
+    assert (r["nin_count"], r["ni_count"], r["wo_count"], r["we_count"]) == (0, 0, 1, 0)
+    assert r["wo_ratio"] == 1.0 and np.isnan(r["honorific_ratio"])
+
+
+def test_complaint_keywords_max_texts_keeps_the_most_frequent() -> None:
+    rows = [("c1", "agent", "您好")] + [("c1", "customer", "物流太慢")] * 5 + [("c1", "customer", "掉色严重")]
+    kw = complaint_keywords(make_messages(rows), top=5, max_texts=1)
+    assert "掉色" not in set(kw["keyword"]) and "物流" in set(kw["keyword"])
