@@ -104,6 +104,7 @@ class Scene:
         self.round_start: datetime | None = None
         self.last_customer_text = ""
         self.agent_spoke = False
+        self.used: set[str] = set()
         prod = rng.choice(T.PRODUCTS)
         self.product = prod
         honorific = persona.honorific_p if persona else 1.0
@@ -255,7 +256,11 @@ class Scene:
         elif p.kind not in ("curt_slang", "deflector") and rng.random() < 0.18:
             self.agent(p, rng.choice(T.ANYTHING_ELSE))
         if p.push_p and rng.random() < p.push_p:
-            self.agent(p, rng.choice(T.SELLER_PUSH))
+            unused = [x for x in T.SELLER_PUSH if x not in self.used]
+            if unused:
+                push = rng.choice(unused)
+                self.used.add(push)
+                self.agent(p, push)
 
 
 INQUIRY_KINDS = ("presale", "bargain", "sizing")
@@ -286,7 +291,7 @@ def _exchanges(sc: Scene) -> list[tuple[list[str], str, str | None]]:
         q, a = rng.choice(T.SIZING_QA)
         lines = [q]
         if rng.random() < 0.3:
-            lines.append(rng.choice(["主要是卧室用", "想买两套换着用", "给爸妈买的"]))
+            lines.append(rng.choice(["想买两套换着用", "给爸妈买的", "新家刚装修好", "想一次买齐"]))
         out.append((lines, a, T.SIZE_CHART if rng.random() < 0.25 else None))
         if rng.random() < 0.5:
             q, a = presale[0]
@@ -347,7 +352,7 @@ def play(sc: Scene, roster: list[Persona]) -> Persona | None:
     exchanges = _exchanges(sc)
     gap_at = rng.randrange(1, len(exchanges)) if len(exchanges) > 1 and rng.random() < 0.12 else -1
     transfer_at = 0 if sc.kind in ("complaint", "logistics", "angry") and rng.random() < 0.12 else -1
-    wechat_at = rng.randrange(len(exchanges)) if p.wechat_p and rng.random() < p.wechat_p * 3 else -1
+    wechat_at = rng.randrange(len(exchanges)) if p.wechat_p and rng.random() < p.wechat_p else -1
     absolute_at = rng.randrange(len(exchanges)) if p.absolute_p and rng.random() < p.absolute_p else -1
     cur = p
     for i, (lines, core, extra) in enumerate(exchanges):
