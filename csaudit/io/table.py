@@ -41,6 +41,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -89,6 +90,8 @@ _DELIMITERS = (",", "\t", ";", "|")
 _EXACT_ONLY = frozenset({"消息", "文本"})
 """Aliases too generic for the contains-match (``消息类型`` is not the message text)."""
 _HEADER_SEARCH_ROWS = 10
+_ARROW_BLOCK = 1 << 24
+"""Arrow CSV block size (bytes): a cell must fit in one block, else pandas' parser is used."""
 """A header row is looked for among this many leading non-blank rows (title lines may precede it)."""
 
 
@@ -173,12 +176,18 @@ class Grid:
     header: list[str]
     cells: pd.DataFrame
     lines: np.ndarray
-    raw_lines: list[str] | None
+    text: str | None
+    """The decoded text (CSV/TSV; line ``k`` is ``text.split("\\n")[k - 1]``), None for XLSX."""
     encoding: str | None
     is_xlsx: bool
     header_line: int = 1
     bad: list[tuple[int, str, str]] = field(default_factory=list)
     preamble: list[tuple[int, str]] = field(default_factory=list)
+
+    @cached_property
+    def raw_lines(self) -> list[str] | None:
+        """The text's physical lines (split on first use: only rejects need them)."""
+        return None if self.text is None else self.text.split("\n")
 
     def raw(self, i: int) -> str:
         """The raw text of row ``i`` (CSV: its physical lines; XLSX: cells joined by tabs)."""
@@ -207,34 +216,78 @@ def sniff_delimiter(first_line: str, source: str = "") -> str | None:
 
 def _first_line(text: str) -> tuple[int, str]:
     """(0-based index, content) of the first non-blank line."""
-    for i, ln in enumerate(text.split("\n", 50)):
+    for i, ln in enumerate(text[:65536].split("\n", 50)):
         if ln.strip():
             return i, ln
     return 0, ""
 
 
+def _record_lines(cells: pd.DataFrame, text: str) -> np.ndarray:
+    """Start line of each row when every physical record is a row (no blank lines were skipped):
+    row ``i`` starts after the rows before it and the newlines inside their quoted cells."""
+    n = len(cells)
+    base = 1 + np.arange(n, dtype="int64")
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if total == n:  # no cell holds a newline
+        return base
+    extra = np.zeros(n, dtype="int64")
+    for c in cells.columns:
+        counts = cells[c].str.count("\n").to_numpy(dtype="int64", na_value=0)
+        if counts.any():
+            extra += counts
+    return base + np.concatenate(([0], np.cumsum(extra)[:-1]))
+
+
 def _csv_cells_fast(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """pandas C parser; start line of each physical record (raises ParserError on ragged rows)."""
+    """Arrow's multi-threaded CSV parser, or pandas' C parser when the text has blank lines (Arrow
+    skips them, which would shift line numbers). Raises on ragged rows (the caller falls back to
+    :func:`_csv_cells_slow`)."""
+    if text.count('"') % 2:
+        raise ValueError("unbalanced quotes")  # Arrow would silently swallow the rest of the file
+    data = text.encode("utf-8")
+    if "\n\n" in text or text.startswith("\n"):
+        return _csv_cells_pandas(data, text, sep)
+    try:
+        return _csv_cells_arrow(data, text, sep)
+    except ValueError as exc:  # pyarrow.ArrowInvalid: ragged rows, whitespace-only lines, huge cells
+        log.debug("arrow CSV parse failed (%s); trying pandas", exc)
+        return _csv_cells_pandas(data, text, sep)
+
+
+def _csv_cells_pandas(data: bytes, text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
     df = pd.read_csv(
-        io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-        skip_blank_lines=False, index_col=False, engine="c", na_filter=False,
+        io.BytesIO(data), encoding="utf-8", sep=sep, header=None, dtype=str,
+        keep_default_na=False, skip_blank_lines=False, index_col=False, engine="c", na_filter=False,
     )
-    n = len(df)
-    if n and '"' in text:
-        extra = np.zeros(n, dtype="int64")
-        for c in df.columns:
-            col = df[c]
-            extra += col.str.count("\n").to_numpy(dtype="int64", na_value=0)
-        lines = 1 + np.arange(n, dtype="int64") + np.concatenate(([0], np.cumsum(extra)[:-1]))
-    else:
-        lines = 1 + np.arange(n, dtype="int64")
     df.columns = range(df.shape[1])
-    return df.fillna(""), lines
+    return df.fillna(""), _record_lines(df, text)
+
+
+def _csv_cells_arrow(data: bytes, text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    head = pacsv.read_csv(
+        io.BytesIO(data[: data.find(b"\n") + 1 or len(data)]),
+        read_options=pacsv.ReadOptions(autogenerate_column_names=True),
+        parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+    )
+    names = head.column_names
+    tbl = pacsv.read_csv(
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=_ARROW_BLOCK),
+        parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
+    )
+    df = pd.DataFrame({i: pd.Series(tbl.column(i).to_pandas(), dtype="str") for i in range(tbl.num_columns)})
+    return df, _record_lines(df, text)
 
 
 def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]], np.ndarray]:
     """Python csv module: tolerates ragged rows (padded to the widest) and reports broken quoting."""
     lines_of = text.split("\n")
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # one cell may be the whole file
     reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
     rows: list[list[str]] = []
     starts: list[int] = []
@@ -263,11 +316,19 @@ def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list
 
 
 def _blank_mask(cells: pd.DataFrame) -> np.ndarray:
+    """Rows whose cells are all empty or whitespace (checked fully only where the first cell is)."""
+    n = len(cells)
     if cells.shape[1] == 0:
-        return np.ones(len(cells), dtype=bool)
-    mask = np.ones(len(cells), dtype=bool)
-    for c in cells.columns:
-        mask &= (cells[c].str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        return np.ones(n, dtype=bool)
+    first = cells[cells.columns[0]]
+    cand = np.flatnonzero((first.str.strip() == "").to_numpy(dtype=bool, na_value=True))
+    mask = np.zeros(n, dtype=bool)
+    if len(cand):
+        sub = cells.iloc[cand]
+        blank = np.ones(len(cand), dtype=bool)
+        for c in sub.columns:
+            blank &= (sub[c].fillna("").str.strip() == "").to_numpy(dtype=bool)
+        mask[cand] = blank
     return mask
 
 
@@ -307,12 +368,13 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         cells = _read_xlsx(raw.data, raw.source)
         lines = 1 + np.arange(len(cells), dtype="int64")
         widths = None
-        raw_lines, enc, bad = None, None, []
+        text, enc, bad = None, None, []
     else:
         from csaudit.io.detect import decode
 
         text, enc = decode(raw.data, raw.source, forced=encoding)
-        text = text.lstrip("\ufeff")
+        if text.startswith("\ufeff"):
+            text = text[1:]
         if "\x00" in text:
             raise InputError(raw.source, None, "a text table (CSV/TSV); found binary data")
         offset = 0
@@ -322,24 +384,25 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         else:
             _, first = _first_line(text)
             sep = sniff_delimiter(first, raw.source) or ","
-        if not text.strip():
+        if not text or text.isspace():
             cells, lines, bad, widths = pd.DataFrame(), np.zeros(0, dtype="int64"), [], None
         else:
             try:
                 cells, lines = _csv_cells_fast(text, sep)
                 bad, widths = [], None
-            except (pd.errors.ParserError, ValueError) as exc:
+            except (pd.errors.ParserError, ValueError, ArithmeticError) as exc:  # ArrowInvalid is a ValueError
                 log.debug("%s: fast CSV parse failed (%s); using the csv module", raw.source, exc)
                 cells, lines, bad, widths = _csv_cells_slow(text, sep)
         lines = lines + offset
         bad = [(ln + offset, r, why) for ln, r, why in bad]
-        raw_lines = ([""] * offset) + text.split("\n")
+        if offset:
+            text = "\n" * offset + text
     keep = ~_blank_mask(cells)
     cells = cells.loc[keep].reset_index(drop=True)
     lines = lines[keep]
     widths = np.full(len(cells), cells.shape[1], dtype="int64") if widths is None else widths[keep]
     if len(cells) == 0:
-        return Grid([], cells, lines, raw_lines, enc, is_xlsx=raw_lines is None, bad=bad)
+        return Grid([], cells, lines, text, enc, is_xlsx=text is None, bad=bad)
     h = 0
     if aliases:
         for i in range(min(_HEADER_SEARCH_ROWS, len(cells))):
@@ -353,9 +416,9 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         header=header,
         cells=cells.iloc[h + 1 :].reset_index(drop=True),
         lines=lines[h + 1 :],
-        raw_lines=raw_lines,
+        text=text,
         encoding=enc,
-        is_xlsx=raw_lines is None,
+        is_xlsx=text is None,
         header_line=int(lines[h]),
         bad=bad,
     )
@@ -441,33 +504,63 @@ def _parse_distinct(u: pd.Series) -> tuple[pd.Series, pd.Series]:
     return ts, absolute
 
 
+def _strptime_fast(s: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD HH:MM:SS`` → naive ns datetimes (NaT elsewhere), with Arrow's C++ strptime."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = getattr(s.array, "_pa_array", None)
+        if arr is None:
+            arr = pa.array(s.to_numpy(dtype=object), type=pa.string())
+        out = pc.strptime(arr, format="%Y-%m-%d %H:%M:%S", unit="ns", error_is_null=True)
+        # Arrow rolls impossible days over (02-30 → 03-02): keep only rows whose month is as written;
+        # the others (and single-digit months) go through the exact regular-expression path
+        month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int64(), safe=False) if len(arr) else None
+        if month is not None:
+            same = pc.equal(pc.month(out), month)
+            out = pc.if_else(pc.fill_null(same, False), out, pa.scalar(None, out.type))
+        return pd.Series(out.to_pandas(), index=s.index).astype("datetime64[ns]")
+    except (ImportError, TypeError, ValueError, NotImplementedError):  # pragma: no cover - pandas fallback
+        return pd.to_datetime(s, format="%Y-%m-%d %H:%M:%S", errors="coerce").dt.as_unit("ns")
+
+
 def parse_times(values: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series, np.ndarray]:
     """Parse timestamp strings → ``(ts, bad)``.
 
     ``ts`` is naive local time (``datetime64[ns]``), or tz-aware in ``tz`` when any value is absolute
     (epoch seconds/milliseconds, ISO 8601 with ``Z``/offset; naive values are then localised to
     ``tz``). Empty values give NaT and are not bad; ``bad`` marks non-empty values that are not a
-    valid date/time. Each distinct string is parsed once.
+    valid date/time. ``YYYY-MM-DD HH:MM:SS`` is parsed in one vectorised pass; every other distinct
+    string once, by regular expression.
     """
-    s = values.astype("str").fillna("").str.strip()
-    codes, uniques = pd.factorize(s)
+    s = values.astype("str").fillna("")
+    ts = _strptime_fast(s)
+    todo = (ts.isna() & (s != "")).to_numpy(dtype=bool)
+    bad = np.zeros(len(s), dtype=bool)
+    if not todo.any():
+        return ts, bad
+    rest = s[todo].str.strip()
+    codes, uniques = pd.factorize(rest)
     u = pd.Series(uniques, dtype="str")
-    nonempty = u != ""
     parsed = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
     absolute = pd.Series(False, index=u.index)
+    nonempty = u != ""
     if nonempty.any():
         p, a = _parse_distinct(u[nonempty].reset_index(drop=True))
         parsed.loc[nonempty] = p.to_numpy()
         absolute.loc[nonempty] = a.to_numpy()
-    bad_u = (nonempty & parsed.isna()).to_numpy()
-    if absolute.any():
-        naive_local = parsed.where(~absolute).dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-        utc = parsed.where(absolute).dt.tz_localize("UTC").dt.tz_convert(tz)
-        parsed_u = naive_local.where(~absolute, utc)
-    else:
-        parsed_u = parsed
-    out = pd.Series(parsed_u.array.take(codes), index=values.index)
-    return out, bad_u[codes]
+    bad[todo] = (nonempty & parsed.isna()).to_numpy()[codes]
+    if not absolute.any():
+        ts.iloc[np.flatnonzero(todo)] = parsed.to_numpy()[codes]
+        return ts, bad
+    # some values are absolute instants: everything becomes tz-aware in tz
+    local = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    naive_part = parsed.where(~absolute).dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    abs_part = parsed.where(absolute).dt.tz_localize("UTC").dt.tz_convert(tz)
+    fill = naive_part.where(~absolute, abs_part)
+    local.iloc[np.flatnonzero(todo)] = fill.array.take(codes)
+    return local, bad
 
 
 def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:
@@ -485,9 +578,12 @@ def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:
 
 
 def map_roles(values: pd.Series) -> pd.Series:
-    """Role cells → role names (:data:`ROLE_VALUES`), NA where empty or unknown."""
-    key = values.astype("str").fillna("").str.strip().str.lower()
-    return key.map(ROLE_VALUES).astype("str")
+    """Role cells → role names (:data:`ROLE_VALUES`), NA where empty or unknown (per distinct value)."""
+    codes, uniques = pd.factorize(values.astype("str").fillna(""))
+    mapped = pd.array([ROLE_VALUES.get(str(u).strip().lower()) for u in uniques], dtype="str")
+    if len(codes) == 0:
+        return pd.Series(mapped[:0], index=values.index)
+    return pd.Series(mapped.take(codes, allow_fill=True), index=values.index)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -526,7 +622,7 @@ def _header_of(raw: RawFile, text: str | None) -> list[str]:
             return []
         rows = [[str(v).strip() for v in r] for r in df.fillna("").itertuples(index=False)]
     else:
-        for line in text.lstrip("\ufeff").split("\n", 200)[:200]:
+        for line in text[:65536].lstrip("\ufeff").split("\n", 200)[:200]:
             if not line.strip():
                 continue
             sep = sniff_delimiter(line, raw.source)
@@ -583,66 +679,76 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
                                                 f"headers are {', '.join(map(repr, grid.header))}")
     c = grid.cells
     n = len(c)
+    na = pd.Series(pd.array([pd.NA], dtype="str").take(np.zeros(n, dtype="int64")), index=c.index)
 
-    def col(name: str) -> pd.Series:
-        if name in cols:
-            return c[cols[name]].astype("str").str.strip()
-        return pd.Series([""] * n, dtype="str")
+    def col(name: str) -> pd.Series | None:
+        return c[cols[name]].astype("str").str.strip() if name in cols else None
+
+    def nonempty(s: pd.Series | None) -> pd.Series:
+        return na if s is None else s.where(s != "")
 
     text = c[cols["text"]].astype("str")
-    sender, customer, agent = col("sender"), col("customer"), col("agent")
-    role = map_roles(col("role")) if "role" in cols else pd.Series([pd.NA] * n, dtype="str")
-    if "role" in cols:
-        unknown = (col("role") != "") & role.isna()
+    sender = nonempty(col("sender"))
+    customer, agent = nonempty(col("customer")), nonempty(col("agent"))
+    role_cells = col("role")
+    if role_cells is not None:
+        role = map_roles(role_cells)
+        unknown = (role_cells != "") & role.isna()
         if unknown.any():
             log.warning("%s: %d row(s) with an unknown role value (e.g. %r); role left to the sender rules",
-                        src, int(unknown.sum()), col("role")[unknown].iloc[0])
+                        src, int(unknown.sum()), role_cells[unknown].iloc[0])
+    else:
+        role = na
     # role from the sender when the row names its customer/agent
-    role = role.mask(role.isna() & (sender != "") & (sender == agent), "agent")
-    role = role.mask(role.isna() & (sender != "") & (sender == customer), "customer")
+    for other, name in ((agent, "agent"), (customer, "customer")):
+        if other is not na and sender is not na:
+            cond = role.isna() & (sender == other).fillna(False)
+            if cond.any():
+                role = role.mask(cond, name)
     # sender from role when absent
-    sender = sender.mask((sender == "") & role.isin(AGENT_SIDE), agent)
-    sender = sender.mask((sender == "") & (role == "customer"), customer)
-    sender = sender.mask((sender == "") & (role == "system"), "system")
-    agent_side = role.isin(AGENT_SIDE) | role.isna()
-    agent_out = agent.where(agent_side & (agent != ""))
-    if "agent" not in cols:
-        agent_out = sender.where(role.isin(AGENT_SIDE) & (sender != ""))
+    if sender.isna().any():
+        for cond, fill in ((role.isin(AGENT_SIDE), agent), (role == "customer", customer), (role == "system", "system")):
+            cond = sender.isna() & cond.fillna(False)
+            if cond.any():
+                sender = sender.mask(cond, fill)
+    if "agent" in cols:
+        agent_out = agent.where(role.isin(AGENT_SIDE) | role.isna())
+    else:
+        agent_out = sender.where(role.isin(AGENT_SIDE))
     if "ts" in cols or "date" in cols:
-        ts_str = join_date_time(col("date"), col("ts")) if "date" in cols else col("ts")
+        ts_str = join_date_time(col("date") if "date" in cols else pd.Series("", index=c.index, dtype="str"),
+                                col("ts") if "ts" in cols else pd.Series("", index=c.index, dtype="str")
+                                ) if "date" in cols else col("ts")
         ts, bad_ts = parse_times(ts_str, ctx.tz)
     else:
         ts, bad_ts = pd.Series(pd.NaT, index=c.index, dtype="datetime64[ns]"), np.zeros(n, dtype=bool)
-        ts_str = col("ts")
+        ts_str = None
     no_text = (text.str.strip() == "").to_numpy(dtype=bool, na_value=True)
-    no_sender = (sender == "").to_numpy(dtype=bool)
-    reason = np.full(n, "", dtype=object)
-    reason[no_sender] = "no sender (empty sender cell and no role/customer/agent to derive it from)"
-    reason[bad_ts] = [f"time {v!r} is not a date/time" for v in ts_str[bad_ts]]
-    reason[no_text] = "no text"
+    no_sender = sender.isna().to_numpy(dtype=bool)
     bad = no_text | bad_ts | no_sender
     for i in np.flatnonzero(bad):
+        if no_text[i]:
+            why = "no text"
+        elif bad_ts[i]:
+            why = f"time {ts_str.iloc[i]!r} is not a date/time"
+        else:
+            why = "no sender (empty sender cell and no role/customer/agent to derive it from)"
         rej_lines.append(int(grid.lines[i]))
         rej_raw.append(grid.raw(i))
-        rej_why.append(str(reason[i]))
-    keep = ~bad
-
-    def opt(name: str) -> pd.Series:
-        s = col(name)
-        return s.where(s != "")
-
+        rej_why.append(why)
     messages = pd.DataFrame({
-        "line": pd.Series(grid.lines, dtype="int64"),
+        "line": pd.Series(grid.lines, dtype="int64", index=c.index),
         "sender": sender,
         "ts": ts,
         "text": text,
         "role": role,
-        "shop": opt("shop"),
-        "customer": customer.where(customer != ""),
+        "shop": nonempty(col("shop")),
+        "customer": customer,
         "agent": agent_out,
-        "conversation": opt("conversation"),
+        "conversation": nonempty(col("conversation")),
     })
-    messages = messages.loc[keep].reset_index(drop=True)
+    if bad.any():
+        messages = messages.loc[~bad].reset_index(drop=True)
     rejects = rejects_frame(rej_lines, rej_raw, rej_why).sort_values("line", kind="stable").reset_index(drop=True)
     return Parsed(messages, rejects, grid.encoding)
 

@@ -124,3 +124,21 @@ def test_sniff_other_formats():
     assert qj.sniff(raw_of("w.json", wecom), wecom) == 0.0
     csv_text = "时间,发送人,内容\n"
     assert qj.sniff(raw_of("c.csv", csv_text), csv_text) == 0.0
+
+
+def test_read_chats_zip_of_per_customer_files(tmp_path):
+    import zipfile
+
+    import csaudit as ca
+
+    with zipfile.ZipFile(tmp_path / "json.zip", "w") as zf:
+        for p in variants("qianniu_json"):
+            zf.writestr(f"export/{p.name}", p.read_bytes())
+    chats = ca.read_chats(tmp_path / "json.zip")
+    assert set(chats.sources["format"]) == {"qianniu-json"} and chats.rejects.empty
+    m = chats.messages
+    assert len(m) == 5 and chats.duplicates == 5 * (len(variants("qianniu_json")) - 1)
+    assert m["role"].astype("str").tolist() == ["customer", "customer", "agent", "agent", "customer"]
+    assert m["agent"].fillna("").tolist() == ["", "", "小鹿服饰:晴晴", "小鹿服饰:晴晴", ""]  # both colon widths
+    assert set(m["customer"]) == {"jojo_2020"} and set(m["shop"]) == {"小鹿服饰"}
+    assert m["text"].tolist()[1] == "[图片]"

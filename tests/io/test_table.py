@@ -264,3 +264,80 @@ def test_parse_does_not_touch_pipeline_columns():
     from csaudit.io.base import PARSED_COLUMNS
 
     assert tuple(parsed.messages.columns) == PARSED_COLUMNS
+
+
+# -- end to end through ca.read_chats -------------------------------------------------------------
+
+
+def _copy_variants(fmt: str, dest) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in variants(fmt):
+        (dest / p.name).write_bytes(p.read_bytes())
+
+
+def test_read_chats_table_variants_collapse_to_one_conversation(tmp_path):
+    import csaudit as ca
+
+    _copy_variants("table", tmp_path)
+    chats = ca.read_chats(tmp_path)
+    src = chats.sources.set_index(chats.sources["source"].str.rsplit("/", n=1).str[-1])
+    assert (src["format"] == "table").all() and len(src) == len(variants("table"))
+    m = chats.messages
+    # every variant holds the same 4 messages: all but the first copy are dropped as duplicates
+    assert len(m) == 4 and chats.duplicates == 4 * (len(src) - 1)
+    assert m["role"].astype("str").tolist() == ["customer", "agent", "agent", "customer"]
+    assert m["agent"].fillna("").tolist() == ["", "小鹿服饰:晴晴", "小鹿服饰:晴晴", ""]
+    assert set(m["customer"]) == {"jojo_2020"} and set(m["shop"]) == {"小鹿服饰"}
+    assert m["conversation_id"].nunique() == 1
+    assert m["text"].iloc[0] == "这件毛衣起球吗\n我平时穿M码"
+    assert m["ts"].dt.strftime("%H:%M:%S").tolist() == ["14:03:07", "14:03:30", "14:04:02", "14:05:10"]
+    assert chats.rejects["reason"].tolist() == ["line before the header row"]
+
+
+def test_read_chats_columns_mapping_and_forced_format(tmp_path):
+    import csaudit as ca
+
+    p = tmp_path / "export.txt"
+    p.write_text("when|who|what|dir\n2026-11-09 10:00:00|jojo|在吗|in\n2026-11-09 10:00:20|阿青|在的亲|out\n",
+                 encoding="utf-8")
+    chats = ca.read_chats(p, format="table", columns={"ts": "when", "sender": "who", "text": "what", "role": "dir"})
+    m = chats.messages
+    assert m["role"].astype("str").tolist() == ["customer", "agent"]
+    assert m["agent"].fillna("").tolist() == ["", "阿青"]
+    assert set(m["customer"]) == {"jojo"}
+
+
+def test_read_chats_mixed_folder(tmp_path):
+    import json
+    import zipfile
+
+    import csaudit as ca
+    from tests.io.golden import GOLDEN
+
+    (tmp_path / "chats.csv").write_bytes((GOLDEN / "table" / "cn_gbk_split_datetime.csv").read_bytes())
+    (tmp_path / "kf").mkdir()
+    (tmp_path / "kf" / "page.json").write_bytes((GOLDEN / "wecom" / "page.json").read_bytes())
+    doc = {"user": "amy_lin", "exportTime": "2026-11-11 08:00:00", "chats": [
+        {"date": "2026-11-10", "time": "09:00:00", "sender": "amy_lin", "text": "有现货吗", "imgUrl": ""},
+        {"date": "2026-11-10", "time": "09:00:40", "sender": "小鹿服饰：阿青", "text": "有的亲", "imgUrl": ""},
+    ]}
+    with zipfile.ZipFile(tmp_path / "per_customer.zip", "w") as zf:
+        zf.writestr("amy_lin.json", json.dumps(doc, ensure_ascii=False).encode("gbk"))
+    (tmp_path / "orders.csv").write_bytes((GOLDEN / "orders" / "taobao_gbk.csv").read_bytes())
+    (tmp_path / "notes.md").write_text("not an export", encoding="utf-8")
+
+    chats = ca.read_chats(tmp_path)
+    fmt = dict(zip(chats.sources["source"].str.replace(tmp_path.as_posix() + "/", ""), chats.sources["format"],
+                   strict=True))
+    assert fmt == {"chats.csv": "table", "kf/page.json": "wecom-kf", "per_customer.zip/amy_lin.json": "qianniu-json",
+                   "orders.csv": "orders", "notes.md": "skipped"}
+    assert chats.rejects.empty and chats.duplicates == 0
+    m = chats.messages
+    assert len(m) == 4 + 6 + 2
+    assert set(m.loc[m["role"] == "customer", "customer"]) == {"jojo_2020", "wmJojo2020", "amy_lin"}
+    assert set(m["agent"].dropna()) == {"小鹿服饰:晴晴", "qingqing", "小鹿服饰:阿青"}
+    assert m.groupby("customer")["conversation_id"].nunique().to_dict() == {
+        "amy_lin": 1, "jojo_2020": 1, "wmJojo2020": 1}
+    assert (m["role"] == "system").sum() == 1
+    orders = ca.read_orders(tmp_path / "orders.csv")
+    assert orders["customer"].tolist() == ["jojo_2020", "amy_lin", "老王的店铺粉"]

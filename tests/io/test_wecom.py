@@ -133,3 +133,19 @@ def test_sniff_other_formats():
     qn = '{"user": "u", "exportTime": "x", "chats": [{"date": "2026-11-09", "sender": "u"}]}'
     assert wecom.sniff(raw_of("q.json", qn), qn) == 0.0
     assert wecom.sniff(RawFile("g", b"\x00\x01"), None) == 0.0
+
+
+def test_read_chats_wecom_folder(tmp_path):
+    import csaudit as ca
+
+    for p in variants("wecom"):
+        if p.suffix == ".json":
+            (tmp_path / p.name).write_bytes(p.read_bytes())
+    chats = ca.read_chats(tmp_path)
+    assert set(chats.sources["format"]) == {"wecom-kf"} and chats.rejects.empty
+    m = chats.messages
+    assert len(m) == 6 and chats.duplicates == 6 * (len(chats.sources) - 1)
+    assert m["role"].astype("str").tolist() == ["customer", "system", "agent", "customer", "agent", "customer"]
+    assert m["agent"].fillna("").tolist() == ["", "", "qingqing", "", "qingqing", ""]
+    assert set(m["customer"]) == {"wmJojo2020"} and set(m["shop"]) == {"wkXiaolu01"}
+    assert m["conversation_id"].nunique() == 1
