@@ -782,9 +782,11 @@ def politeness(
       is this agent).
     """
     lexicon = lexicon or Lexicon.load()
-    lex = hits.loc[hits["rule"].str.startswith("lexicon:") & (hits["side"] == "agent")]
-    ag = messages.loc[messages["role"] == "agent"]
-    res = pd.DataFrame(ag.groupby("agent", sort=True).size().rename("n_agent_messages"))
+    cols = ["message_id", "agent", "rule", "category", "severity", "side"]
+    lexical = hits["rule"].str.startswith("lexicon:").to_numpy(dtype=bool, na_value=False)
+    lex = hits.loc[lexical & (hits["side"] == "agent").to_numpy(dtype=bool), cols]
+    ag_agent = messages.loc[(messages["role"] == "agent").to_numpy(dtype=bool, na_value=False), "agent"]
+    res = pd.DataFrame(ag_agent.value_counts(sort=False).sort_index().rename("n_agent_messages"))
     per_cat = lex.groupby(["agent", "category"]).size().unstack(fill_value=0)
 
     def count(cat: str) -> pd.Series:
@@ -808,7 +810,7 @@ def politeness(
     for cat in negative:
         res[f"{cat}_hits"] = count(cat)
     # customer-side signals (repeated, escalation) in the agent's conversations
-    cust = hits.loc[hits["rule"].str.startswith("lexicon:") & (hits["side"] == "customer")]
+    cust = hits.loc[lexical & (hits["side"] == "customer").to_numpy(dtype=bool), cols]
     cust_cat = cust.groupby(["agent", "category"]).size()
     for cat in lexicon.group("customer"):
         s = cust_cat.xs(cat, level="category") if cat in cust_cat.index.get_level_values(1) else None
