@@ -466,3 +466,22 @@ def test_transfer_sources_of_sample(truth_dir):
     src = transfer_sources(m)
     assert len(src) > 0 and src.str.startswith("栖木家居:").all()
     assert not src.str.contains("服务助手").any()  # routing lines are not transfers
+
+
+def test_rounds_from_read_chats_match_sample_truth(sample_dir, truth_dir):
+    """End to end: the sample exports as read by ``read_chats`` (in its row order) give the true rounds."""
+    chats_mod = pytest.importorskip("csaudit.io.chats")
+    m = chats_mod.read_chats(sample_dir).messages
+    r = rounds(m, LatencyConfig())
+    first = m.groupby("conversation_id")["ts"].min().dt.strftime("%Y-%m-%dT%H:%M:%S")
+    cust = m.groupby("conversation_id")["customer"].first()
+    r["conversation"] = r["conversation_id"].map(cust + "|" + first)
+    t = pd.read_csv(truth_dir / "rounds.csv.gz", dtype=str, keep_default_na=False)
+    t["round"] = t["round"].astype("int64")
+    j = t.merge(r, on=["conversation", "round"], how="outer", indicator=True, suffixes=("_truth", ""))
+    assert (j["_merge"] == "both").all(), j["_merge"].value_counts().to_dict()
+    assert (j["agent_truth"].replace("", None).fillna("-") == j["agent"].fillna("-")).all()
+    truth_s = pd.to_numeric(j["response_s_truth"].replace("", None)).to_numpy(dtype=float)
+    np.testing.assert_array_equal(truth_s, j["response_s"].to_numpy(dtype=float))
+    assert ((j["transfer_truth"] == "true") == j["transfer"]).all()
+    assert ((j["in_hours_truth"] == "true") == j["in_hours"]).all()
