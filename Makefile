@@ -16,9 +16,20 @@ $(STAMP): pyproject.toml
 ## demo: set up and run the weekly audit of data/sample_chats/ -> reports/index.html
 demo: $(STAMP)
 	$(VENV)/bin/csaudit ingest data/sample_chats
+	$(VENV)/bin/csaudit report data/sample_chats --orders data/sample_chats/orders.csv --out reports
+	@echo "Reports: file://$(CURDIR)/reports/index.html (agents in reports/agents/, workbook reports/audit.xlsx)"
 
 ## test: set up and run the whole test suite
 test: $(STAMP)
+	@# the browser test needs Debian's chromium + chromedriver: install them when missing and root
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver for the browser test"; \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+	      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } \
+	      || echo "could not install chromium: the browser test will be skipped"; \
+	  else echo "chromium/chromedriver missing and not root: the browser test will be skipped"; fi; \
+	fi
 	$(VENV)/bin/ruff check csaudit tests benchmarks
 	$(PY) -m pytest -q
 

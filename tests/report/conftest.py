@@ -8,6 +8,12 @@ sample-based fixtures (one shared ``csaudit report`` run) live in test_cli_repor
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -107,3 +113,69 @@ def build_tiny_audit(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_audit(tmp_path_factory.mktemp("tiny") / "audit")
+
+
+# --------------------------------------------------------------------------------------------
+# one real `csaudit report` run on the sample, shared by the slow tests
+
+
+@dataclass
+class Run:
+    out: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+def csaudit(*args: str, timeout: float = 600) -> Run:
+    """Run the real CLI in a subprocess (not a TTY: plain log lines)."""
+    out = Path(args[args.index("--out") + 1]) if "--out" in args else Path("reports")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "csaudit.cli", *args], capture_output=True, text=True,
+                       timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return Run(out, p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """``csaudit report data/sample_chats --orders ... --out <tmp>/reports`` (the demo command)."""
+    out = tmp_path_factory.mktemp("sample") / "reports"
+    run = csaudit("report", str(sample_dir), "--orders", str(sample_dir / "orders.csv"), "--out", str(out),
+                  "--workers", "2")
+    assert (out / "audit" / "meta.json").exists(), run.stderr[-3000:]
+    return run
+
+
+@dataclass
+class Planted:
+    run: Run
+    unmasked: Run
+    good: str  # agent whose report shows the planted script and phone
+    bad: str  # agent whose audit rows are corrupt (hit offsets outside the message)
+
+
+@pytest.fixture(scope="session")
+def planted_report(sample_report: Run, tmp_path_factory: pytest.TempPathFactory) -> Planted:
+    """The sample's saved audit with a planted script + phone for one agent and corrupt hits for another,
+    reported for those two agents only (saved-audit mode: no second audit)."""
+    src = sample_report.out / "audit"
+    d = tmp_path_factory.mktemp("planted") / "audit"
+    shutil.copytree(src, d)
+    agents = pd.read_parquet(d / "agents.parquet")["agent"].tolist()
+    good, bad = agents[0], agents[1]
+    lost = pd.read_parquet(d / "lost_inquiries.parquet")
+    i = lost.index[lost["agent"] == good][0]
+    lost.loc[i, "text"] = f"{SCRIPT} 我电话 {PHONE}"
+    lost.to_parquet(d / "lost_inquiries.parquet", index=False)
+    hits = pd.read_parquet(d / "hits.parquet")
+    rows = hits.index[(hits["agent"] == bad) & hits["start"].notna()]
+    hits.loc[rows, "start"] = 10_000
+    hits.loc[rows, "end"] = 10_005
+    hits.to_parquet(d / "hits.parquet", index=False)
+    out = d.parent / "reports"
+    run = csaudit("report", str(d), "--agents", f"{good},{bad}", "--out", str(out), "--workers", "1")
+    out2 = d.parent / "reports_unmasked"
+    unmasked = csaudit("report", str(d), "--agents", good, "--no-mask", "--out", str(out2), "--workers", "1")
+    return Planted(run, unmasked, good, bad)

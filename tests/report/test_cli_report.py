@@ -1,0 +1,127 @@
+"""`csaudit report` end to end on the sample data (one shared run; see conftest.py)."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+import csaudit as ca
+from csaudit.report.html import esc
+from csaudit.report.views import agent_slug, fmt_value
+
+from .conftest import PHONE, SCRIPT, Planted, Run
+
+pytestmark = pytest.mark.slow
+
+KPI_RE = re.compile(r'data-kpi="([^"]+)" data-value="([^"]*)">([^<]*)<')
+PHONE_RE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+def body(path: Path) -> str:
+    """The page without the <head> (plotly.js is minified code, not report content)."""
+    return path.read_text(encoding="utf-8").split("</head>", 1)[1]
+
+
+def test_all_outputs_exist(sample_report: Run) -> None:
+    out = sample_report.out
+    assert sample_report.returncode == 0, sample_report.stderr[-3000:]
+    audit = ca.Audit.load(out / "audit")
+    agents = audit.agents["agent"].tolist()
+    assert len(agents) == 8
+    for name in ("index.html", "audit.xlsx", "run.log"):
+        assert (out / name).stat().st_size > 0
+    index = body(out / "index.html")
+    for a in agents:
+        page = out / "agents" / f"{agent_slug(a)}.html"
+        assert page.exists(), a
+        assert f'href="agents/{agent_slug(a)}.html"' in index
+        assert (out / "notebooks" / f"{agent_slug(a)}.ipynb").exists()
+    assert len(list((out / "agents").glob("*.html"))) == 8
+    assert "8/8 agent reports ok" in sample_report.stdout
+    # not a TTY: plain log lines, no progress bar
+    assert "report 9/9 ok" in sample_report.stderr and "\r" not in sample_report.stderr
+    assert "reports:" in (out / "run.log").read_text(encoding="utf-8")
+    print(f"csaudit report on the sample: {sample_report.seconds:.1f} s")
+
+
+def test_each_report_shows_the_scorecard_values(sample_report: Run) -> None:
+    agents = ca.Audit.load(sample_report.out / "audit").agents.set_index("agent")
+    for a, row in agents.iterrows():
+        html = body(sample_report.out / "agents" / f"{agent_slug(a)}.html")
+        kpis = KPI_RE.findall(html)
+        assert len(kpis) >= 10, a
+        for col, raw, shown in kpis:
+            assert shown == fmt_value(col, row[col]), (a, col)
+            if raw:
+                assert float(raw) == pytest.approx(float(row[col]), rel=1e-12), (a, col)
+            else:
+                assert pd.isna(row[col])
+        assert f'QA score <b data-kpi="qa_score">{fmt_value("qa_score", row["qa_score"])}</b>' in html
+        assert f'rank <b data-kpi="rank">{int(row["rank"])}</b> of 8' in html
+
+
+def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run) -> None:
+    audit = ca.Audit.load(sample_report.out / "audit")
+    phones = set(PHONE_RE.findall("\n".join(audit.messages["text"].astype(str))))
+    assert phones, "the sample has phone numbers in its chats"
+    for page in [sample_report.out / "index.html", *(sample_report.out / "agents").glob("*.html")]:
+        html = body(page)
+        assert SCRIPT not in html
+        assert not phones & set(PHONE_RE.findall(html)), page.name
+    with zipfile.ZipFile(sample_report.out / "audit.xlsx") as z:  # every string of every sheet
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml"))
+    assert "订单" in xml or "栖木家居" in xml
+    assert not phones & set(PHONE_RE.findall(xml))
+
+
+def test_workbook_sheets_and_rows(sample_report: Run) -> None:
+    audit = ca.Audit.load(sample_report.out / "audit")
+    wb = openpyxl.load_workbook(sample_report.out / "audit.xlsx", read_only=True)
+    assert wb.sheetnames == ["scorecard", "hits", "unreplied", "lost_inquiries", "definitions"]
+    for sheet, table in (("scorecard", audit.agents), ("hits", audit.hits), ("unreplied", audit.unreplied),
+                         ("lost_inquiries", audit.lost_inquiries)):
+        assert wb[sheet].max_row == len(table) + 1, sheet
+    names = [r[0] for r in wb["scorecard"].iter_rows(min_row=2, values_only=True)]
+    assert names == audit.agents["agent"].tolist()  # Chinese intact, same order (rank)
+
+
+def test_planted_script_is_escaped_and_phone_masked(planted_report: Planted) -> None:
+    run = planted_report.run
+    html = body(run.out / "agents" / f"{agent_slug(planted_report.good)}.html")
+    assert SCRIPT not in html and esc(SCRIPT) in html
+    assert PHONE not in html and "138****5678" in html
+    shown = body(planted_report.unmasked.out / "agents" / f"{agent_slug(planted_report.good)}.html")
+    assert planted_report.unmasked.returncode == 0, planted_report.unmasked.stderr[-2000:]
+    assert PHONE in shown and esc(SCRIPT) in shown and SCRIPT not in shown
+
+
+def test_a_failing_agent_is_reported_and_the_others_finish(planted_report: Planted) -> None:
+    run = planted_report.run
+    assert run.returncode == 1
+    nb = run.out / "notebooks" / f"{agent_slug(planted_report.bad)}.ipynb"
+    assert f"FAILED agent {planted_report.bad!r}" in run.stdout and str(nb) in run.stdout
+    assert "ValueError" in run.stdout and "outside" in run.stdout
+    assert nb.exists() and "ValueError" in nb.read_text(encoding="utf-8")  # the error cell is kept
+    assert not (run.out / "agents" / f"{agent_slug(planted_report.bad)}.html").exists()
+    assert (run.out / "agents" / f"{agent_slug(planted_report.good)}.html").exists()
+    assert "1/2 agent reports ok" in run.stdout
+    assert "FAILED" in body(run.out / "index.html")
+    assert "FAILED" in (run.out / "run.log").read_text(encoding="utf-8")
+
+
+def test_explore_notebook_runs_top_to_bottom(sample_report: Run, tmp_path: Path, repo_root: Path) -> None:
+    import papermill as pm
+
+    out = tmp_path / "explore.ipynb"
+    nb = pm.execute_notebook(str(repo_root / "notebooks" / "explore.ipynb"), str(out),
+                             parameters={"audit_dir": str(sample_report.out / "audit")}, kernel_name="csaudit",
+                             progress_bar=False, cwd=str(repo_root / "notebooks"), execution_timeout=120)
+    texts = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                    for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "hits of the new category" in texts
+    assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
