@@ -92,42 +92,58 @@ def excel_frame(df: pd.DataFrame, tz: str, mask: bool = True, text_columns: tupl
     return out
 
 
-def _cell_value(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    if isinstance(v, str):
-        return _ILLEGAL.sub("", v)[:_MAX_CELL]
-    if isinstance(v, (list, tuple, dict, set)):
-        return str(v)
-    return v
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns of plain Python values (None for missing) that openpyxl writes as they are."""
+    out = {}
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            vals = [None if pd.isna(v) else v.to_pydatetime() for v in s]
+        elif pd.api.types.is_bool_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
+            vals = [None if pd.isna(v) else bool(v) for v in s]
+        elif pd.api.types.is_numeric_dtype(s):
+            arr = s.astype("float64").to_numpy(na_value=np.nan)
+            ints = pd.api.types.is_integer_dtype(s)
+            vals = [None if np.isnan(v) else (int(v) if ints else float(v)) for v in arr]
+        else:
+            txt = s.astype("str").str.replace(_ILLEGAL, "", regex=True).str.slice(0, _MAX_CELL)
+            vals = [None if pd.isna(o) else t for o, t in zip(s, txt, strict=True)]
+        out[col] = vals
+    return pd.DataFrame(out, columns=df.columns, dtype=object) if len(df) else pd.DataFrame(columns=df.columns)
 
 
-def _write_sheet(ws: Any, df: pd.DataFrame) -> None:
+def _write_sheet(wb: Any, name: str, df: pd.DataFrame) -> None:
+    """One sheet in write-only mode (fast): bold header, frozen first row, widths from the content."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    ws.append([str(c) for c in df.columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for rec in df.itertuples(index=False, name=None):
-        ws.append([_cell_value(v) for v in rec])
-    # strings are text, never formulas (chat text may start with "=")
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"
-            elif hasattr(cell.value, "year") and hasattr(cell.value, "hour"):
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-    ws.freeze_panes = "A2"
+    ws = wb.create_sheet(name)
+    plain = _plain(df)
     for i, col in enumerate(df.columns, start=1):
-        width = max([len(str(col))] + [min(len(str(v)), 60) for v in df[col].head(200)]) if len(df) else len(str(col))
+        sample = [len(str(v)) for v in plain[col].head(200) if v is not None] if len(plain) else []
+        width = max([len(str(col)), *[min(n, 60) for n in sample]])
         ws.column_dimensions[get_column_letter(i)].width = min(max(8, width * 1.6), 80)
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for col in df.columns:
+        c = WriteOnlyCell(ws, value=str(col))
+        c.font = bold
+        header.append(c)
+    ws.append(header)
+    for rec in plain.itertuples(index=False, name=None):
+        row = list(rec)
+        for j, v in enumerate(row):
+            if isinstance(v, str) and v.startswith("="):  # chat text is never a formula
+                c = WriteOnlyCell(ws, value=v)
+                c.data_type = "s"
+                row[j] = c
+            elif hasattr(v, "hour") and hasattr(v, "year"):
+                c = WriteOnlyCell(ws, value=v)
+                c.number_format = "yyyy-mm-dd hh:mm:ss"
+                row[j] = c
+        ws.append(row)
 
 
 def write_workbook(
@@ -153,10 +169,9 @@ def write_workbook(
         "lost_inquiries": excel_frame(lost_inquiries, tz, mask),
         "definitions": definitions(agents, tz, meta),
     }
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     for name in SHEETS:
-        _write_sheet(wb.create_sheet(name), frames[name])
+        _write_sheet(wb, name, frames[name])
     tmp = path.with_suffix(".tmp.xlsx")
     wb.save(tmp)
     tmp.replace(path)

@@ -246,6 +246,20 @@ def hit_evidence(hits: pd.DataFrame, mask: bool = True) -> pd.DataFrame:
     return out
 
 
+def hit_summary(hits: pd.DataFrame) -> pd.DataFrame:
+    """``rule, category, severity, side, n, top_terms, suggestion`` per rule, most frequent first."""
+    cols = ["rule", "category", "severity", "side", "n", "top_terms", "suggestion"]
+    if hits.empty:
+        return pd.DataFrame(columns=cols)
+    g = hits.groupby(["rule", "category", "severity", "side"], sort=False, observed=True)
+    out = g.size().rename("n").reset_index()
+    terms = g["term"].agg(lambda s: "、".join(f"{t}×{c}" for t, c in s.dropna().astype("str").value_counts().head(3).items()))
+    sugg = g["suggestion"].agg(lambda s: next((x for x in s if isinstance(x, str) and x), ""))
+    out["top_terms"] = terms.to_numpy()
+    out["suggestion"] = sugg.to_numpy()
+    return out.sort_values("n", ascending=False, kind="stable")[cols].reset_index(drop=True)
+
+
 # --------------------------------------------------------------------------------------------
 # figures
 
@@ -369,7 +383,7 @@ def coaching_points(
         sub = lex_neg.loc[lex_neg["category"] == cat]
         terms = sub["term"].dropna().astype("str").value_counts()
         sugg = sub["suggestion"].dropna()
-        recs.append({"topic": f"Avoid {cat} phrases 负面用语", "points_lost": cat_loss("compliance") or float(by_cat["points"].sum()),
+        recs.append({"topic": f"Avoid {cat} phrases 负面用语", "points_lost": cat_loss("compliance") + 0.01 * len(lex_neg),
                      "advice": str(sugg.iloc[0]) if len(sugg) else "Rephrase positively.",
                      "evidence": f"{int(by_cat['n'].sum())} negative-phrase hit(s); most often: "
                                  + ", ".join(f"「{mask_text(t)}」×{c}" for t, c in terms.head(3).items())})
@@ -379,8 +393,8 @@ def coaching_points(
         g = conversations["greeting_ok"].astype("boolean").mean() if "greeting_ok" in conversations else np.nan
         c = conversations["closing_ok"].astype("boolean").mean() if "closing_ok" in conversations else np.nan
         rules = qc["rule"].value_counts() if len(qc) else pd.Series(dtype="int64")
-        sugg = qc["suggestion"].dropna() if len(qc) else pd.Series(dtype="str")
-        recs.append({"topic": "Service routine 服务规范", "points_lost": cat_loss("politeness") + 0.5 * len(qc),
+        sugg = qc.loc[qc["rule"] == rules.index[0], "suggestion"].dropna() if len(qc) else pd.Series(dtype="str")
+        recs.append({"topic": "Service routine 服务规范", "points_lost": cat_loss("politeness") + 0.01 * len(qc),
                      "advice": str(sugg.iloc[0]) if len(sugg) else
                      "Greet in the first reply, apologise after a long wait, close with thanks and a rating invitation.",
                      "evidence": f"greeting in first reply {fmt_value('g_rate', g)}, closing {fmt_value('c_rate', c)}"
@@ -531,8 +545,9 @@ class AgentReport:
             return Html()
         neg = hit_evidence(negative_hits(self.data.hits, self.config), mask=self.mask)
         cols = ["when", "category", "rule", "severity", "side", "term", "message", "suggestion", "conversation_id"]
-        body = (f"<p>{len(neg)} hit(s): every negative phrase (agent side) and every QC rule hit, with the exact "
-                "message, the term marked and what to say instead.</p>")
+        body = (f"<p>{len(neg)} hit(s): every negative phrase and every QC rule hit, with the exact "
+                "message, the term marked and what to say instead. Summary first, then every hit.</p>")
+        body += table(hit_summary(neg), headers={"n": "hits"})
         body += table(neg, [c for c in cols if c in neg.columns] if len(neg) else None, raw=["message"])
         return section("Negative phrases and QC hits 负面用语与质检", body, "hits")
 
