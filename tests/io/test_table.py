@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csaudit.io import table
 from csaudit.io.base import InputError, RawFile, ReadContext
@@ -341,3 +344,33 @@ def test_read_chats_mixed_folder(tmp_path):
     assert (m["role"] == "system").sum() == 1
     orders = ca.read_orders(tmp_path / "orders.csv")
     assert orders["customer"].tolist() == ["jojo_2020", "amy_lin", "老王的店铺粉"]
+
+
+# -- property: any CSV written by the csv module reads back row for row, at the right lines ------
+
+_cell_text = st.lists(st.sampled_from(["a", "亲", "，", ",", " ", '"', "\n", "\t", "～", "好的", "  "]),
+                      max_size=8).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["jojo", "小鹿服饰:晴晴", "a,b", 'q"x']), _cell_text,
+                               st.booleans()), max_size=15),
+       sep=st.sampled_from([",", "\t", ";"]))
+def test_property_rows_round_trip_with_line_numbers(rows, sep):
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator="\n")
+    w.writerow(["发送人", "内容"])
+    line = 2
+    want = []  # (line, sender, text or None for a reject)
+    for sender, text, blank_after in rows:
+        w.writerow([sender, text])
+        want.append((line, sender, text if text.strip() else None))
+        line += 1 + text.count("\n")
+        if blank_after:
+            buf.write("\n")
+            line += 1
+    parsed = table.parse(raw_of("p.csv", buf.getvalue()), ReadContext())
+    got = list(zip(parsed.messages["line"], parsed.messages["sender"], parsed.messages["text"], strict=True))
+    assert got == [(ln, s, t) for ln, s, t in want if t is not None]
+    assert parsed.rejects["line"].tolist() == [ln for ln, _, t in want if t is None]
+    assert set(parsed.rejects["reason"]) <= {"no text"}
