@@ -236,7 +236,7 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
     >>> rounds(msgs, LatencyConfig())[["round", "agent", "response_s", "slow"]].to_dict("records")
     [{'round': 1, 'agent': '店:阿青', 'response_s': 475.0, 'slow': True}]
     """
-    cfg = cfg or LatencyConfig()
+    cfg = getattr(cfg, "latency", cfg) or LatencyConfig()  # a whole Config works too
     if len(messages) == 0:
         out = schema.empty("rounds", cfg.timezone)
         out["n_messages"] = pd.Series([], dtype="int64")
