@@ -143,11 +143,35 @@ def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()[PRONOUN_COLUMNS]
 
 
-def _tfidf() -> Any:
-    _jieba()
-    import jieba.analyse
+# jieba.analyse's own TF-IDF stop words (KeywordExtractor.STOP_WORDS)
+JIEBA_STOP_WORDS = frozenset(
+    "the of is and to in that we for an are by be as on with can if from which you it this then at "
+    "have all not one has or".split()
+)
 
-    return jieba.analyse.default_tfidf
+
+@lru_cache(maxsize=1)
+def _idf() -> tuple[dict[str, float], float]:
+    """jieba.analyse's IDF table (``jieba/analyse/idf.txt``) and its median, read as jieba reads them,
+    without importing ``jieba.analyse`` (which also loads the POS tagger: seconds for nothing here)."""
+    from pathlib import Path
+
+    jieba = _jieba()
+    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+    table = pd.read_csv(
+        path,
+        sep=" ",
+        header=None,
+        names=["w", "f"],
+        dtype={"w": "str", "f": "str"},
+        na_filter=False,
+        quoting=3,
+        engine="c",
+    )
+    words = table["w"].tolist()
+    values = np.array(table["f"].tolist(), dtype=np.float64)  # parsed like float(): correctly rounded
+    median = float(np.sort(values)[len(values) // 2])
+    return dict(zip(words, values.tolist(), strict=True)), median
 
 
 def complaint_keywords(
@@ -183,7 +207,7 @@ def complaint_keywords(
         from csaudit.config import Config
 
         max_texts = Config().lexicon.keyword_max_texts
-    tfidf = _tfidf()
+    idf, median_idf = _idf()
     codes0, _ = pd.factorize(cust["text"], use_na_sentinel=True)
     keep = None
     n_distinct = int(codes0.max()) + 1 if len(codes0) else 0
@@ -198,7 +222,7 @@ def complaint_keywords(
             n_distinct,
         )
     codes, tokens = _segment_distinct(cust["text"], keep)
-    jieba_stop = tfidf.stop_words
+    jieba_stop = JIEBA_STOP_WORDS
     kept = [
         [
             w
@@ -220,7 +244,7 @@ def complaint_keywords(
         total = sum(freq.values())
         if not total:
             continue
-        weights = {w: c * tfidf.idf_freq.get(w, tfidf.median_idf) / total for w, c in freq.items()}
+        weights = {w: c * idf.get(w, median_idf) / total for w, c in freq.items()}
         best = sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[:top]
         rows.extend((agent, w, float(x)) for w, x in best)
     if not rows:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csaudit.metrics.words import PRONOUN_COLUMNS, complaint_keywords, pronoun_figures
+from csaudit.metrics.words import JIEBA_STOP_WORDS, PRONOUN_COLUMNS, _idf, complaint_keywords, pronoun_figures
 
 from .test_lexicon import make_messages
 
@@ -62,6 +62,9 @@ def test_complaint_keywords_equal_jieba_tfidf() -> None:
     other = kw.loc[kw["agent"] == "店:乙", "keyword"].tolist()
     assert "掉色" in other and "物流" not in other
     assert (kw.groupby("agent")["weight"].apply(lambda w: w.is_monotonic_decreasing)).all()
+    idf, median = _idf()  # read without importing jieba.analyse, yet identical
+    assert idf == jieba.analyse.default_tfidf.idf_freq and median == jieba.analyse.default_tfidf.median_idf
+    assert JIEBA_STOP_WORDS == jieba.analyse.default_tfidf.stop_words
 
 
 def test_complaint_keywords_skip_filler_and_numbers() -> None:
