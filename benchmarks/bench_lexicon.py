@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_lexicon.py [--messages 1000000] [--distinct 0.3] [--naive 20000]
 
-Prints the time of ``find_hits`` and the ratio against a naive approach measured in the same run
+Prints the time of ``find_hits`` (then of ``politeness`` and ``qc_hits`` on its output) and the ratio against a naive approach measured in the same run
 (per message: ``normalize_one`` then ``str.find`` of every term, no whitelist or longest-match logic),
 timed on ``--naive`` messages and scaled linearly.
 """
@@ -109,6 +109,19 @@ def main() -> None:
     t_fast = time.perf_counter() - t0
     print(f"compile automata: {t_compile:.3f} s")
     print(f"find_hits: {t_fast:.2f} s for {len(msgs):,} messages -> {len(hits):,} hits")
+
+    from csaudit.config import Config
+    from csaudit.metrics.lexicon import politeness
+    from csaudit.metrics.qc import qc_hits
+    from csaudit.model.rounds import rounds
+
+    rnd = rounds(msgs, Config().latency)
+    t0 = time.perf_counter()
+    politeness(msgs, hits, lexicon)
+    print(f"politeness: {time.perf_counter() - t0:.2f} s")
+    t0 = time.perf_counter()
+    q = qc_hits(msgs, rnd, hits, Config())
+    print(f"qc_hits: {time.perf_counter() - t0:.2f} s -> {len(q):,} QC hits")
 
     sub = msgs.head(args.naive)
     t0 = time.perf_counter()

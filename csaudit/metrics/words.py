@@ -34,6 +34,7 @@ CHAT_STOP_WORDS = frozenset(
     谢谢 好的 亲亲 客服 一个 这样 那样 然后 但是 因为 所以 如果 还有 不是 是不是 可能 应该 需要 一直
     有没有 能不能 多少 哪里 这边 那边 东西 问题 自己 这里 那里 今天 明天 昨天 不要 不用 不会 还要 直接
     收到 看看 一样 真的 非常 比较 那么 这么 一点 知道 感觉 麻烦 您好 你好 在吗 好吧 好了 嗯嗯 哈哈
+    我要 我想 我去 我看 看下 看一下 一下子
     """.split()
 )
 """Chat filler words left out of complaint keywords (on top of jieba.analyse's own stop words)."""
