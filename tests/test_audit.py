@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -351,3 +352,79 @@ def test_ca_audit_is_callable_after_importing_the_module():
     import csaudit.audit  # binds the package attribute to the module
 
     assert callable(csaudit.audit) and csaudit.Audit is Audit
+
+
+# -- the committed sample: personas rank as designed ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_audit(sample_dir, truth_dir):
+    if not metrics_ready():
+        pytest.skip("metric modules not all present yet")
+    import csaudit as ca
+
+    chats = ca.read_chats(sample_dir)
+    orders = ca.read_orders(sample_dir / "orders.csv")
+    return chats.messages, orders, ca.audit(chats.messages, orders=orders)
+
+
+def test_sample_personas_rank_as_designed(sample_audit, truth_dir):
+    _, _, res = sample_audit
+    expected = json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["expected"]
+    ag = res.agents.set_index("agent")
+    assert set(ag.index) == set(json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["agents"])
+    assert ag["avg_response_s"].idxmax() == expected["slowest_agent"]
+    assert ag["avg_response_s"].idxmin() == expected["fastest_agent"]
+    assert ag["slang_hits"].idxmax() == expected["most_slang_agent"]
+    assert ag["refusal_hits"].idxmax() == expected["most_refusals_agent"]
+    assert ag["order_conversion"].idxmax() == expected["best_conversion_agent"]
+    wechat = expected["wechat_agent"]
+    assert ag.loc[wechat, "off_platform_hits"] > 0 and ag.loc[wechat, "critical_conversations"] > 0
+    assert ag.loc[ag.index != wechat, "critical_conversations"].eq(0).all()
+    assert ag.loc[wechat, "qa_score"] < ag.loc[wechat, "qa_score_critical_free"]
+    # the QA score puts the slow, the curt/slang and the deflecting agents at the bottom
+    bottom3 = set(res.agents.tail(3)["agent"])
+    assert bottom3 == {expected["slowest_agent"], expected["most_slang_agent"], expected["most_refusals_agent"]}
+    assert res.agents["rank"].tolist() == sorted(res.agents["rank"])
+    # a critical conversation scores 0; the agent's score is the mean of its conversations' scores
+    conv = res.conversations
+    assert (conv.loc[conv["critical"], "qa_score"] == 0).all()
+    mean = conv.groupby("agent")["qa_score"].mean()
+    assert np.allclose(ag["qa_score"], mean.reindex(ag.index))
+    assert_politeness_matches_lexicon(res)
+
+
+def test_sample_tables_consistent(sample_audit, tmp_path):
+    messages, orders, res = sample_audit
+    assert len(res.messages) == len(messages)
+    assert res.conversations["conversation_id"].is_unique
+    assert set(res.conversations["conversation_id"]) == set(messages["conversation_id"])
+    assert res.conversations["n_hits"].sum() == len(res.hits)
+    assert res.agents["n_conversations"].sum() == res.conversations["agent"].notna().sum()
+    s = res.sales.iloc[0]
+    assert s["cs_sales"] + s["silent_sales"] == pytest.approx(s["shop_sales"])
+    assert s["shop_sales"] == pytest.approx(orders["amount"].sum())  # no period: every order counts
+    res.save(tmp_path / "audit")
+    back = Audit.load(tmp_path / "audit")
+    assert back == res
+    assert back.agent("栖木家居:小鹿").hits["agent"].eq("栖木家居:小鹿").all()
+
+
+def test_sample_week_period(sample_audit):
+    import csaudit as ca
+
+    messages, orders, full = sample_audit
+    week = ca.audit(messages, orders=orders, period="2026-W46")
+    start = week.conversations["start"].dt.tz_convert(TZ).dt.date
+    assert start.min() >= dt.date(2026, 11, 9) and start.max() <= dt.date(2026, 11, 15)
+    # whole conversations: the same messages as in the full audit
+    day = full.conversations["start"].dt.tz_convert(TZ).dt.date
+    full_w46 = full.conversations.loc[(day >= dt.date(2026, 11, 9)) & (day <= dt.date(2026, 11, 15))]
+    assert set(week.conversations["conversation_id"]) == set(full_w46["conversation_id"])
+    assert week.meta["period_start"] == "2026-11-09"
+    s = week.sales.iloc[0]
+    assert s["cs_sales"] + s["silent_sales"] == pytest.approx(s["shop_sales"])
+    # no silent order after the period; orders before it are not in the week
+    o = week.orders
+    assert not (o["silent"] & (o["created"] >= pd.Timestamp("2026-11-16", tz=TZ))).any()
+    assert (o["created"] >= pd.Timestamp("2026-11-09", tz=TZ)).all()
