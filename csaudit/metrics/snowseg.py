@@ -1,0 +1,193 @@
+"""snownlp's word segmenter, vectorised: many Chinese runs decoded at once with numpy.
+
+Reproduces ``snownlp.seg.single_seg`` (``CharacterBasedGenerativeModel.tag`` + ``Seg.seg``) exactly,
+including its quirks:
+
+* the Viterbi keeps one state per (previous tag, current tag); a new state's best predecessor is the
+  *first* one (in snownlp's list order, previous-previous tag b, m, e, s) with the strictly largest
+  score, so ties and all-``-inf`` candidates go to the earliest one;
+* a character the model never saw ("not found") is not scored: every new state (t2, s) simply
+  inherits the score and path of the state (t1 = s, t2) — the last one written in snownlp's dict;
+* the final state is the first maximum in snownlp's list order (current tag major, previous minor);
+* scores are sums ``score + log(uni + bi + tri)`` in snownlp's order, with the same float terms
+  (:mod:`csaudit.metrics.snowmodel`), so decisions are bit-identical;
+* words are cut before a b/s tag and after an e tag.
+
+Runs are sorted by length and decoded in padded batches (one numpy step per character position for
+all runs of the batch); the log-probabilities are computed once per distinct character trigram of
+the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from csaudit.metrics.snowmodel import BOS, CJK_LO, UNKNOWN, SnowTables, tables
+
+#: padded characters (runs × longest run) per batch; log-probabilities are computed once per
+#: distinct trigram of a batch (≈ 600 B per cell at most)
+BATCH_CELLS = 1 << 16
+#: runs decoded together by one numpy step per position (keeps the step's arrays in cache)
+VITERBI_ROWS = 2048
+_TAG_E = 2
+
+
+def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
+    """``log_prob`` for each distinct char trigram key and all 64 tag triples → float64 [q, 64].
+
+    Column ``t1 * 16 + t2 * 4 + t3``; ``-inf`` where snownlp's ``uni + bi + tri == 0``.
+    """
+    V = t.n_ids
+    c3 = qkeys % V
+    c23 = qkeys % (V * V)  # c2 * V + c3
+    nb = len(t.bi_keys)
+    bpos = np.searchsorted(t.bi_keys, c23)
+    bpos_c = np.minimum(bpos, nb - 1)
+    brow = np.where(t.bi_keys[bpos_c] == c23, bpos_c, nb)  # nb = the zero row
+    base = t.uni_term[c3][:, None, :] + t.bi_term[brow]  # [q, t2, t3]: uni + bi
+    q = len(qkeys)
+    with np.errstate(divide="ignore"):
+        out = np.empty((q, 4, 16), dtype=np.float64)
+        out[:] = np.log(base.reshape(q, 1, 16))  # log(0) = -inf, as snownlp's "== 0" branch
+        out = out.reshape(q, 64)
+        nt = len(t.tri_keys)
+        tpos = np.minimum(np.searchsorted(t.tri_keys, qkeys), nt - 1)
+        found = np.flatnonzero(t.tri_keys[tpos] == qkeys)
+        if len(found):
+            tp = tpos[found]
+            lo, hi = t.tri_start[tp], t.tri_start[tp + 1]
+            cnt = hi - lo
+            ent = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(cnt.sum())
+            rows = np.repeat(found, cnt)
+            combo = t.tri_combo[ent]
+            # (uni + bi) + tri, in snownlp's order
+            out[rows, combo] = np.log(base.reshape(q, 16)[rows, combo % 16] + t.tri_val[ent])
+    return out
+
+
+def _tag_batch(ids2d: np.ndarray, lens: np.ndarray, t: SnowTables) -> np.ndarray:
+    """Viterbi tags (int8 [n, Lmax]) for padded runs ``ids2d`` sorted by length, longest first."""
+    n, lmax = ids2d.shape
+    V = t.n_ids
+    ext = np.full((n, lmax + 2), BOS, dtype=np.int64)
+    ext[:, 2:] = ids2d
+    valid = np.arange(lmax)[None, :] < lens[:, None]
+    keys = (ext[:, :-2] * V + ext[:, 1:-1]) * V + ext[:, 2:]
+    qkeys, inv = np.unique(keys[valid], return_inverse=True)
+    qidx = np.zeros((n, lmax), dtype=np.int64)
+    qidx[valid] = inv
+    lp = _log_probs(qkeys, t)
+    nf = ids2d == UNKNOWN
+    tags = np.zeros((n, lmax), dtype=np.int8)
+    for a in range(0, n, VITERBI_ROWS):  # cache-sized chunks (runs sorted: chunk's longest first)
+        b = min(a + VITERBI_ROWS, n)
+        w = int(lens[a])
+        tags[a:b, :w] = _viterbi(qidx[a:b, :w], nf[a:b, :w], lens[a:b], lp)
+    return tags
+
+
+def _viterbi(qidx: np.ndarray, nf: np.ndarray, lens: np.ndarray, lp: np.ndarray) -> np.ndarray:
+    """Decode runs sorted by length (longest first): trigram rows ``qidx`` into ``lp``, unknown
+    characters ``nf``. Returns int8 tags [n, Lmax]."""
+    n, lmax = qidx.shape
+    n_at = np.searchsorted(-lens, -np.arange(lmax + 1), side="left")  # rows with len > i
+
+    final = np.empty((n, 4, 4), dtype=np.float64)  # score of (prev, cur) at each row's last char
+    # position 0: states (BOS, s)
+    s0 = lp[qidx[:, 0], 0:4].copy()
+    s0[nf[:, 0]] = 0.0
+    bps: list[np.ndarray | None] = [None, None]
+    if lmax >= 2:
+        m = n_at[1]
+        S = s0[:m, :, None] + lp[qidx[:m, 1], 0:16].reshape(m, 4, 4)  # [t0, s]
+        nfr = nf[:m, 1]
+        if nfr.any():
+            S[nfr] = np.broadcast_to(s0[:m][nfr][:, :, None], (int(nfr.sum()), 4, 4))
+        final[n_at[2] : m] = S[n_at[2] :]
+        for i in range(2, lmax):
+            m = n_at[i]
+            S = S[:m]
+            cand = S[:, :, :, None] + lp[qidx[:m, i]].reshape(m, 4, 4, 4)  # [t1, t2, s]
+            c0, c1, c2, c3 = cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3]
+            best = np.maximum(np.maximum(c0, c1), np.maximum(c2, c3))
+            # new (t2, s) = max over t1 of S[t1, t2] + lp[t1, t2, s]; the predecessor is the first
+            # t1 reaching it, as with snownlp's strict '>' over predecessors in order b, m, e, s
+            ne0 = (c0 != best).view(np.int8)
+            ne1 = (c1 != best).view(np.int8)
+            ne2 = (c2 != best).view(np.int8)
+            bp = ne0 * (1 + ne1 * (1 + ne2))
+            nfr = nf[:m, i]
+            if nfr.any():  # unknown character: (t2, s) inherits the state (t1 = s, t2)
+                k = int(nfr.sum())
+                best[nfr] = np.broadcast_to(S[nfr][:, 3, :, None], (k, 4, 4))
+                bp[nfr] = 3
+            S = best
+            bps.append(bp)
+            final[n_at[i + 1] : m] = S[n_at[i + 1] :]
+
+    tags = np.zeros((n, lmax), dtype=np.int8)
+    rows = np.arange(n)
+    one = lens == 1
+    if one.any():
+        tags[one, 0] = np.argmax(s0[one], axis=1)
+    many = ~one
+    if many.any():
+        flat = final[many].transpose(0, 2, 1).reshape(-1, 16)  # snownlp order: cur * 4 + prev
+        k = np.argmax(flat, axis=1)
+        last = lens[many] - 1
+        tags[rows[many], last] = k // 4
+        tags[rows[many], last - 1] = k % 4
+    for i in range(lmax - 1, 1, -1):
+        m = n_at[i]
+        bp = bps[i]
+        tags[:m, i - 2] = bp[np.arange(m), tags[:m, i - 1], tags[:m, i]]
+    return tags
+
+
+def tag_runs(ids: np.ndarray, lengths: np.ndarray, t: SnowTables | None = None) -> np.ndarray:
+    """b/m/e/s tags (0–3, int8) for concatenated runs of char ids (``lengths`` ≥ 1 each)."""
+    t = t or tables()
+    tags = np.zeros(len(ids), dtype=np.int8)
+    if len(lengths) == 0:
+        return tags
+    starts = np.cumsum(lengths) - lengths
+    order = np.argsort(-lengths, kind="stable")
+    i = 0
+    while i < len(order):
+        lmax = int(lengths[order[i]])
+        n = max(1, BATCH_CELLS // lmax)
+        rows = order[i : i + n]
+        lens = lengths[rows]
+        valid = np.arange(lmax)[None, :] < lens[:, None]
+        total = int(lens.sum())
+        flat = np.repeat(starts[rows] - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        ids2d = np.zeros((len(rows), lmax), dtype=np.int64)
+        ids2d[valid] = ids[flat]
+        tags[flat] = _tag_batch(ids2d, lens, t)[valid]
+        i += n
+    return tags
+
+
+def segment_runs(runs: Sequence[str], t: SnowTables | None = None) -> tuple[list[str], np.ndarray]:
+    """Segment Chinese runs (each non-empty, all characters in U+4E00–U+9FA5) like snownlp.
+
+    Returns the words of all runs in order and the number of words of each run.
+    """
+    t = t or tables()
+    if len(runs) == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    joined = "".join(runs)
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    ids = t.cp2id[codes.astype(np.int64) - CJK_LO]
+    lengths = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+    starts = np.cumsum(lengths) - lengths
+    tags = tag_runs(ids, lengths, t)
+    cut = np.zeros(len(codes), dtype=bool)  # a word starts at this character
+    cut[1:] = (tags[:-1] == _TAG_E) | (tags[1:] == 0) | (tags[1:] == 3)
+    cut[starts] = True
+    n_words = np.add.reduceat(cut.astype(np.int64), starts)
+    spaced = np.insert(codes, np.flatnonzero(cut[1:]) + 1, np.uint32(32))
+    words = spaced.tobytes().decode("utf-32-le").split(" ")
+    return words, n_words
