@@ -165,6 +165,14 @@ def planted_report(sample_report: Run, tmp_path_factory: pytest.TempPathFactory)
     shutil.copytree(src, d)
     agents = pd.read_parquet(d / "agents.parquet")["agent"].tolist()
     good, bad = agents[0], agents[1]
+    # keep the two agents only: a smaller team, workbook and overview keep these runs short
+    for name in ("agents", "conversations", "rounds", "hits", "unreplied", "lost_inquiries"):
+        t = pd.read_parquet(d / f"{name}.parquet")
+        t.loc[t["agent"].isin([good, bad])].to_parquet(d / f"{name}.parquet", index=False)
+    kept = set(pd.read_parquet(d / "conversations.parquet")["conversation_id"])
+    for name in ("messages", "turns"):
+        t = pd.read_parquet(d / f"{name}.parquet")
+        t.loc[t["conversation_id"].isin(kept)].to_parquet(d / f"{name}.parquet", index=False)
     lost = pd.read_parquet(d / "lost_inquiries.parquet")
     i = lost.index[lost["agent"] == good][0]
     lost.loc[i, "text"] = f"{SCRIPT} 我电话 {PHONE}"
