@@ -428,3 +428,39 @@ def test_sample_week_period(sample_audit):
     o = week.orders
     assert not (o["silent"] & (o["created"] >= pd.Timestamp("2026-11-16", tz=TZ))).any()
     assert (o["created"] >= pd.Timestamp("2026-11-09", tz=TZ)).all()
+
+
+@needs_metrics
+def test_audit_edge_cases_no_timestamps_customer_only_auto_and_bot_only():
+    import csaudit as ca
+
+    m = make_messages(
+        [
+            # no timestamps at all: latency NA, everything else computed
+            ("n1", "customer", None, None, "这个有货吗"),
+            ("n1", "agent", None, A, "您好，有货的哦"),
+            ("n1", "customer", None, None, "好的谢谢"),
+            ("n1", "agent", None, A, "感谢您的支持，欢迎下次光临～"),
+            # customer only
+            ("n2", "customer", "2026-11-10 10:00:00", None, "在吗"),
+            # only an auto-reply
+            ("n3", "customer", "2026-11-10 11:00:00", None, "在吗"),
+            ("n3", "auto_reply", "2026-11-10 11:00:00", B, "[自动回复]您好，稍后回复您"),
+            # only the robot
+            ("n4", "customer", "2026-11-10 12:00:00", None, "发什么快递"),
+            ("n4", "bot", "2026-11-10 12:00:01", "云栖家居:店小蜜", "默认中通快递哦"),
+        ]
+    )
+    res = ca.audit(m)
+    conv = res.conversations.set_index("conversation_id")
+    assert pd.isna(conv.loc["n1", "first_response_s"]) and pd.isna(conv.loc["n1", "score_responsiveness"])
+    assert conv.loc["n1", "score_politeness"] == 100 and conv.loc["n1", "score_compliance"] == 100
+    assert conv.loc["n1", "qa_score"] >= 0
+    assert pd.isna(conv.loc["n2", "agent"]) and conv.loc["n2", "score_responsiveness"] == 0
+    assert pd.isna(conv.loc["n2", "score_politeness"]) and pd.isna(conv.loc["n2", "score_compliance"])
+    assert conv.loc["n3", "agent"] == B and conv.loc["n3", "agents"] == ""
+    assert pd.isna(conv.loc["n4", "agent"])
+    assert set(res.agents["agent"]) == {A, B}  # the robot is never an agent
+    ag = res.agents.set_index("agent")
+    assert pd.isna(ag.loc[A, "avg_response_s"])
+    assert ag.loc[B, "n_conversations"] == 1
