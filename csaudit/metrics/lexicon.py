@@ -304,11 +304,13 @@ class Lexicon:
         """
         return self._scan_joined(_Joined.build(norm), side, np.ones(len(norm), dtype=bool))
 
-    def _scan_joined(self, j: _Joined, side: str, use: np.ndarray) -> pd.DataFrame:
+    def _scan_joined(
+        self, j: _Joined, side: str, use: np.ndarray, span: tuple[int, int] | None = None
+    ) -> pd.DataFrame:
         sm = self._sides[side]
         parts = []
         if sm.automaton is not None:
-            parts.append(_scan_contains(sm, j, use))
+            parts.append(_scan_contains(sm, j, use, span))
         if sm.whole:
             parts.append(_scan_whole(sm, j, use))
         parts = [p for p in parts if len(p)]
@@ -352,9 +354,11 @@ def _is_word(cp: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return ok & (c < 128) & _WORD_LUT[np.minimum(c, 127)]
 
 
-def _scan_contains(sm: _Side, j: _Joined, use: np.ndarray) -> pd.DataFrame:
+def _scan_contains(
+    sm: _Side, j: _Joined, use: np.ndarray, span: tuple[int, int] | None = None
+) -> pd.DataFrame:
     """All contains-mode hits: one automaton pass over the joined texts, then vectorised filters."""
-    found = list(sm.automaton.iter(j.s))
+    found = list(sm.automaton.iter(j.s, *span) if span else sm.automaton.iter(j.s))
     empty = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("text", "category", "start", "end")})
     if not found:
         return empty
@@ -540,22 +544,34 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
         for s in schema.SIDES
         if any(c.side == s for c in cats)
     }
-    needed = np.zeros(len(uniques), dtype=bool)
-    for rows in side_rows.values():
-        needed[codes[rows]] = True
-    need_idx = np.flatnonzero(needed)
+    in_side = {}
+    for side, rows in side_rows.items():
+        in_side[side] = np.zeros(len(uniques), dtype=bool)
+        in_side[side][codes[rows]] = True
+    in_agent = in_side.get("agent", np.zeros(len(uniques), dtype=bool))
+    in_cust = in_side.get("customer", np.zeros(len(uniques), dtype=bool))
+    # distinct texts ordered agent-only, both sides, customer-only: each side scans one contiguous span
+    group = np.where(in_agent & ~in_cust, 0, np.where(in_agent & in_cust, 1, 2))
+    need_idx = np.flatnonzero(in_agent | in_cust)
     if not len(need_idx):
         return schema.empty("hits", tz)
+    need_idx = need_idx[np.argsort(group[need_idx], kind="stable")]
+    n_group = np.bincount(group[need_idx], minlength=3)
     remap = np.full(len(uniques), -1, dtype=np.int64)
     remap[need_idx] = np.arange(len(need_idx))
     orig_list = _to_list(uniques.take(need_idx))
     joined, changed = _normalize_joined(orig_list)
+    text_span = {"agent": (0, n_group[0] + n_group[1]), "customer": (n_group[0], len(need_idx))}
 
     parts = []
     for side, rows in side_rows.items():
         use = np.zeros(len(need_idx), dtype=bool)
         use[remap[codes[rows]]] = True
-        found = lexicon._scan_joined(joined, side, use)
+        first, stop = text_span[side]
+        if first >= stop:
+            continue
+        span = (int(joined.starts[first]), int(joined.starts[stop - 1] + joined.lengths[stop - 1]))
+        found = lexicon._scan_joined(joined, side, use, span)
         if not len(found):
             continue
         ti = found["text"].to_numpy()

@@ -343,3 +343,29 @@ def test_sample_planted_hits_are_found(truth_dir: Path) -> None:
     assert p["slang_hits"].idxmax() == expected["most_slang_agent"]
     assert p["critical_hits"].idxmax() == expected["wechat_agent"]
     assert (p["refusal_hits"] + p["deflection_hits"]).idxmax() == expected["most_refusals_agent"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["agent", "customer", "auto_reply", "system"]),
+            st.text(alphabet=_ALPHABET, max_size=25),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_batched_matching_equals_one_message_at_a_time(rows: list[tuple[str, str]]) -> None:
+    m = make_messages([("c1", role, text) for role, text in rows])
+    batch = find_hits(m, _LEX)
+    cols = ["message_id", "category", "term", "start", "end", "side"]
+    single = [find_hits(m.iloc[[i]], _LEX) for i in range(len(m))]
+    one = (
+        pd.concat([s for s in single if len(s)], ignore_index=True)
+        if any(len(s) for s in single)
+        else batch.iloc[:0]
+    )
+    pd.testing.assert_frame_equal(batch[cols].reset_index(drop=True), one[cols].reset_index(drop=True))
+    roles = dict(zip(m["message_id"], m["role"].astype(str), strict=True))
+    assert all(roles[mid] == side for mid, side in zip(batch["message_id"], batch["side"], strict=True))
