@@ -31,7 +31,15 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
-from csaudit.io.table import AGENT_SIDE, empty_parsed, join_date_time, map_roles, parse_times
+from csaudit.io.table import (
+    AGENT_SIDE,
+    empty_parsed,
+    join_date_time,
+    map_roles,
+    parse_times,
+    records_frame,
+    scalar_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +66,6 @@ def sniff(raw: RawFile, text: str | None) -> float:
 
 def _json_error(exc: json.JSONDecodeError) -> str:
     return f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-
-
-def _as_str(v: object) -> str:
-    """A scalar JSON value as text ('' for null/containers)."""
-    if v is None or isinstance(v, dict | list):
-        return ""
-    if isinstance(v, bool):
-        return str(v).lower()
-    return str(v)
 
 
 def _documents(data: object) -> list[dict] | None:
@@ -100,33 +99,20 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     records: list[object] = []
     users: list[str] = []
     for doc in docs:
-        user = _as_str(doc.get("user")).strip()
+        user = scalar_text(doc.get("user")).strip()
         records.extend(doc["chats"])
         users.extend([user] * len(doc["chats"]))
     return Parsed(*_parse_records(records, users, ctx.tz), enc)
 
 
-def _records_frame(records: list[object], users: list[str], lines: list[int]) -> pd.DataFrame:
-    def field(key: str) -> list[str]:
-        return [_as_str(r.get(key)) if isinstance(r, dict) else "" for r in records]
-
-    return pd.DataFrame({
-        "line": pd.Series(lines, dtype="int64"),
-        "sender": pd.Series(field("sender"), dtype="str").str.strip(),
-        "date": pd.Series(field("date"), dtype="str"),
-        "time": pd.Series(field("time"), dtype="str"),
-        "text": pd.Series(field("text"), dtype="str"),
-        "img": pd.Series(field("imgUrl"), dtype="str").str.strip(),
-        "role": pd.Series(field("role"), dtype="str"),
-        "customer": pd.Series(users, dtype="str"),
-    })
-
-
 def _parse_records(records: list[object], users: list[str], tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = len(records)
     lines = list(range(1, n + 1))
-    f = _records_frame(records, users, lines)
-    is_obj = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=n)
+    f, is_obj = records_frame(records, ("sender", "date", "time", "text", "imgUrl", "role"))
+    f["sender"] = f["sender"].str.strip()
+    f["img"] = f["imgUrl"].str.strip()
+    f["line"] = pd.Series(lines, dtype="int64")
+    f["customer"] = pd.Series(users, dtype="str")
     ts_str = join_date_time(f["date"], f["time"])
     ts, bad_ts = parse_times(ts_str, tz)
     text = f["text"].where(f["text"].str.strip() != "", "")

@@ -457,50 +457,77 @@ _EPOCH_MS = re.compile(r"^\s*\d{12,13}\s*$")
 _TIME_ONLY = re.compile(r"^\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:[.,]\d{1,9})?)?\s*$")
 
 
+def _arrow(s: pd.Series):
+    """The Arrow array behind a ``str`` Series (converted when it is not Arrow-backed)."""
+    import pyarrow as pa
+
+    arr = getattr(s.array, "_pa_array", None)
+    return arr if arr is not None else pa.array(s.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+
+
+def regex_match(s: pd.Series, pattern: str) -> np.ndarray:
+    """Boolean array: ``pattern`` (RE2 syntax, Unicode) matches somewhere in each value (NA → False).
+
+    Arrow's regex engine, because pandas falls back to a Python loop for non-ASCII patterns."""
+    import pyarrow.compute as pc
+
+    if len(s) == 0:
+        return np.zeros(0, dtype=bool)
+    res = pc.match_substring_regex(_arrow(s), pattern)
+    return np.asarray(pc.fill_null(res, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def regex_extract(s: pd.Series, pattern: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Named groups of ``pattern`` per value (``""`` for a group that did not take part) and the
+    boolean array of values that matched at all."""
+    import pyarrow.compute as pc
+
+    res = pc.extract_regex(_arrow(s), pattern)
+    if hasattr(res, "combine_chunks"):
+        res = res.combine_chunks()
+    ok = np.asarray(pc.fill_null(pc.is_valid(res), False).to_numpy(zero_copy_only=False), dtype=bool)
+    cols = {f.name: pd.Series(res.field(i).to_pandas(), index=s.index, dtype="str").fillna("")
+            for i, f in enumerate(res.type)}
+    return pd.DataFrame(cols, index=s.index), ok
+
+
+def _ints(s: pd.Series, default: str = "0") -> pd.Series:
+    return s.where(s != "", default).astype("int64")
+
+
 def _parse_distinct(u: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse distinct non-empty strings → (UTC-or-naive ns datetimes, is_absolute)."""
-    ts = pd.to_datetime(u, format="%Y-%m-%d %H:%M:%S", errors="coerce").dt.as_unit("ns")
+    """Parse distinct non-empty strings that are not ``YYYY-MM-DD HH:MM:SS`` → (ns datetimes, naive
+    local or UTC; is_absolute)."""
+    ts = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns]")
     absolute = pd.Series(False, index=u.index)
-    todo = ts.isna()
-    if todo.any():
-        v = u[todo]
-        m = v.str.extract(_DT_RE)
-        ok = m["year"].notna()
-        if ok.any():
-            mm = m[ok]
-            parts = pd.DataFrame({
-                "year": mm["year"].astype("int64"),
-                "month": mm["month"].astype("int64"),
-                "day": mm["day"].astype("int64"),
-                "hour": mm["hour"].fillna("0").astype("int64"),
-                "minute": mm["minute"].fillna("0").astype("int64"),
-                "second": mm["second"].fillna("0").astype("int64"),
-            })
-            frac = mm["frac"].fillna("").str.ljust(9, "0").replace("", "0").astype("int64")
-            parsed = pd.to_datetime(parts, errors="coerce").dt.as_unit("ns") + pd.to_timedelta(frac, unit="ns")
-            out_of_range = (parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)
-            parsed = parsed.mask(out_of_range)
-            tzs = mm["tz"]
-            has_tz = tzs.notna()
-            if has_tz.any():
-                t = tzs[has_tz].str.replace(":", "", regex=False)
-                sign = np.where(t.str.startswith("-"), -1, 1)
-                mins = np.where(t == "Z", 0, sign * (t.str[1:3].replace("", "0").astype("int64") * 60
-                                                     + t.str[3:5].replace("", "0").astype("int64")))
-                parsed.loc[has_tz] = parsed[has_tz] - pd.to_timedelta(mins, unit="min")
-                absolute.loc[has_tz[has_tz].index] = True
-            ts.loc[parsed.index] = parsed
-        rest = todo & ts.isna()
-        if rest.any():
-            v = u[rest]
-            sec = v.str.match(_EPOCH_S)
-            ms = v.str.match(_EPOCH_MS)
-            if sec.any():
-                ts.loc[v[sec].index] = pd.to_datetime(v[sec].astype("float64"), unit="s").dt.as_unit("ns")
-                absolute.loc[v[sec].index] = True
-            if ms.any():
-                ts.loc[v[ms].index] = pd.to_datetime(v[ms].astype("int64"), unit="ms").dt.as_unit("ns")
-                absolute.loc[v[ms].index] = True
+    m, ok = regex_extract(u, _DT_RE.pattern)
+    if ok.any():
+        mm = m[ok]
+        parts = pd.DataFrame({k: _ints(mm[k]) for k in ("year", "month", "day", "hour", "minute", "second")})
+        frac = _ints(mm["frac"].str.ljust(9, "0"))
+        parsed = pd.to_datetime(parts, errors="coerce").dt.as_unit("ns") + pd.to_timedelta(frac, unit="ns")
+        out_of_range = (parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)
+        parsed = parsed.mask(out_of_range)
+        t = mm["tz"].str.replace(":", "", regex=False)
+        has_tz = t != ""
+        if has_tz.any():
+            t = t[has_tz]
+            sign = np.where(t.str.startswith("-"), -1, 1)
+            mins = np.where(t == "Z", 0, sign * (_ints(t.str[1:3]) * 60 + _ints(t.str[3:5])))
+            parsed.loc[has_tz] = parsed[has_tz] - pd.to_timedelta(mins, unit="min")
+            absolute.loc[t.index] = True
+        ts.loc[parsed.index] = parsed
+    rest = ~ok
+    if rest.any():
+        v = u[rest]
+        sec = regex_match(v, _EPOCH_S.pattern)
+        ms = regex_match(v, _EPOCH_MS.pattern)
+        if sec.any():
+            ts.loc[v.index[sec]] = pd.to_datetime(v[sec].astype("float64"), unit="s").dt.as_unit("ns").to_numpy()
+            absolute.loc[v.index[sec]] = True
+        if ms.any():
+            ts.loc[v.index[ms]] = pd.to_datetime(v[ms].astype("int64"), unit="ms").dt.as_unit("ns").to_numpy()
+            absolute.loc[v.index[ms]] = True
     return ts, absolute
 
 
@@ -567,10 +594,44 @@ def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:
     """``date + " " + time`` where ``time`` is a bare time of day, else ``time`` (or ``date``)."""
     d = date.astype("str").fillna("").str.strip()
     t = time.astype("str").fillna("").str.strip()
-    bare = t.str.match(_TIME_ONLY).to_numpy(dtype=bool, na_value=False)
+    bare = regex_match(t, _TIME_ONLY.pattern)
     joined = (d + " " + t).str.strip()
     out = t.where(~bare, joined)
     return out.where(out != "", d)
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON records
+
+
+def scalar_text(v: object) -> str:
+    if v is None or isinstance(v, dict | list) or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+def text_column(values: pd.Series) -> pd.Series:
+    """A column of JSON scalars → ``str`` ('' for null/missing/containers; numbers as written by
+    ``str``). Plain string columns are converted without a Python loop."""
+    obj = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(obj, skipna=True) in ("string", "empty"):
+        return pd.Series(obj, index=values.index, dtype="str").fillna("")
+    return pd.Series([scalar_text(v) for v in obj], index=values.index, dtype="str")
+
+
+def records_frame(records: list[object], keys: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """JSON records → (frame of ``keys`` as ``str`` columns, one row per record; is-object mask).
+
+    Non-object records give a row of '' (and ``False`` in the mask); missing keys give ''.
+    """
+    n = len(records)
+    is_obj = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=n)
+    objs = records if is_obj.all() else [r if isinstance(r, dict) else {} for r in records]
+    raw = pd.DataFrame.from_records(objs, columns=list(keys)) if n else pd.DataFrame(columns=list(keys))
+    out = pd.DataFrame({k: text_column(raw[k]) if n else pd.Series([], dtype="str") for k in keys})
+    return out, is_obj
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
-from csaudit.io.table import empty_parsed
+from csaudit.io.table import empty_parsed, text_column
 
 log = logging.getLogger(__name__)
 
@@ -182,83 +182,94 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         return Parsed(empty_parsed(), rejects_frame([err[0]], [err[1]], [err[2]]), enc)
     assert msgs is not None
     folder = PurePosixPath(raw.source.replace("\\", "/")).parent.name
-    lines = where if where is not None else list(range(1, len(msgs) + 1))
-    rows = {k: [] for k in ("line", "sender", "ts", "text", "role", "shop", "customer", "agent")}
-    rej_l: list[int] = []
-    rej_r: list[str] = []
-    rej_w: list[str] = []
-    for line, m in zip(lines, msgs, strict=True):
-        if isinstance(m, _Broken):
-            rej_l.append(line), rej_r.append(m.raw), rej_w.append(m.reason)
-            continue
-        why, row = _row(m, folder)
-        if why:
-            rej_l.append(line)
-            rej_r.append(json.dumps(m, ensure_ascii=False))
-            rej_w.append(why)
-            continue
-        row["line"] = line
-        for k, v in row.items():
-            rows[k].append(v)
-    ts = pd.to_datetime(pd.Series(rows["ts"], dtype="int64"), unit="ns", utc=True)
-    messages = pd.DataFrame({
-        "line": pd.Series(rows["line"], dtype="int64"),
-        "sender": pd.Series(rows["sender"], dtype="str"),
-        "ts": ts.dt.tz_convert(ctx.tz).dt.as_unit("ns"),
-        "text": pd.Series(rows["text"], dtype="str"),
-        "role": pd.Series(rows["role"], dtype="str"),
-        "shop": pd.Series(rows["shop"], dtype="str"),
-        "customer": pd.Series(rows["customer"], dtype="str"),
-        "agent": pd.Series(rows["agent"], dtype="str"),
-        "conversation": pd.Series(pd.NA, index=range(len(rows["line"])), dtype="str"),
-    })
+    lines = np.asarray(where if where is not None else range(1, len(msgs) + 1), dtype="int64")
+    messages, reasons = _frame(msgs, folder, ctx.tz)
+    messages.insert(0, "line", lines)
+    bad = reasons != ""
+    bi = np.flatnonzero(bad)
+    rejects = rejects_frame(
+        [int(lines[i]) for i in bi],
+        [msgs[i].raw if isinstance(msgs[i], _Broken) else json.dumps(msgs[i], ensure_ascii=False) for i in bi],
+        [str(reasons[i]) for i in bi],
+    )
+    if bad.any():
+        messages = messages.loc[~bad].reset_index(drop=True)
     if len(messages) == 0:
         messages = empty_parsed()
-    return Parsed(messages, rejects_frame(rej_l, rej_r, rej_w), enc)
+    return Parsed(messages, rejects, enc)
 
 
-def _row(m: object, folder: str) -> tuple[str, dict]:
-    """(reject reason or "", parsed fields) of one message item."""
-    if not isinstance(m, dict):
-        return "a message must be a JSON object", {}
-    st = m.get("send_time")
-    try:
-        t = float(st) if not isinstance(st, bool) else float("nan")
-    except (TypeError, ValueError):
-        t = float("nan")
-    if not np.isfinite(t) or t <= 0:
-        return f"send_time {st!r} is not epoch seconds", {}
-    if t > 1e11:  # milliseconds
-        ns = int(t) * 1_000_000 if float(t).is_integer() else round(t * 1000) * 1000
-    else:
-        ns = int(t) * 1_000_000_000 if float(t).is_integer() else round(t * 1e6) * 1000
-    origin = m.get("origin")
-    try:
-        role = ORIGIN_ROLES[int(origin)]
-    except (TypeError, ValueError, KeyError):
-        return f"unknown origin {origin!r} (expected 3 customer, 4 system, 5 agent)", {}
-    customer = _get(m, "external_userid")
-    if not customer:
-        return "no external_userid (no customer to file this message under)", {}
-    servicer = _get(m, "servicer_userid")
-    shop = _get(m, "open_kfid") or folder or None
-    text = message_text(m)
-    if not text:
-        return "empty text", {}
-    if role == "customer":
-        sender = customer
-    elif role == "agent":
-        sender = servicer or shop or ""
-        if not sender:
-            return "agent message without servicer_userid or open_kfid", {}
-    else:
-        sender = SYSTEM_SENDER
-    return "", {
-        "sender": sender,
-        "ts": ns,
+_KEYS = ("send_time", "origin", "external_userid", "servicer_userid", "open_kfid", "msgtype", "text", "event")
+
+
+def _frame(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Column-wise parse of the message items → (parsed columns, reject reason per item or "")."""
+    n = len(msgs)
+    is_obj = np.fromiter((isinstance(m, dict) for m in msgs), dtype=bool, count=n)
+    objs = msgs if is_obj.all() else [m if isinstance(m, dict) else {} for m in msgs]
+    raw = pd.DataFrame.from_records(objs, columns=list(_KEYS)) if n else pd.DataFrame(columns=list(_KEYS))
+    ids = {k: text_column(raw[k]).str.strip() for k in ("external_userid", "servicer_userid", "open_kfid", "msgtype")}
+    # ids of event messages live inside "event"
+    has_event = np.fromiter((isinstance(e, dict) for e in raw["event"]), dtype=bool, count=n)
+    for k in ("external_userid", "servicer_userid", "open_kfid"):
+        fix = np.flatnonzero(has_event & (ids[k] == "").to_numpy(dtype=bool))
+        if len(fix):
+            ids[k] = ids[k].copy()
+            ids[k].iloc[fix] = [str(raw["event"].iat[i].get(k) or "").strip() for i in fix]
+    # time: epoch seconds (or milliseconds), exact to the microsecond
+    st = raw["send_time"]
+    is_bool = np.fromiter((isinstance(v, bool) for v in st), dtype=bool, count=n)
+    t = pd.to_numeric(st.where(~is_bool), errors="coerce").astype("float64").to_numpy()
+    ok_t = np.isfinite(t) & (t > 0)
+    ms = ok_t & (t > 1e11)
+    sec = np.where(ms, t / 1000.0, t)
+    whole = np.floor(np.where(ok_t, sec, 0)).astype("int64")
+    micro = np.round((np.where(ok_t, sec, 0) - whole) * 1e6).astype("int64")
+    ns = whole * 1_000_000_000 + micro * 1000
+    ts = pd.to_datetime(pd.Series(np.where(ok_t, ns, 0), dtype="int64"), unit="ns", utc=True)
+    ts = ts.where(ok_t).dt.tz_convert(tz).dt.as_unit("ns")
+    # role from origin
+    origin = pd.to_numeric(raw["origin"].where(~np.fromiter((isinstance(v, bool) for v in raw["origin"]),
+                                                              dtype=bool, count=n)), errors="coerce")
+    role = pd.Series(origin.map(ORIGIN_ROLES), dtype="str")
+    # text: text.content for text messages, placeholders for the rest
+    mtype = ids["msgtype"]
+    is_text = ((mtype == "text") | (mtype == "")).to_numpy(dtype=bool)
+    content = [(b.get("content") if isinstance(b, dict) else None) if it else None
+               for b, it in zip(raw["text"], is_text, strict=True)]
+    text = text_column(pd.Series(content, dtype=object)).str.strip()
+    other = np.flatnonzero(~is_text & is_obj)
+    if len(other):
+        text = text.copy()
+        text.iloc[other] = [message_text(msgs[i]) for i in other]
+    customer, servicer, shop = ids["external_userid"], ids["servicer_userid"], ids["open_kfid"]
+    shop = shop.where(shop != "", folder or None)
+    sender = customer.where(role == "customer", servicer.where(servicer != "", shop))
+    sender = sender.mask(role == "system", SYSTEM_SENDER)
+    reasons = np.full(n, "", dtype=object)
+    checks = [
+        ((text == "").to_numpy(dtype=bool), lambda i: "empty text"),
+        ((role == "agent") & sender.fillna("").eq(""), lambda i: "agent message without servicer_userid or open_kfid"),
+        ((customer == "").to_numpy(dtype=bool), lambda i: "no external_userid (no customer to file this message under)"),
+        (role.isna().to_numpy(dtype=bool),
+         lambda i: f"unknown origin {objs[i].get('origin')!r} (expected 3 customer, 4 system, 5 agent)"),
+        (~ok_t, lambda i: f"send_time {objs[i].get('send_time')!r} is not epoch seconds"),
+        (~is_obj, lambda i: "a message must be a JSON object"),
+    ]
+    for mask, why in checks:  # the last check that fails names the reason
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+            reasons[i] = why(i)
+    broken = [i for i, m in enumerate(msgs) if isinstance(m, _Broken)]
+    for i in broken:
+        reasons[i] = msgs[i].reason
+    frame = pd.DataFrame({
+        "sender": pd.Series(sender, dtype="str"),
+        "ts": ts,
         "text": text,
         "role": role,
-        "shop": shop,
+        "shop": pd.Series(shop, dtype="str"),
         "customer": customer,
-        "agent": (servicer or None) if role == "agent" else None,
-    }
+        "agent": servicer.where((role == "agent") & (servicer != "")),
+        "conversation": pd.Series(pd.NA, index=raw.index, dtype="str"),
+    })
+    return frame, reasons
