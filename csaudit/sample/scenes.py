@@ -19,6 +19,8 @@ from csaudit.sample import texts as T
 from csaudit.sample.personas import Persona
 
 AGENT_SEP = ":"
+INQUIRY_KINDS = ("presale", "bargain", "sizing")
+AFTER_SALES_KINDS = ("logistics", "complaint", "angry", "address")
 
 
 def agent_account(name: str) -> str:
@@ -193,7 +195,8 @@ class Scene:
         p = persona
         start = self.round_start or self.t
         if rng.random() < p.auto_reply_p and self.round_start is not None:
-            self.auto(p, rng.choice(T.AUTO_REPLIES))
+            bank = T.AUTO_REPLIES_AFTER_SALES if self.kind in AFTER_SALES_KINDS else T.AUTO_REPLIES
+            self.auto(p, rng.choice(bank))
         if self.extras.get("bot_first") and first:
             self.bot(rng.choice(T.BOT_REPLIES[:3]))
         lat = self.latency(p)
@@ -263,9 +266,6 @@ class Scene:
                 self.agent(p, push)
 
 
-INQUIRY_KINDS = ("presale", "bargain", "sizing")
-AFTER_SALES_KINDS = ("logistics", "complaint", "angry", "address")
-
 
 def _exchanges(sc: Scene) -> list[tuple[list[str], str, str | None]]:
     """(customer lines, agent answer, optional extra agent message) per exchange of the session."""
@@ -301,20 +301,23 @@ def _exchanges(sc: Scene) -> list[tuple[list[str], str, str | None]]:
         if rng.random() < 0.4:
             out.append(([rng.choice(["那大概什么时候能到", "能不能催一下", "好慢啊"])], rng.choice(T.ANSWER_LOGISTICS), None))
     elif kind == "complaint":
-        lines = [rng.choice(T.AFTERSALE_COMPLAINT)]
+        q, a = rng.choice(T.AFTERSALE_COMPLAINT)
+        lines = [q]
         if rng.random() < 0.4:
             lines.append(T.CUST_IMAGE)
         if rng.random() < 0.3:
             lines.append("订单号{oid}")
-        out.append((lines, rng.choice(T.ANSWER_COMPLAINT), None))
+        out.append((lines, a, None))
         if rng.random() < 0.5:
-            out.append(([rng.choice(["那运费谁出", "要多久能处理好", "退回来的地址发我一下"])], rng.choice(T.ANSWER_COMPLAINT), None))
+            q, a = rng.choice(T.COMPLAINT_FOLLOWUP)
+            out.append(([q], a, None))
         if rng.random() < 0.15:
             out.append(([rng.choice(T.CUST_CANT)], "在订单页点“申请售后”，选好原因提交就可以", None))
     elif kind == "angry":
         lines = rng.sample(T.ANGRY, k=2)
         out.append((lines, rng.choice(T.ANSWER_ANGRY), None))
-        out.append(([rng.choice(T.AFTERSALE_COMPLAINT)], rng.choice(T.ANSWER_COMPLAINT), None))
+        q, a = rng.choice(T.AFTERSALE_COMPLAINT)
+        out.append(([q], a, None))
         if rng.random() < 0.45:
             out.append(([rng.choice(T.ESCALATE)], rng.choice(T.ANSWER_ANGRY), None))
         else:
