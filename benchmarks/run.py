@@ -1,0 +1,218 @@
+"""``make bench``: the benchmarks of DESIGN §8 in one command, results printed and saved as JSON.
+
+    .venv/bin/python benchmarks/run.py                       # 1,000,000 messages, ≈ 30 % distinct
+    .venv/bin/python benchmarks/run.py -n 200000 --distinct  # all-distinct text
+    .venv/bin/python benchmarks/run.py --only sentiment
+
+Stages (each a function below; a stage whose benchmark or csaudit module does not exist yet is
+skipped with a note, so the command always runs):
+
+* ``read``      — generate N messages of Qianniu client text (``benchmarks/bench_read.py``) and time
+  ``read_chats``;
+* ``audit``     — time ``ca.audit`` on the messages read, stage by stage (``Audit.meta["timings_s"]``),
+  and the peak RSS after reading and auditing;
+* ``sentiment`` — ``ca.sentiment.score`` on N customer messages against the naive per-message
+  ``SnowNLP(t).sentiments`` measured on a sample in the same run (``benchmarks/bench_sentiment.py``).
+
+Results go to ``benchmarks/results/bench-<UTC time>.json`` and ``benchmarks/results/latest.json``.
+Times are wall-clock seconds; CPU seconds are printed beside them because this machine is often
+shared (the load average is recorded too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+for p in (str(ROOT), str(HERE)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+
+class Skip(Exception):
+    """A stage cannot run yet (its benchmark or module is missing)."""
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _need(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise Skip(f"module {module} not found")
+
+
+def _need_file(name: str) -> None:
+    if not (HERE / name).exists():
+        raise Skip(f"benchmarks/{name} not found")
+
+
+class Timer:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self) -> Timer:
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def stage_read(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Generate the export with bench_read.generate and time read_chats on it."""
+    _need_file("bench_read.py")
+    _need("csaudit.io.chats")
+    import bench_read
+
+    import csaudit as ca
+
+    folder = Path(ctx["tmp"]) / "chats"
+    kwargs: dict[str, Any] = {}
+    note = None
+    if args.distinct:
+        if "distinct" in inspect.signature(bench_read.generate).parameters:
+            kwargs["distinct"] = 1.0
+        else:
+            note = "bench_read.generate has no all-distinct mode: typical repetition used"
+    with Timer() as gen:
+        n = bench_read.generate(folder, args.n, **kwargs)
+    with Timer() as t:
+        chats = ca.read_chats(folder)
+    ctx["messages"] = chats.messages
+    m = len(chats.messages)
+    out = {
+        "generated": n,
+        "generate_s": gen.wall,
+        "messages": m,
+        "rejects": len(chats.rejects),
+        "read_s": t.wall,
+        "read_cpu_s": t.cpu,
+        "messages_per_s": m / t.wall if t.wall else None,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    if note:
+        out["note"] = note
+    print(f"read:      {m:,} messages in {t.wall:.2f} s (CPU {t.cpu:.2f} s) = {m / t.wall:,.0f} messages/s")
+    return out
+
+
+def stage_audit(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """Time ca.audit on the messages read, with its own per-stage timings."""
+    _need("csaudit.audit")
+    if "messages" not in ctx:
+        raise Skip("needs the read stage")
+    import csaudit as ca
+
+    messages = ctx["messages"]
+    with Timer() as t:
+        result = ca.audit(messages)
+    stages = dict(result.meta.get("timings_s", {}))
+    per_million = (ctx["results"].get("read", {}).get("read_s", 0.0) + t.wall) / max(len(messages), 1) * 1e6
+    out = {
+        "messages": len(messages),
+        "customer_messages": int((messages["role"].astype("str") == "customer").sum()),
+        "audit_s": t.wall,
+        "audit_cpu_s": t.cpu,
+        "stages_s": stages,
+        "read_plus_audit_s_per_million": per_million,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    print(
+        f"audit:     {t.wall:.2f} s (CPU {t.cpu:.2f} s); read + audit = {per_million:.2f} s per million messages"
+    )
+    for name, sec in stages.items():
+        print(f"  {name:<14} {sec:7.2f} s")
+    print(f"  peak RSS so far {out['peak_rss_mb']:.0f} MB")
+    return out
+
+
+def stage_sentiment(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """score() vs the naive per-message SnowNLP call (bench_sentiment)."""
+    _need_file("bench_sentiment.py")
+    _need("csaudit.metrics.sentiment")
+    import bench_sentiment
+
+    ctx.pop("messages", None)  # free the audit's input before generating the sentiment texts
+    r = bench_sentiment.run(args.n, 1.0 if args.distinct else 0.3, args.sample)
+    print(bench_sentiment.report(r))
+    return r
+
+
+STAGES: list[tuple[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]]]] = [
+    ("read", stage_read),
+    ("audit", stage_audit),
+    ("sentiment", stage_sentiment),
+]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="messages (default 1,000,000)")
+    ap.add_argument("--distinct", action="store_true", help="all-distinct text (default ≈ 30 %% distinct)")
+    ap.add_argument("--sample", type=int, default=2_000, help="messages timed with the naive snownlp call")
+    ap.add_argument("--only", nargs="*", choices=[s for s, _ in STAGES], help="run only these stages")
+    args = ap.parse_args(argv)
+
+    results: dict[str, Any] = {}
+    run_info = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "n": args.n,
+        "distinct": args.distinct,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_start": os.getloadavg()[0],
+    }
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="csaudit-bench-") as tmp:
+        ctx: dict[str, Any] = {"tmp": tmp, "results": results}
+        for name, fn in STAGES:
+            if args.only and name not in args.only:
+                continue
+            try:
+                results[name] = fn(args, ctx)
+            except Skip as exc:
+                results[name] = {"skipped": str(exc)}
+                print(f"{name}: skipped ({exc})")
+            except Exception as exc:  # one broken stage never hides the others' figures
+                ok = False
+                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                print(f"{name}: FAILED {type(exc).__name__}: {exc}")
+    run_info["load_average_end"] = os.getloadavg()[0]
+    run_info["peak_rss_mb"] = _peak_rss_mb()
+    payload = {"run": run_info, "stages": results}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps(payload, indent=2, ensure_ascii=False, default=str)
+    (RESULTS / f"bench-{stamp}.json").write_text(text, encoding="utf-8")
+    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    print(f"results: {RESULTS / f'bench-{stamp}.json'} (load average {run_info['load_average_end']:.1f})")
+    sent = results.get("sentiment", {})
+    if sent.get("max_abs_diff") is not None and sent["max_abs_diff"] > 1e-9:
+        ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
