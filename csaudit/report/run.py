@@ -168,6 +168,13 @@ def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> None:
     import papermill as pm
 
     km = _kernel(kernel_name, str(Path(job.notebook).parent))
+    if not km.has_kernel:
+        # start it here so its own chatter goes to a log file, not to the batch's stderr
+        from jupyter_core.utils import run_sync
+
+        log_path = Path(job.output_notebook).parent / "kernels.log"
+        with open(log_path, "ab") as kernel_log:
+            run_sync(km.start_kernel)(cwd=str(Path(job.notebook).parent), stdout=kernel_log, stderr=kernel_log)
     use_alarm = hasattr(signal, "SIGALRM") and mp.current_process().name != "MainProcess"
     if use_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
@@ -278,7 +285,8 @@ def _progress(total: int, desc: str) -> Callable[[JobResult], None]:
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=total, desc=desc, unit="report", file=sys.stderr)
+        width = shutil.get_terminal_size((100, 20)).columns  # falls back when the terminal reports 0
+        bar = tqdm(total=total, desc=desc, unit="report", file=sys.stderr, ncols=width)
 
         def tick(r: JobResult) -> None:
             bar.update(1)
