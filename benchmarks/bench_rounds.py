@@ -1,10 +1,10 @@
-"""Benchmark: turns and 首问首答 rounds on synthetic messages (default 1M).
+"""Benchmark: turns, 首问首答 rounds, latency figures and conversion on synthetic messages (default 1M).
 
-    .venv/bin/python benchmarks/bench_rounds.py [--messages 1000000] [--naive 50000]
+    .venv/bin/python benchmarks/bench_rounds.py [--messages 1000000] [--naive 50000] [--orders 30000]
 
 Prints the vectorised time for ``turns`` and ``rounds`` and the ratio against a naive per-message
-Python loop (measured on ``--naive`` messages in the same run and scaled linearly). Also checks that
-both give the same rounds on the naive subset.
+Python loop (measured on ``--naive`` messages in the same run and scaled linearly; both must give
+the same rounds on that subset), then the time of the latency figures and of conversion.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from csaudit.config import LatencyConfig
+from csaudit.config import ConversionConfig, LatencyConfig
+from csaudit.metrics.conversion import conversion
+from csaudit.metrics.latency import agent_latency, conversation_latency, unreplied
 from csaudit.model.rounds import rounds, turns
 
 
@@ -43,6 +45,26 @@ def synthetic(n: int, seed: int = 0) -> pd.DataFrame:
             "role": pd.Categorical(role, categories=["customer", "agent", "auto_reply", "bot", "system"]),
             "ts": pd.to_datetime(ts, utc=True).tz_convert("Asia/Shanghai").as_unit("ns"),
             "text": pd.Series(text, dtype="str"),
+        }
+    )
+
+
+def synthetic_orders(messages: pd.DataFrame, n: int, seed: int = 1) -> pd.DataFrame:
+    """``n`` orders of the synthetic customers over the messages' time span."""
+    rng = np.random.default_rng(seed)
+    lo, hi = messages["ts"].min(), messages["ts"].max()
+    created = lo + pd.to_timedelta(rng.integers(0, int((hi - lo).total_seconds()), size=n), unit="s")
+    paid = pd.Series(created + pd.Timedelta(minutes=5)).where(rng.random(n) < 0.8)
+    customers = messages["customer"].drop_duplicates().to_numpy()
+    return pd.DataFrame(
+        {
+            "order_id": pd.Series(np.arange(n)).map("o{:08d}".format).astype("str"),
+            "shop": "云栖家居",
+            "customer": pd.Series(rng.choice(customers, size=n), dtype="str"),
+            "created": created,
+            "paid": paid,
+            "amount": rng.integers(10, 3000, size=n).astype("float64"),
+            "refund": 0.0,
         }
     )
 
@@ -78,6 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--naive", type=int, default=50_000)
+    ap.add_argument("--orders", type=int, default=30_000)
     args = ap.parse_args()
     msgs = synthetic(args.messages)
     cfg = LatencyConfig()
@@ -104,6 +127,18 @@ def main() -> None:
     print(f"turns  (vectorised): {t_turns:6.2f} s")
     print(f"rounds (naive loop, scaled from {len(sub):,} messages): {t_naive:6.2f} s  -> {t_naive / t_rounds:.0f}x faster")
     print(f"naive and vectorised agree on the subset: {same}")
+
+    t0 = time.perf_counter()
+    conversation_latency(msgs, r, cfg)
+    agent_latency(msgs, r, cfg)
+    unreplied(r, msgs)
+    t_lat = time.perf_counter() - t0
+    orders = synthetic_orders(msgs, args.orders)
+    t0 = time.perf_counter()
+    conv = conversion(msgs, None, orders, ConversionConfig())
+    t_conv = time.perf_counter() - t0
+    print(f"latency figures (conversation, agent, unreplied): {t_lat:6.2f} s")
+    print(f"conversion ({len(orders):,} orders, {int(conv.sales['n_attributed'].iloc[0]):,} attributed): {t_conv:6.2f} s")
 
 
 if __name__ == "__main__":

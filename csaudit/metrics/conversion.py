@@ -126,6 +126,27 @@ def _utc(s: pd.Series, tz: str = schema.TZ_DEFAULT) -> pd.Series:
     return s.dt.tz_convert("UTC").dt.as_unit("ns")
 
 
+def _ns(s: pd.Series) -> np.ndarray:
+    """int64 UTC nanoseconds (NaT → int64 min)."""
+    return np.asarray(_utc(s).array.asi8, dtype=np.int64)
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _key_codes(left: pd.DataFrame, right: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row of ``left`` and ``right`` for the ``by`` columns (equal values → equal keys)."""
+    lk = np.zeros(len(left), dtype=np.int64)
+    rk = np.zeros(len(right), dtype=np.int64)
+    for b in by:
+        codes, uniq = pd.factorize(pd.concat([left[b], right[b]], ignore_index=True).astype("str"),
+                                   use_na_sentinel=False)
+        n = max(len(uniq), 1)
+        lk = lk * n + codes[: len(left)]
+        rk = rk * n + codes[len(left):]
+    return lk, rk
+
+
 def _asof(
     left: pd.DataFrame,
     left_on: str,
@@ -144,56 +165,82 @@ def _asof(
     out = np.full(len(left), -1, dtype=np.int64)
     if not len(left) or not len(right):
         return out
-    nat = np.iinfo(np.int64).min
-    lt = np.asarray(_utc(left[left_on]).array.asi8, dtype=np.int64)
-    rt = np.asarray(_utc(right[right_on]).array.asi8, dtype=np.int64)
-    lmask, rmask = lt != nat, rt != nat
+    lt, rt = _ns(left[left_on]), _ns(right[right_on])
+    lmask, rmask = lt != _NAT, rt != _NAT
     if not lmask.any() or not rmask.any():
         return out
-    L = pd.DataFrame({"_t": lt[lmask], "_lpos": np.flatnonzero(lmask)})
-    R = pd.DataFrame({"_t": rt[rmask], "_rpos": np.flatnonzero(rmask)})
-    for b in by:
-        L[b] = left[b].astype("str").to_numpy()[lmask]
-        R[b] = right[b].astype("str").to_numpy()[rmask]
+    lk, rk = _key_codes(left, right, by)
+    L = pd.DataFrame({"_t": lt[lmask], "_k": lk[lmask], "_lpos": np.flatnonzero(lmask)})
+    R = pd.DataFrame({"_t": rt[rmask], "_k": rk[rmask], "_rpos": np.flatnonzero(rmask)})
     L = L.sort_values("_t", kind="stable")
     R = R.sort_values(["_t", "_rpos"], kind="stable")
     tol = None if tolerance is None else int(tolerance.value)
-    m = pd.merge_asof(L, R, on="_t", by=by, direction=direction, tolerance=tol, allow_exact_matches=True)
+    m = pd.merge_asof(L, R, on="_t", by="_k", direction=direction, tolerance=tol, allow_exact_matches=True)
     got = m["_rpos"].notna().to_numpy()
     out[m["_lpos"].to_numpy()[got]] = m["_rpos"].to_numpy()[got].astype(np.int64)
     return out
 
 
-def _conversation_frame(messages: pd.DataFrame, conversations: pd.DataFrame | None) -> pd.DataFrame:
-    """conversation_id, shop, customer, agent, start, end, ask_start (inquiry start), last_text."""
+def _per_group(values: np.ndarray, codes: np.ndarray, n: int, how: str) -> np.ndarray:
+    """``min``/``max`` of int64 ``values`` (or ``first``/``last`` row position) per code 0..n-1; −1/NaT if none."""
+    fill = _NAT if how in ("min", "max") else -1
+    out = np.full(n, fill, dtype=np.int64)
+    if len(values):
+        g = pd.Series(values).groupby(codes, sort=False)
+        res = getattr(g, how)()
+        out[res.index.to_numpy()] = res.to_numpy()
+    return out
+
+
+def _conversation_frame(
+    messages: pd.DataFrame, conversations: pd.DataFrame | None
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """(conversation_id, shop, customer, agent, start, end, n_customer_msgs, ask_start (inquiry start),
+    last_text — one row per conversation; the conversation's row number for every message).
+    Columns of ``conversations``, when given, win over the ones computed from the messages."""
     msgs = messages
-    conv_ids = msgs["conversation_id"].astype("str")
-    g = msgs.groupby(conv_ids, sort=False)
-    base = pd.DataFrame(index=pd.Index(pd.unique(conv_ids), name="conversation_id", dtype="str"))
-    given = conversations.set_index(conversations["conversation_id"].astype("str")) if conversations is not None else None
+    codes, ids = pd.factorize(msgs["conversation_id"].astype("str"))
+    n = len(ids)
+    rows = np.arange(len(msgs))
+    is_agent = (msgs["role"] == "agent").to_numpy(dtype=bool)
+    is_cust = (msgs["role"] == "customer").to_numpy(dtype=bool)
+    ts = _ns(msgs["ts"])
+    timed = ts != _NAT
+    first_row = _per_group(rows, codes, n, "first")
+    base = pd.DataFrame({"conversation_id": pd.Series(ids, dtype="str")})
+    given = None
+    if conversations is not None:
+        given = conversations.set_index(conversations["conversation_id"].astype("str")).reindex(base["conversation_id"])
 
     def col(name: str, computed) -> pd.Series:
         if given is not None and name in given.columns:
-            return given[name].reindex(base.index)
-        return computed() if callable(computed) else computed
+            return given[name].reset_index(drop=True)
+        return computed()
 
-    base["shop"] = col("shop", lambda: g["shop"].first() if "shop" in msgs else pd.Series(pd.NA, index=base.index))
-    base["customer"] = col("customer", lambda: g["customer"].first())
-    is_agent = msgs["role"].astype("str") == "agent"
-    base["agent"] = col("agent", lambda: msgs.loc[is_agent].groupby(conv_ids[is_agent], sort=False)["agent"].first())
-    base["start"] = col("start", lambda: g["ts"].min())
-    base["end"] = col("end", lambda: g["ts"].max())
-    cust = msgs["role"].astype("str") == "customer"
-    cg = msgs.loc[cust].groupby(conv_ids[cust], sort=False)
-    base["n_customer_msgs"] = cg.size().reindex(base.index, fill_value=0).astype("int64")
+    def take(column: str, at: np.ndarray) -> pd.Series:
+        if column not in msgs.columns:
+            return pd.Series(pd.NA, index=range(n), dtype="str")
+        return pd.Series(msgs[column].astype("str").array.take(at, allow_fill=True), dtype="str")
+
+    def times(ns: np.ndarray) -> pd.Series:
+        return pd.Series(pd.to_datetime(ns.view("M8[ns]"), utc=True))
+
+    base["shop"] = col("shop", lambda: take("shop", first_row))
+    base["customer"] = col("customer", lambda: take("customer", first_row))
+    agent_rows = rows[is_agent]
+    base["agent"] = col("agent", lambda: take("agent", _per_group(agent_rows, codes[is_agent], n, "first")))
+    base["start"] = col("start", lambda: times(_per_group(ts[timed], codes[timed], n, "min")))
+    base["end"] = col("end", lambda: times(_per_group(ts[timed], codes[timed], n, "max")))
+    base["n_customer_msgs"] = np.bincount(codes[is_cust], minlength=n).astype("int64")
     # the inquiry starts with the conversation (its first timed message), else at the first customer message
-    ask = pd.to_datetime(base["start"])
-    first_cust = cg["ts"].min().reindex(base.index)
-    base["ask_start"] = ask.fillna(first_cust) if len(base) else ask
-    base["last_text"] = cg["text"].last().reindex(base.index).astype("str")
+    cust_timed = is_cust & timed
+    first_cust = _per_group(ts[cust_timed], codes[cust_timed], n, "min")
+    ask = _ns(base["start"]) if len(base) else np.zeros(0, dtype=np.int64)
+    base["ask_start"] = times(np.where(ask != _NAT, ask, first_cust))
+    base["last_text"] = take("text", _per_group(rows[is_cust], codes[is_cust], n, "last"))
     for c in ("shop", "customer", "agent"):
         base[c] = base[c].astype("str")
-    return base.reset_index()
+    return base, codes
 
 
 def classify_inquiries(
@@ -205,41 +252,40 @@ def classify_inquiries(
 ) -> pd.DataFrame:
     """Per conversation: ``conversation_id, is_inquiry, after_sales`` (definitions: module docstring)."""
     cc = _conversion_cfg(cfg)
-    conv = _conversation_frame(messages, conversations)
-    return _classify(messages, conv, orders, cc, by or ["customer"])[["conversation_id", "is_inquiry", "after_sales"]]
+    conv, codes = _conversation_frame(messages, conversations)
+    out = _classify(messages, conv, codes, orders, cc, by or ["customer"])
+    return out[["conversation_id", "is_inquiry", "after_sales"]]
 
 
-def _classify(messages: pd.DataFrame, conv: pd.DataFrame, orders: pd.DataFrame | None, cc: ConversionConfig,
-              by: list[str]) -> pd.DataFrame:
+def _classify(messages: pd.DataFrame, conv: pd.DataFrame, codes: np.ndarray, orders: pd.DataFrame | None,
+              cc: ConversionConfig, by: list[str]) -> pd.DataFrame:
     conv = conv.copy()
     # the customer's first order created during the conversation cuts the text that is looked at
-    nat = np.iinfo(np.int64).min
-    cut_ns = np.full(len(conv), nat, dtype=np.int64)
+    cut_ns = np.full(len(conv), _NAT, dtype=np.int64)
     if orders is not None and len(orders) and len(conv):
         pos = _asof(conv, "start", orders, "created", by, "forward", tolerance=None)
         has = pos >= 0
         if has.any():
-            created = np.asarray(_utc(orders["created"]).array.asi8)[pos[has]]
-            end = np.asarray(_utc(conv["end"]).array.asi8)[has]
-            inside = (end != nat) & (created <= end)
+            created = _ns(orders["created"])[pos[has]]
+            end = _ns(conv["end"])[has]
+            inside = (end != _NAT) & (created <= end)
             cut_ns[np.flatnonzero(has)[inside]] = created[inside]
-    cut = pd.Series(pd.to_datetime(cut_ns.view("M8[ns]"), utc=True), index=conv["conversation_id"].to_numpy())
-    cust = messages["role"].astype("str") == "customer"
-    cm = messages.loc[cust, ["conversation_id", "ts", "text"]]
-    cm_cut = cm["conversation_id"].astype("str").map(cut)
-    cm_ts = _utc(cm["ts"]) if len(cm) else cm["ts"]
-    before = (cm_cut.isna() | cm_ts.isna() | (cm_ts < cm_cut)).to_numpy(dtype=bool) if len(cm) else np.zeros(0, bool)
+    cust = (messages["role"] == "customer").to_numpy(dtype=bool)
+    cm_codes = codes[cust]
+    cm_ts = _ns(messages["ts"])[cust]
+    cm_cut = cut_ns[cm_codes]
+    before = (cm_cut == _NAT) | (cm_ts == _NAT) | (cm_ts < cm_cut)
     pattern = after_sales_pattern(cc.after_sales_keywords)
-    if pattern is not None and len(cm):
-        norm = normalize_for_match(cm["text"].astype("str").fillna(""))
-        codes, uniques = pd.factorize(norm)
-        hit_u = np.fromiter((pattern.search(u) is not None for u in uniques), dtype=bool, count=len(uniques))
-        hit = hit_u[codes] & before
+    if pattern is not None and cust.any():
+        text = messages["text"][cust].astype("str").fillna("")
+        t_codes, t_uniques = pd.factorize(text)
+        norm = normalize_for_match(pd.Series(t_uniques, dtype="str"))
+        hit_u = np.fromiter((pattern.search(u) is not None for u in norm), dtype=bool, count=len(norm))
+        hit = hit_u[t_codes] & before
     else:
-        hit = np.zeros(len(cm), dtype=bool)
-    kw_convs = set(cm["conversation_id"].astype("str").to_numpy()[hit])
+        hit = np.zeros(int(cust.sum()), dtype=bool)
     spoke = conv["n_customer_msgs"].to_numpy() > 0
-    after = spoke & conv["conversation_id"].isin(kw_convs).to_numpy()
+    after = spoke & (np.bincount(cm_codes[hit], minlength=len(conv)) > 0)
     conv["after_sales"] = after
     conv["is_inquiry"] = spoke & ~after
     return conv
@@ -248,7 +294,7 @@ def _classify(messages: pd.DataFrame, conv: pd.DataFrame, orders: pd.DataFrame |
 def _match_keys(conv: pd.DataFrame, orders: pd.DataFrame) -> list[str]:
     if "shop" not in orders.columns or orders["shop"].isna().all() or conv["shop"].isna().all():
         return ["customer"]
-    if set(orders["shop"].dropna().astype("str")) & set(conv["shop"].dropna().astype("str")):
+    if set(orders["shop"].dropna().astype("str").unique()) & set(conv["shop"].dropna().astype("str").unique()):
         return ["shop", "customer"]
     log.warning("orders: no shop name in common with the chats; matching orders to chats by customer only")
     return ["customer"]
@@ -272,9 +318,9 @@ def conversion(
     tz = str(messages["ts"].dt.tz) if isinstance(messages["ts"].dtype, pd.DatetimeTZDtype) else schema.TZ_DEFAULT
     ords = schema.conform(orders, "orders", tz=tz) if orders is not None else schema.empty("orders", tz=tz)
     ords = ords.reset_index(drop=True)
-    conv = _conversation_frame(messages, conversations)
+    conv, codes = _conversation_frame(messages, conversations)
     by = _match_keys(conv, ords) if len(ords) else ["customer"]
-    conv = _classify(messages, conv, ords, cc, by)
+    conv = _classify(messages, conv, codes, ords, cc, by)
 
     inq = conv[conv["is_inquiry"]].reset_index(drop=True)
     # final conversion: any order created / paid within [start, start + W]
@@ -366,7 +412,7 @@ def _conversation_table(conv: pd.DataFrame, inq: pd.DataFrame, o: pd.DataFrame) 
 def _agents(inq: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
     i = inq[inq["agent"].notna()]
     cs = o[o["attributed"] & o["agent"].notna()]
-    agents = pd.Index(sorted(set(i["agent"]) | set(cs["agent"])), dtype="str", name="agent")
+    agents = pd.Index(sorted(set(i["agent"].unique()) | set(cs["agent"].unique())), dtype="str", name="agent")
     gi = i.groupby("agent")
     out = pd.DataFrame(index=agents)
     out["inquiries"] = gi.size().reindex(agents, fill_value=0).astype("int64")

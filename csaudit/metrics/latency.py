@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import LatencyConfig
-from csaudit.model.rounds import message_rounds
+from csaudit.model.rounds import human_agents, message_rounds
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,33 @@ def conversation_latency(
     return out
 
 
-def _last_rounds(rounds: pd.DataFrame) -> pd.DataFrame:
-    """Each (agent, customer)'s last round (by start; rounds without a time keep their table order)."""
-    r = rounds.assign(_pos=np.arange(len(rounds)))
-    r = r.sort_values(["start", "_pos"], na_position="first", kind="stable")
-    return r.drop_duplicates(["agent", "customer"], keep="last").drop(columns="_pos")
+def _last_round_mask(rounds: pd.DataFrame) -> np.ndarray:
+    """True for each (agent, customer)'s last round: latest ``start``; rounds without a time count as
+    earliest and keep their table order. A missing agent is a key of its own."""
+    n = len(rounds)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    a_codes, _ = pd.factorize(rounds["agent"], use_na_sentinel=False)
+    c_codes, c_names = pd.factorize(rounds["customer"], use_na_sentinel=False)
+    key = a_codes.astype(np.int64) * max(len(c_names), 1) + c_codes
+    start = rounds["start"]
+    start_ns = np.asarray(start.dt.as_unit("ns").array.asi8 if isinstance(start.dtype, pd.DatetimeTZDtype)
+                          else pd.to_datetime(start).array.asi8, dtype=np.int64)
+    order = np.lexsort((np.arange(n), start_ns))  # by start (NaT = int64 min first), then position
+    last_in_order = ~pd.Series(key[order]).duplicated(keep="last").to_numpy()
+    mask = np.zeros(n, dtype=bool)
+    mask[order[last_in_order]] = True
+    return mask
+
+
+def _group_stat(values: np.ndarray, codes: np.ndarray, n: int, how: str) -> np.ndarray:
+    """Per group code 0..n-1: median or 90th percentile (linear) of ``values``; NaN for empty groups."""
+    out = np.full(n, np.nan)
+    if len(values):
+        g = pd.Series(values).groupby(codes)
+        res = g.median() if how == "median" else g.quantile(0.9)
+        out[res.index.to_numpy()] = res.to_numpy(dtype=float)
+    return out
 
 
 def agent_latency(messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None) -> pd.DataFrame:
@@ -131,61 +153,72 @@ def agent_latency(messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | No
     conversation) are left out here; they still appear in :func:`unreplied`.
     """
     lc = _latency_cfg(cfg)
-    r = rounds[rounds["agent"].notna()]
-    agent_msgs = messages.loc[messages["role"].astype("str") == "agent", "agent"].dropna().astype("str")
-    agents = pd.Index(sorted(set(r["agent"].astype("str")) | set(agent_msgs.unique())), dtype="str", name="agent")
-    g = r.groupby("agent", sort=True)
+    is_msg = (messages["role"] == "agent").to_numpy(dtype=bool) & messages["agent"].notna().to_numpy()
+    m_codes, m_names = pd.factorize(messages["agent"].astype("str")[is_msg])
+    has_agent = rounds["agent"].notna().to_numpy()
+    r = rounds[has_agent]
+    r_codes, r_names = pd.factorize(r["agent"].astype("str"))
+    agents = pd.Index(sorted(set(m_names) | set(r_names)), dtype="str", name="agent")
+    na = len(agents)
+    rc = agents.get_indexer(r_names)[r_codes] if len(r) else np.zeros(0, dtype=np.int64)
+    mc = agents.get_indexer(m_names)[m_codes] if len(m_codes) else np.zeros(0, dtype=np.int64)
 
+    def count(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        w = None if weights is None else weights[mask]
+        return np.bincount(rc[mask], weights=w, minlength=na)
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+    every = np.ones(len(r), dtype=bool)
+    answered = r["answered"].to_numpy(dtype=bool)
+    in_hours = r["in_hours"].to_numpy(dtype=bool)
+    resp = r["response_s"].to_numpy(dtype="float64", na_value=np.nan)
+    capped = r["capped_s"].to_numpy(dtype="float64", na_value=np.nan)
     out = pd.DataFrame(index=agents)
-    out["n_rounds"] = g.size().reindex(agents, fill_value=0).astype("int64")
-    out["n_answered"] = g["answered"].sum().reindex(agents, fill_value=0).astype("int64")
+    out["n_rounds"] = count(every).astype("int64")
+    out["n_answered"] = count(answered).astype("int64")
 
-    first = r[(r["round"] == 1) & r["in_hours"] & r["response_s"].notna()]
-    fg = first.groupby("agent")["response_s"]
-    out["first_response_mean_s"] = fg.mean().reindex(agents).astype("float64")
-    out["first_response_median_s"] = fg.median().reindex(agents).astype("float64")
+    first = (r["round"].to_numpy() == 1) & in_hours & ~np.isnan(resp)
+    out["first_response_mean_s"] = ratio(count(first, resp), count(first))
+    out["first_response_median_s"] = _group_stat(resp[first], rc[first], na, "median")
 
-    timed = r[r["in_hours"] & r["capped_s"].notna()]
-    tg = timed.groupby("agent")["capped_s"]
-    out["avg_response_s"] = tg.mean().reindex(agents).astype("float64")
-    out["median_response_s"] = tg.median().reindex(agents).astype("float64")
-    out["p90_response_s"] = tg.quantile(0.9).reindex(agents).astype("float64")
-    n_timed = timed.groupby("agent").size().reindex(agents, fill_value=0)
-    resp = timed["response_s"].to_numpy(dtype="float64", na_value=np.nan)
-    ans = timed["answered"].to_numpy(dtype=bool)
+    timed = in_hours & ~np.isnan(capped)
+    n_timed = count(timed)
+    out["avg_response_s"] = ratio(count(timed, capped), n_timed)
+    out["median_response_s"] = _group_stat(capped[timed], rc[timed], na, "median")
+    out["p90_response_s"] = _group_stat(capped[timed], rc[timed], na, "p90")
     for t in lc.rate_thresholds_s:
         with np.errstate(invalid="ignore"):
-            ok = pd.Series(ans & (resp <= t), index=timed.index)
-        hits = ok.groupby(timed["agent"]).sum().reindex(agents, fill_value=0)
-        out[rate_column(t)] = (hits / n_timed.where(n_timed > 0)).astype("float64")
+            ok = timed & answered & (resp <= t)
+        out[rate_column(t)] = ratio(count(ok), n_timed)
 
-    slow = r[r["slow"]]
-    out["slow_rounds"] = slow.groupby("agent").size().reindex(agents, fill_value=0).astype("int64")
-    out["slow_customers"] = slow.groupby("agent")["customer"].nunique().reindex(agents, fill_value=0).astype("int64")
+    slow = r["slow"].to_numpy(dtype=bool)
+    out["slow_rounds"] = count(slow).astype("int64")
+    cust_codes, _ = pd.factorize(r["customer"], use_na_sentinel=False)
+    pairs = pd.DataFrame({"a": rc[slow], "c": cust_codes[slow]}).drop_duplicates()
+    out["slow_customers"] = np.bincount(pairs["a"].to_numpy(), minlength=na).astype("int64")
 
-    last = _last_rounds(r)
-    lg = last.groupby("agent")["answered"]
-    asked = lg.size().reindex(agents, fill_value=0)
-    replied = lg.sum().reindex(agents, fill_value=0)
-    out["reply_rate"] = (replied / asked.where(asked > 0)).astype("float64")
+    last = _last_round_mask(r)
+    asked = count(last)
+    replied = count(last & answered)
+    out["reply_rate"] = ratio(replied, asked)
     out["unreplied_customers"] = (asked - replied).astype("int64")
 
     if "n_messages" in r.columns and r["n_messages"].notna().all():
-        n_cust = r.groupby("agent")["n_messages"].sum()
+        n_cust = count(every, r["n_messages"].to_numpy(dtype="float64"))
     else:
         mr = message_rounds(messages)
-        per_round = mr.groupby(["conversation_id", "round"]).size().rename("n_messages")
-        n_cust = (
-            r[["conversation_id", "round", "agent"]]
-            .merge(per_round.reset_index(), on=["conversation_id", "round"], how="left")
-            .groupby("agent")["n_messages"]
-            .sum()
-        )
-    out["n_customer_msgs"] = n_cust.reindex(agents, fill_value=0).fillna(0).astype("int64")
-    out["n_agent_msgs"] = agent_msgs.value_counts().reindex(agents, fill_value=0).astype("int64")
-    ratio = out["n_agent_msgs"] / out["n_customer_msgs"].where(out["n_customer_msgs"] > 0)
-    out["answer_ratio"] = ratio.astype("float64")
-    out["answer_ratio_low"] = (ratio < lc.answer_ratio_min).fillna(False).astype(bool)
+        per_round = mr.groupby(["conversation_id", "round"]).size().rename("n")
+        merged = r[["conversation_id", "round"]].merge(per_round.reset_index(), on=["conversation_id", "round"], how="left")
+        n_cust = count(every, merged["n"].fillna(0).to_numpy(dtype="float64"))
+    out["n_customer_msgs"] = n_cust.astype("int64")
+    out["n_agent_msgs"] = np.bincount(mc, minlength=na).astype("int64")
+    ar = ratio(out["n_agent_msgs"].to_numpy(dtype=float), out["n_customer_msgs"].to_numpy(dtype=float))
+    out["answer_ratio"] = ar
+    with np.errstate(invalid="ignore"):
+        out["answer_ratio_low"] = ~np.isnan(ar) & (ar < lc.answer_ratio_min)
     return out.reset_index()[agent_columns(lc)]
 
 
@@ -197,11 +230,16 @@ def unreplied(rounds: pd.DataFrame, messages: pd.DataFrame | None = None) -> pd.
     round's first customer message), ``text`` (the customer's last message in that round; NA when
     ``messages`` is not given). Sorted by ``start``.
     """
-    last = _last_rounds(rounds)
-    open_ = last[~last["answered"].astype(bool)]
+    open_ = rounds[_last_round_mask(rounds) & ~rounds["answered"].to_numpy(dtype=bool)]
     out = open_[["customer", "conversation_id", "agent", "start", "round"]].reset_index(drop=True)
     if messages is not None and len(out):
-        mr = message_rounds(messages)
+        cols = [c for c in ("conversation_id", "role", "agent", "shop", "ts", "text") if c in messages.columns]
+        codes, ids = pd.factorize(messages["conversation_id"])
+        wanted = np.zeros(len(ids), dtype=bool)
+        pos = pd.Index(ids).get_indexer(out["conversation_id"].unique())
+        wanted[pos[pos >= 0]] = True
+        sub = messages[cols][wanted[codes]]
+        mr = message_rounds(sub, human_agents(messages))
         last_msg = mr.drop_duplicates(["conversation_id", "round"], keep="last")[["conversation_id", "round", "text"]]
         out = out.merge(last_msg, on=["conversation_id", "round"], how="left")
     else:

@@ -332,13 +332,14 @@ class _Segments:
     n_msgs: np.ndarray
 
 
-def transfer_sources(messages: pd.DataFrame) -> pd.Series:
+def transfer_sources(messages: pd.DataFrame, humans: set[str] | None = None) -> pd.Series:
     """Source account of each ``由 A 转交给 B`` system line that hands a customer over from a human agent.
 
     Index = the messages' index (system rows with such a line only). The name is normalised like
     ``agent`` (full-width colon → ``:``; a bare sub-account gets the row's ``shop`` prefix). Lines whose
     source never sends an ``agent`` message (a routing assistant such as 服务助手, the bot 店小蜜) are
-    left out: such a hand-over only routes the customer, it does not close a round.
+    left out: such a hand-over only routes the customer, it does not close a round. ``humans`` (the
+    human agent accounts) defaults to the accounts of the ``agent`` rows of ``messages``.
     """
     role = _roles(messages["role"])
     sys_rows = np.flatnonzero(role == "system")
@@ -356,11 +357,17 @@ def transfer_sources(messages: pd.DataFrame) -> pd.Series:
         bare = ~src.str.contains(":", regex=False)
         shops = messages["shop"].astype("str").loc[src.index]
         src = src.where(~bare, shops + ":" + src)
-    humans = set(messages.loc[role == "agent", "agent"].dropna().astype("str").unique())
+    if humans is None:
+        humans = human_agents(messages)
     return src[src.isin(humans)]
 
 
-def _segments(messages: pd.DataFrame) -> _Segments:
+def human_agents(messages: pd.DataFrame) -> set[str]:
+    """Accounts that send ``agent`` (human) messages in ``messages``."""
+    return set(messages.loc[(messages["role"] == "agent").to_numpy(dtype=bool), "agent"].dropna().astype("str").unique())
+
+
+def _segments(messages: pd.DataFrame, humans: set[str] | None = None) -> _Segments:
     codes, order, uniques = _grouped_order(messages["conversation_id"])
     m = messages if order is None else messages.iloc[order]
     role = _roles(m["role"])
@@ -370,7 +377,7 @@ def _segments(messages: pd.DataFrame) -> _Segments:
     agent_codes, agent_names = pd.factorize(m["agent"].astype("str"), use_na_sentinel=True)
     account = np.where(is_reply, agent_codes, -1)
     is_transfer = np.zeros(n, dtype=bool)
-    src = transfer_sources(m.reset_index(drop=True))
+    src = transfer_sources(m.reset_index(drop=True), humans)
     if len(src):
         rows = src.index.to_numpy()
         is_transfer[rows] = True
@@ -400,11 +407,12 @@ def _segments(messages: pd.DataFrame) -> _Segments:
                      last_event, cust_rows, cust_round, start_row, end_row, round_no, n_msgs)
 
 
-def message_rounds(messages: pd.DataFrame) -> pd.DataFrame:
+def message_rounds(messages: pd.DataFrame, humans: set[str] | None = None) -> pd.DataFrame:
     """For each customer message: ``conversation_id``, ``round`` it belongs to, ``ts`` and ``text``.
 
     Same segmentation as :func:`rounds`; used to count customer messages per round and to find the
-    last customer message of a round. Index = the messages' index.
+    last customer message of a round. Index = the messages' index. Pass ``humans``
+    (:func:`human_agents` of the whole input) when ``messages`` is a subset of conversations.
     """
     if len(messages) == 0:
         return pd.DataFrame(
@@ -415,7 +423,7 @@ def message_rounds(messages: pd.DataFrame) -> pd.DataFrame:
                 "text": pd.Series([], dtype="str"),
             }
         )
-    sg = _segments(messages)
+    sg = _segments(messages, humans)
     sub = sg.m.iloc[sg.cust_rows]
     return pd.DataFrame(
         {
