@@ -13,6 +13,7 @@ files (the approach the vectorised reader replaces) and prints the ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import resource
@@ -152,16 +153,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {n:,} messages in {len(list(folder.iterdir()))} files, {size / 1e6:.0f} MB "
               f"{args.encoding} ({time.perf_counter() - t0:.1f} s)")
         rss0 = _peak_rss_mb()
-        best = float("inf")
+        best = cpu = float("inf")
         chats = None
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             chats = ca.read_chats(folder)
             best = min(best, time.perf_counter() - t0)
+            cpu = min(cpu, time.process_time() - c0)
         m = len(chats.messages)
         print(f"read_chats: {m:,} rows ({chats.messages['conversation_id'].nunique():,} conversations, "
               f"{len(chats.rejects)} rejects) in {best:.2f} s = {m / best:,.0f} messages/s "
-              f"(best of {args.repeat})")
+              f"(best of {args.repeat}; CPU time {cpu:.2f} s; load average {os.getloadavg()[0]:.1f})")
         print(f"peak RSS {_peak_rss_mb():.0f} MB (before reading {rss0:.0f} MB)")
         if args.naive:
             t0 = time.perf_counter()

@@ -6,7 +6,7 @@
     jojo_2020 2026-11-09 14:03:07            ← header: SENDER date time
     这件毛衣起球吗                            ← content (one or more lines)
     我平时穿M码
-    小鹿服饰：晴晴                             ← bare sender line (agent account or a known sender) ...
+    小鹿服饰：晴晴                             ← bare sender line ...
     2026-11-09 14:04:02                      ← ... with the timestamp on its own line
     需要帮您备注尺码吗？
     jojo_2020 撤回了一条消息                  ← system line
@@ -49,6 +49,10 @@ _TIME = r"(?P<h>\d{1,2}):(?P<mi>\d{2}):(?P<s>\d{2})"
 HEADER_RE = rf"^(?:(?P<sender>\S.*?){_WS}*)?{_DATE}{_WS}+{_TIME}{_WS}*$"
 """A header line ``SENDER date time`` (sender empty: a bare timestamp line). RE2 syntax."""
 _HEADER_PY = re.compile(HEADER_RE)
+SNIFF_CHARS, SNIFF_LINES = 8192, 120
+"""How much of a file the sniffer looks at."""
+MAX_SENDER_CHARS = 64
+"""A bare sender line (before a timestamp on its own line) is at most this many characters."""
 SYSTEM_SENDER = "system"
 """``sender`` of system rows, which have none in the export."""
 
@@ -229,6 +233,25 @@ def to_str_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(arr.to_pandas(), dtype="str")
 
 
+@dataclass
+class ArrowParsed:
+    """A reader's output as Arrow tables (what ``read_chats`` concatenates without pandas per file).
+
+    ``messages`` has the parsed columns (``line, sender, ts, text, role, shop, customer, agent,
+    conversation``; ``ts`` naive shop-local), ``rejects`` has ``line, raw, reason``.
+    """
+
+    messages: pa.Table
+    rejects: pa.Table
+    encoding: str | None = None
+
+    def to_pandas(self) -> Parsed:
+        msgs = self.messages.to_pandas()
+        rej = self.rejects.to_pandas()
+        return Parsed(messages=msgs, rejects=rej.astype({"line": "int64", "raw": "str", "reason": "str"}),
+                      encoding=self.encoding)
+
+
 def build_parsed(
     lines: Lines,
     msg_lines: np.ndarray,
@@ -239,8 +262,8 @@ def build_parsed(
     rej_lines: np.ndarray,
     rej_reasons: list[str] | np.ndarray,
     encoding: str,
-) -> Parsed:
-    """Assemble a :class:`Parsed` from message rows, system-line rows and rejected lines (0-based)."""
+) -> ArrowParsed:
+    """Assemble the output from message rows, system-line rows and rejected lines (0-based)."""
     n_m, n_s = len(msg_lines), len(sys_lines)
     sys_text = pc.utf8_trim_whitespace(lines.stripped(sys_lines)) if n_s else pa.array([], pa.string())
     line_no = np.concatenate([msg_lines, sys_lines]).astype(np.int64) + 1
@@ -248,46 +271,38 @@ def build_parsed(
     text = pa.concat_arrays([texts.cast(pa.string()), sys_text.cast(pa.string())])
     ts_all = np.concatenate([ts.astype("datetime64[ns]"), np.full(n_s, np.datetime64("NaT", "ns"))])
     role = pa.concat_arrays([pa.nulls(n_m, pa.string()), pa.array(["system"] * n_s, pa.string())])
-    msgs = pd.DataFrame(
-        {
-            "line": line_no,
-            "sender": to_str_series(sender),
-            "ts": ts_all,
-            "text": to_str_series(text),
-            "role": to_str_series(role),
-        }
-    )
+    nat = np.isnat(ts_all)
+    cols = {
+        "line": pa.array(line_no, type=pa.int64()),
+        "sender": sender,
+        "ts": pa.array(ts_all.view(np.int64), type=pa.int64(), mask=nat).cast(pa.timestamp("ns")),
+        "text": text,
+        "role": role,
+    }
+    table = pa.table(cols)
     if n_s:
-        msgs = msgs.take(np.argsort(line_no, kind="stable")).reset_index(drop=True)
+        table = table.take(pa.array(np.argsort(line_no, kind="stable")))
+    nulls = pa.nulls(len(table), pa.string())
     for col in PARSED_COLUMNS:
-        if col not in msgs.columns:
-            msgs[col] = pd.Series(pd.NA, index=msgs.index, dtype="str")
+        if col not in cols:
+            table = table.append_column(col, nulls)
     rej_lines = np.asarray(rej_lines, dtype=np.int64)
-    rejects = pd.DataFrame(
+    rejects = pa.table(
         {
-            "line": rej_lines + 1,
-            "raw": to_str_series(lines.stripped(rej_lines)) if len(rej_lines) else pd.Series([], dtype="str"),
-            "reason": pd.Series(np.asarray(rej_reasons, dtype=object), dtype="str"),
+            "line": pa.array(rej_lines + 1, type=pa.int64()),
+            "raw": lines.stripped(rej_lines).cast(pa.string()) if len(rej_lines) else pa.array([], pa.string()),
+            "reason": pa.array(list(rej_reasons), type=pa.string()),
         }
     )
-    return Parsed(messages=msgs, rejects=rejects, encoding=encoding)
+    return ArrowParsed(messages=table, rejects=rejects, encoding=encoding)
 
 
-def empty_parsed(encoding: str | None) -> Parsed:
-    """A :class:`Parsed` with no rows."""
+def empty_parsed(encoding: str | None) -> ArrowParsed:
+    """An output with no rows."""
     lines = split_lines(b"")
     e = np.zeros(0, dtype=np.int64)
     return build_parsed(lines, e, pa.array([], pa.string()), e.view("datetime64[ns]"), pa.array([], pa.string()),
                         e, e, [], encoding or "utf-8")
-
-
-def looks_like_agent(sender: str, separators: list[str]) -> bool:
-    """``店铺名:子账号`` with any configured separator and both parts non-empty."""
-    for sep in separators:
-        head, found, tail = sender.partition(sep)
-        if found and head.strip() and tail.strip():
-            return True
-    return False
 
 
 # -- reader interface ------------------------------------------------------------------------------
@@ -297,10 +312,14 @@ def sniff(raw: RawFile, text: str | None) -> float:
     """Share of the first non-blank lines that are ``SENDER date time`` headers, mapped to 0..1."""
     if text is None:
         return 0.0
-    lines = [ln for ln in text[:65536].split("\n")[:400] if ln.strip()]
+    lines = [ln for ln in text[:SNIFF_CHARS].split("\n")[:SNIFF_LINES] if ln.strip()]
     if not lines:
         return 0.0
-    heads = sum(1 for ln in lines if (m := _HEADER_PY.match(ln)) and m.group("sender"))
+    heads = 0
+    for i, ln in enumerate(lines):
+        m = _HEADER_PY.match(ln)
+        if m and (m.group("sender") or (i > 0 and not _HEADER_PY.match(lines[i - 1]))):
+            heads += 1
     if heads == 0:
         return 0.0
     return min(1.0, 0.5 + 2.0 * heads / len(lines))
@@ -308,6 +327,11 @@ def sniff(raw: RawFile, text: str | None) -> float:
 
 def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     """Parse one client-text export (see module docstring)."""
+    return parse_arrow(raw, ctx).to_pandas()
+
+
+def parse_arrow(raw: RawFile, ctx: ReadContext) -> ArrowParsed:
+    """:func:`parse` with Arrow tables (used by ``read_chats`` to skip per-file pandas overhead)."""
     data, encoding = utf8_bytes(raw, ctx)
     return parse_bytes(data, ctx, encoding)
 
@@ -333,28 +357,22 @@ def _canonical_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray
     cand = np.flatnonzero(colons & (length >= 19))
     ec = e[cand]
     ok = np.ones(len(cand), dtype=bool)
-    dig = {}
     for k in _DIGIT_POS:
-        v = buf[ec - k].astype(np.int64) - 48
-        ok &= (v >= 0) & (v <= 9)
-        dig[k] = v
+        ok &= (buf[ec - k] - np.uint8(48)) < 10  # uint8 wrap-around: one compare per digit
     sep1, sep2 = buf[ec - 15], buf[ec - 12]
     ok &= ((sep1 == 45) & (sep2 == 45)) | ((sep1 == 47) & (sep2 == 47))
     ok &= buf[ec - 9] == 32
-    first_ok = (length[cand] == 19) | ((buf[st[cand]] != 32) & (buf[st[cand]] != 9))
-    ok &= first_ok
+    ok &= (length[cand] == 19) | ((buf[st[cand]] != 32) & (buf[st[cand]] != 9))
     idx = cand[ok]
-    g = {k: v[ok] for k, v in dig.items()}
-    comps = np.stack(
-        [
-            g[19] * 1000 + g[18] * 100 + g[17] * 10 + g[16],
-            g[14] * 10 + g[13],
-            g[11] * 10 + g[10],
-            g[8] * 10 + g[7],
-            g[5] * 10 + g[4],
-            g[2] * 10 + g[1],
-        ]
-    ) if len(idx) else np.zeros((6, 0), np.int64)
+    eo = ec[ok]
+
+    def num(*ks: int) -> np.ndarray:
+        v = np.zeros(len(eo), dtype=np.int64)
+        for k in ks:
+            v = v * 10 + (buf[eo - k].astype(np.int64) - 48)
+        return v
+
+    comps = np.stack([num(19, 18, 17, 16), num(14, 13), num(11, 10), num(8, 7), num(5, 4), num(2, 1)])
     fast = np.zeros(n, dtype=bool)
     fast[idx] = True
     loose = (colons & ~fast) | trailing_ws
@@ -385,7 +403,7 @@ def find_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     return idx, comps, senders
 
 
-def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parsed:
+def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
     """Parse client text given as UTF-8 bytes with ``\\n`` line ends."""
     roles = ctx.config.roles
     lines = split_lines(data)
@@ -404,7 +422,8 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parse
     # system lines: non-blank lines that are not headers
     is_sys = system_mask(lines, roles.system_patterns, candidates=~matched & ~blank)
 
-    # timestamp on its own line after a bare sender line (an agent account or a known sender)
+    # timestamp on its own line: the line before it is the sender line (non-blank, not a header, not a
+    # system line, at most MAX_SENDER_CHARS long)
     two = np.zeros(n, dtype=bool)  # marks the sender line of a two-line header
     bare_idx = np.flatnonzero(is_bare)
     bare_idx = bare_idx[bare_idx > 0]
@@ -412,10 +431,9 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parse
         prev = bare_idx - 1
         prev = prev[~blank[prev] & ~matched[prev] & ~is_sys[prev]]
         if len(prev):
-            known = set(pc.unique(h_send.filter(pa.array(has_sender))).to_pylist())
-            cand = pc.utf8_trim_whitespace(lines.stripped(prev)).to_pylist()
-            good = np.array([c in known or looks_like_agent(c, roles.agent_separators) for c in cand], dtype=bool)
-            two[prev[good]] = True
+            cand = pc.utf8_trim_whitespace(lines.stripped(prev))
+            short = pc.less_equal(pc.utf8_length(cand), MAX_SENDER_CHARS).to_numpy(zero_copy_only=False)
+            two[prev[short]] = True
     consumed = np.zeros(n, dtype=bool)
     consumed[np.flatnonzero(two) + 1] = True
     start = is_h1 | two

@@ -29,6 +29,9 @@ import pyarrow.compute as pc
 
 from csaudit.io.base import Parsed, RawFile, ReadContext
 from csaudit.io.qianniu_text import (
+    SNIFF_CHARS,
+    SNIFF_LINES,
+    ArrowParsed,
     blank_mask,
     build_parsed,
     civil_to_ns,
@@ -53,7 +56,7 @@ def sniff(raw: RawFile, text: str | None) -> float:
     """High when the file has date lines and bare ``HH:MM:SS`` lines; 0 otherwise."""
     if text is None:
         return 0.0
-    lines = [ln for ln in text[:65536].split("\n")[:400] if ln.strip()]
+    lines = [ln for ln in text[:SNIFF_CHARS].split("\n")[:SNIFF_LINES] if ln.strip()]
     if not lines:
         return 0.0
     dates = sum(1 for ln in lines if _DATE_PY.match(ln))
@@ -65,11 +68,16 @@ def sniff(raw: RawFile, text: str | None) -> float:
 
 def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     """Parse one web-history export (see module docstring)."""
+    return parse_arrow(raw, ctx).to_pandas()
+
+
+def parse_arrow(raw: RawFile, ctx: ReadContext) -> ArrowParsed:
+    """:func:`parse` with Arrow tables (used by ``read_chats`` to skip per-file pandas overhead)."""
     data, encoding = utf8_bytes(raw, ctx)
     return parse_bytes(data, ctx, encoding)
 
 
-def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parsed:
+def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
     """Parse web history given as UTF-8 bytes with ``\\n`` line ends."""
     lines = split_lines(data)
     n = len(lines)

@@ -93,9 +93,31 @@ def _auto_reply_text(texts: pd.Series, cfg: RolesConfig) -> np.ndarray:
     return hit
 
 
-def _str_take(uniques: list[str | None], codes: np.ndarray, index: pd.Index) -> pd.Series:
+def accounts(senders: pd.Index, cfg: RolesConfig) -> dict[str, object]:
+    """Per distinct sender: ``is_agent``, ``is_bot`` (numpy bool), ``agent`` (``店铺名:子账号``, or the
+    sender itself when it is not an account) and ``shop`` (Arrow strings, null when not an account)."""
+    arr = pa.array(np.asarray(senders, dtype=object), type=pa.string())
+    seps = "|".join(re.escape(x) for x in cfg.agent_separators if x) or ":"
+    ex = pc.extract_regex(arr, rf"^(?P<shop>.+?)(?:{seps})(?P<sub>.*)$")
+    valid = ex.is_valid()
+    shop = pc.utf8_trim_whitespace(ex.field("shop"))
+    sub = pc.utf8_trim_whitespace(ex.field("sub"))
+    ok = pc.and_(pc.and_(valid, pc.not_equal(shop, "")), pc.not_equal(sub, ""))
+    ok = pc.fill_null(ok, False)
+    agent = pc.binary_join_element_wise(shop, sub, ":")
+    bots = pa.array(list(cfg.bot_accounts), type=pa.string())
+    bot = pc.and_(ok, pc.or_(pc.is_in(sub, bots), pc.is_in(agent, bots)))
+    return {
+        "is_agent": ok.to_numpy(zero_copy_only=False),
+        "is_bot": pc.fill_null(bot, False).to_numpy(zero_copy_only=False),
+        "agent": pc.if_else(ok, agent, arr),
+        "shop": pc.if_else(ok, shop, pa.nulls(len(arr), pa.string())),
+    }
+
+
+def _str_take(uniques: list[str | None] | pa.Array, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """``uniques[codes]`` (code -1 → missing) as a ``str`` Series, via Arrow (no Python loop)."""
-    dict_arr = pa.array(uniques, type=pa.string())
+    dict_arr = uniques if isinstance(uniques, pa.Array) else pa.array(uniques, type=pa.string())
     taken = dict_arr.take(pa.array(codes, mask=codes < 0)) if len(codes) else pa.array([], pa.string())
     return pd.Series(taken.to_pandas(), index=index, dtype="str")
 
@@ -116,12 +138,11 @@ def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.D
         if col not in out.columns:
             out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
 
-    # per distinct sender: agent account? bot?
+    # per distinct sender: agent account? bot? (Arrow kernels over the distinct senders)
     codes, uniq = pd.factorize(out["sender"])
-    parts = [split_account(u, cfg.agent_separators) for u in uniq]
-    bots = set(cfg.bot_accounts)
-    u_is_agent = np.array([p is not None for p in parts] + [False], dtype=bool)
-    u_bot = np.array([p is not None and (p[1] in bots or f"{p[0]}:{p[1]}" in bots) for p in parts] + [False], dtype=bool)
+    acct = accounts(pd.Index(uniq, dtype="str"), cfg)
+    u_is_agent = np.append(acct["is_agent"], False)
+    u_bot = np.append(acct["is_bot"], False)
     is_agent_sender = u_is_agent[codes]  # code -1 → the trailing False
     is_bot_sender = u_bot[codes]
 
@@ -157,8 +178,8 @@ def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.D
     out["role"] = pd.Series(pd.Categorical.from_codes(role, dtype=ROLE_DTYPE), index=out.index)
 
     # agent / shop from the account, unless the reader stated them
-    acct_agent = [f"{p[0]}:{p[1]}" if p else u for p, u in zip(parts, uniq, strict=True)]
-    acct_shop = [p[0] if p else None for p in parts]
+    acct_agent = acct["agent"]
+    acct_shop = acct["shop"]
     side_codes = np.where(agent_side, codes, -1)
     agent = _str_take(acct_agent, side_codes, out.index) if n else out["agent"]
     shop = _str_take(acct_shop, side_codes, out.index) if n else out["shop"]
@@ -213,19 +234,29 @@ def derive_parties(messages: pd.DataFrame, group: pd.Series | np.ndarray) -> pd.
     """
     out = messages.copy()
     g = np.asarray(group)
-    role = out["role"].astype("str").to_numpy(dtype=object)
-    is_customer = role == "customer"
+    role = out["role"]
+    if isinstance(role.dtype, pd.CategoricalDtype):
+        cats = list(role.cat.categories)
+        rc = role.cat.codes.to_numpy()
+        is_customer = rc == (cats.index("customer") if "customer" in cats else -2)
+        is_sys = rc == (cats.index("system") if "system" in cats else -2)
+    else:
+        r = role.astype("str")
+        is_customer, is_sys = r.eq("customer").to_numpy(), r.eq("system").to_numpy()
     stated = out["customer"] if "customer" in out.columns else pd.Series(pd.NA, index=out.index, dtype="str")
     stated_na = stated.isna().to_numpy()
-    # candidate customer name per row: stated, else own sender for customer rows
-    names = stated.where(~(stated_na & is_customer), out["sender"]) if (stated_na & is_customer).any() else stated
-    codes, uniq = pd.factorize(names)
-    uniq_l = list(uniq) + ["unknown"]
+    if stated_na.all():
+        codes, uniq = pd.factorize(out["sender"])
+        codes = np.where(is_customer, codes, -1)
+    else:
+        # candidate customer name per row: stated, else own sender for customer rows
+        names = stated.where(~(stated_na & is_customer), out["sender"]) if (stated_na & is_customer).any() else stated
+        codes, uniq = pd.factorize(names)
+    uniq_l = pa.array(list(np.asarray(uniq, dtype=object)) + ["unknown"], type=pa.string())
     need = codes < 0
     if need.any():
         buyer = np.where(is_customer, codes, -1)
         ff, bf = _fill_codes(buyer, g, True), _fill_codes(buyer, g, False)
-        is_sys = role == "system"
         fill = np.where(is_sys, np.where(bf >= 0, bf, ff), np.where(ff >= 0, ff, bf))
         codes = np.where(need, fill, codes)
     codes = np.where(codes < 0, len(uniq_l) - 1, codes)
