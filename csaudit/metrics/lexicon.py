@@ -11,7 +11,8 @@ Matching rules (:func:`find_hits`):
 * on :func:`csaudit.text.normalize_one` text (NFKC width folding, Traditional → Simplified, ASCII
   lower-case; length-preserving, so offsets index the original text);
 * one Aho-Corasick automaton per side over all terms, whitelist phrases and positive markers;
-* the longest match wins (then the leftmost); shorter terms overlapping a chosen match do not count;
+* the longest match wins: a term lying inside a longer matched term never counts, and of partially
+  overlapping matches the longest (then the leftmost) is kept — no text is counted twice;
 * a term lying inside an occurrence of one of its category's whitelist phrases does not hit;
 * terms beginning/ending with an ASCII letter or digit only hit as whole tokens (``vx`` not in ``vxe``,
   ``12315`` not inside a longer number);
@@ -48,7 +49,16 @@ LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
 BUILTIN_FILES = ("politeness.toml", "negative.toml", "customer.toml")
 SEVERITIES = ("info", "minor", "major", "critical")
 MODES = ("contains", "whole", "after_positive")
-POLITENESS_RATE_CATEGORIES = ("greeting", "please", "thanks", "apology", "closing", "rating_invite")
+POLITENESS_RATE_CATEGORIES = (
+    "greeting",
+    "please",
+    "thanks",
+    "apology",
+    "honorific",
+    "closing",
+    "rating_invite",
+)
+"""Categories reported as ``<category>_per100`` by :func:`politeness`."""
 # characters trimmed around a message before a ``whole``-mode comparison (normalised text)
 _TRIM = " \t\n\r\u3000.,!?~;:…、。，！？～；：\"'“”‘’()（）[]【】-—_*^"
 _ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
@@ -165,7 +175,6 @@ class _Side:
     automaton: Any  # ahocorasick.Automaton, or None when the side has no contains-mode keys
     key_len: np.ndarray  # int64
     key_cat: np.ndarray  # int64: category id of a term key, -1 when the key is not a term
-    key_text: np.ndarray  # object: the normalised key
     key_edge_l: np.ndarray  # bool: the key starts with an ASCII letter/digit (word-edge check)
     key_edge_r: np.ndarray  # bool: the key ends with an ASCII letter/digit
     key_wl: dict[int, frozenset[int]]  # key id -> categories it whitelists
@@ -286,7 +295,6 @@ class Lexicon:
             automaton=automaton,
             key_len=np.array([len(k) for k in texts], dtype=np.int64),
             key_cat=np.array(key_cat, dtype=np.int64),
-            key_text=np.array(texts, dtype=object),
             key_edge_l=np.array([k[:1] in _ASCII_WORD for k in texts], dtype=bool),
             key_edge_r=np.array([k[-1:] in _ASCII_WORD for k in texts], dtype=bool),
             key_wl={k: frozenset(v) for k, v in key_wl.items()},
@@ -810,7 +818,7 @@ def politeness(
             return pd.Series(0, index=res.index, dtype="int64")
         return per_cat[cat].reindex(res.index, fill_value=0).astype("int64")
 
-    for cat in ("greeting", "please", "thanks", "apology", "honorific", "closing", "rating_invite"):
+    for cat in POLITENESS_RATE_CATEGORIES:
         res[f"{cat}_per100"] = 100.0 * count(cat) / res["n_agent_messages"]
     speech = agent_turns(messages)
     fr = first_reply(speech, lex, ("greeting",))

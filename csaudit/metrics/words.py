@@ -103,7 +103,7 @@ def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
 _AMBIGUOUS = re.compile("|".join(sorted(NOT_PRONOUN, key=len, reverse=True)))
 
 
-def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
+def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
     """Per agent (``role == "agent"`` messages only): pronoun counts.
 
     Columns: ``agent``; ``nin_count`` (您, incl. 您好/您们), ``ni_count`` (你/妳, incl. 你好/你们),
@@ -114,10 +114,12 @@ def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
     Words that merely contain the character (迷你 "mini", 自我 "self", 我国 …) do not count. Where
     such a sequence occurs, jieba decides whether it is that word (给我国际快递 → 给/我/国际/快递: 我
     counts); texts without one are counted directly. Each distinct text is handled once.
+    ``lexicon`` (e.g. with a shop's files): its terms are added to jieba's dictionary first.
     """
     ag = messages.loc[(messages["role"] == "agent") & messages["agent"].notna(), ["agent", "text"]]
     if not len(ag):
-        return pd.DataFrame({c: pd.Series(dtype="str" if c == "agent" else "int64") for c in PRONOUN_COLUMNS})
+        dtypes = {"agent": "str", "honorific_ratio": "float64", "wo_ratio": "float64"}
+        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "int64")) for c in PRONOUN_COLUMNS})
     codes, uniques = pd.factorize(ag["text"], use_na_sentinel=True)
     norm = pd.Series(normalize_many(["" if not isinstance(u, str) else u for u in uniques]), dtype="str")
     counts = np.zeros((len(norm), 4), dtype=np.int64)
@@ -132,6 +134,8 @@ def pronoun_figures(messages: pd.DataFrame) -> pd.DataFrame:
     ambiguous = np.flatnonzero(norm.str.contains(_AMBIGUOUS, regex=True).to_numpy(dtype=bool))
     if len(ambiguous):
         jieba = _jieba()
+        if lexicon is not None:
+            add_lexicon_words(lexicon)
         for i in ambiguous.tolist():
             counts[i] = _pronoun_counts(jieba.lcut(norm.iat[i]))
     per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
@@ -180,6 +184,7 @@ def complaint_keywords(
     top: int = 10,
     stop_words: frozenset[str] | None = None,
     max_texts: int | None = None,
+    lexicon: Lexicon | None = None,
 ) -> pd.DataFrame:
     """Per agent: the ``top`` keywords of the customer messages of the agent's conversations.
 
@@ -189,6 +194,7 @@ def complaint_keywords(
     jieba's stop words skipped), with ``stop_words`` (default :data:`CHAT_STOP_WORDS`) and pure
     numbers also skipped. Each distinct customer text is segmented once; at most ``max_texts``
     (default ``Config().lexicon.keyword_max_texts``) distinct texts are used, the most frequent first.
+    ``lexicon`` (e.g. with a shop's files): its terms are added to jieba's dictionary first.
     Returns DataFrame[agent, keyword, weight], by agent then weight (descending).
     """
     stop = CHAT_STOP_WORDS if stop_words is None else frozenset(stop_words)
@@ -209,6 +215,8 @@ def complaint_keywords(
 
         max_texts = Config().lexicon.keyword_max_texts
     idf, median_idf = _idf()
+    if lexicon is not None:
+        add_lexicon_words(lexicon)
     codes0, _ = pd.factorize(cust["text"], use_na_sentinel=True)
     keep = None
     n_distinct = int(codes0.max()) + 1 if len(codes0) else 0
