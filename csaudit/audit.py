@@ -170,7 +170,7 @@ class Audit:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
-            getattr(self, name).to_parquet(path / f"{name}.parquet", index=False)
+            _plain(getattr(self, name)).to_parquet(path / f"{name}.parquet", index=False)
         doc = {**self.meta, "config": self.config.to_dict()}
         (path / "meta.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         log.info("saved audit to %s", path)
@@ -234,6 +234,15 @@ class Audit:
             and self.config == other.config
             and self.meta == other.meta
         )
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` without ``attrs`` (helpers may leave arrays there; parquet metadata must be JSON)."""
+    if not df.attrs:
+        return df
+    out = df.copy(deep=False)
+    out.attrs = {}
+    return out
 
 
 def _restore(df: pd.DataFrame) -> pd.DataFrame:
@@ -454,7 +463,7 @@ def audit(
         "has_orders": has_orders,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-    return Audit(
+    tables = dict(
         messages=msgs,
         turns=turns.reset_index(drop=True),
         conversations=conversations,
@@ -466,9 +475,8 @@ def audit(
         lost_inquiries=(conv_res.lost if has_orders else conv_res.lost.iloc[0:0]).reset_index(drop=True),
         sales=_sales_frame(conv_res.sales),
         keywords=keywords.reset_index(drop=True),
-        config=cfg,
-        meta=meta,
     )
+    return Audit(**{k: _plain(v) for k, v in tables.items()}, config=cfg, meta=meta)
 
 
 CONVERSATION_COLUMNS = (

@@ -404,6 +404,7 @@ def test_sample_tables_consistent(sample_audit, tmp_path):
     s = res.sales.iloc[0]
     assert s["cs_sales"] + s["silent_sales"] == pytest.approx(s["shop_sales"])
     assert s["shop_sales"] == pytest.approx(orders["amount"].sum())  # no period: every order counts
+    assert all(not getattr(res, t).attrs for t in ("messages", "conversations", "orders", "agents", "hits"))
     res.save(tmp_path / "audit")
     back = Audit.load(tmp_path / "audit")
     assert back == res
