@@ -352,3 +352,10 @@ def test_orders_match_truth_and_conversions(sample_dir, truth):
     assert set(attributed.inquiry_conversation) <= set(conv.conversation)
     late = t[(t.silent == "true") & t.customer.isin(conv.customer)]
     assert len(late) > 10  # orders after the 48 h window or from after-sales customers
+
+
+def test_committed_sample_is_what_the_generator_writes(sample_dir, truth_dir, tmp_path):
+    """The committed files are in sync with the generator code (regenerate with `csaudit sample`)."""
+    generate(tmp_path / "sample_chats", seed=7)
+    assert _digest(tmp_path / "sample_chats") == _digest(sample_dir)
+    assert _digest(tmp_path / "sample_truth") == _digest(truth_dir)
