@@ -82,3 +82,15 @@ def test_audit_cli_period_excludes_and_bad_period_exits_2(export, capsys):
     assert "no orders" in capsys.readouterr().out
     assert main(["audit", str(export / "chats"), "--period", "soon", "-o", str(out)]) == 2
     assert "period" in capsys.readouterr().err
+
+
+def test_audit_cli_preset_and_config(export):
+    cfg = export / "csaudit.toml"
+    cfg.write_text("[score]\ncritical_categories = []\n", encoding="utf-8")
+    out = export / "out3"
+    assert main(["audit", str(export / "chats"), "--preset", "jd", "--config", str(cfg), "-o", str(out)]) == 0
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["preset"] == "jd" and meta["config"]["session"]["idle_gap_min"] == 10
+    agents = pd.read_csv(out / "agents.csv", encoding="utf-8-sig").set_index("agent")
+    assert agents.loc["云栖家居:大石", "qa_score"] > 0  # nothing is critical in this shop's settings
+    assert main(["audit", str(export / "chats"), "--config", str(export / "missing.toml"), "-o", str(out)]) == 2
