@@ -82,7 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    raise NotImplementedError("ingest")
+    """Read the exports, print the summary and the first rejects; optionally write the tables."""
+    from pathlib import Path
+
+    from csaudit.io.chats import read_chats
+
+    chats = read_chats(args.paths, format=args.format, encoding=args.encoding, strict=args.strict)
+    print(chats.summary(max_rejects=10))
+    if args.output:
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            chats.messages.to_csv(out, index=False)
+        else:
+            chats.messages.to_parquet(out, index=False)
+        print(f"messages written to {out}")
+    if args.rejects:
+        rej = Path(args.rejects)
+        rej.parent.mkdir(parents=True, exist_ok=True)
+        chats.rejects.to_csv(rej, index=False)
+        print(f"rejects written to {rej}")
+    return 0
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:

@@ -95,16 +95,26 @@ class Chats:
     duplicates: int = 0
     tz: str = field(default="Asia/Shanghai", repr=False)
 
-    def summary(self, max_rejects: int = 10) -> str:
-        """A readable multi-line summary (what ``csaudit ingest`` prints)."""
+    def summary(self, max_rejects: int = 10, max_files: int = 20) -> str:
+        """A readable multi-line summary (what ``csaudit ingest`` prints): per file (or per format and
+        encoding when there are more than ``max_files`` files), totals, then the first rejects."""
         m, s = self.messages, self.sources
         lines = [f"files: {len(s)}"]
-        for r in s.itertuples(index=False):
-            enc = r.encoding if isinstance(r.encoding, str) else "-"
-            lines.append(
-                f"  {r.source}  [{r.format}, {enc}]  messages {r.messages}, rejects {r.rejects}"
-                + (f", duplicates {r.duplicates}" if r.duplicates else "")
-            )
+        if len(s) <= max_files:
+            for r in s.itertuples(index=False):
+                enc = r.encoding if isinstance(r.encoding, str) else "-"
+                lines.append(
+                    f"  {r.source}  [{r.format}, {enc}]  messages {r.messages}, rejects {r.rejects}"
+                    + (f", duplicates {r.duplicates}" if r.duplicates else "")
+                )
+        else:
+            by = s.assign(encoding=s["encoding"].fillna("-")).groupby(["format", "encoding"], sort=True)
+            for (fmt, enc), g in by:
+                lines.append(f"  {fmt} [{enc}]: {len(g)} files, messages {int(g['messages'].sum())}, "
+                             f"rejects {int(g['rejects'].sum())}, duplicates {int(g['duplicates'].sum())}")
+            worst = s[s["rejects"] > 0].sort_values("rejects", ascending=False).head(max_files)
+            for r in worst.itertuples(index=False):
+                lines.append(f"  {r.source}  [{r.format}]  rejects {r.rejects}")
         roles = m["role"].value_counts().reindex(list(schema.ROLES), fill_value=0) if len(m) else None
         lines += [
             f"messages: {len(m)}"
