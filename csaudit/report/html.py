@@ -192,13 +192,18 @@ def page(title: str, body: str, plotly: bool = True, lang: str = "zh-CN") -> str
     )
 
 
-def notebook_body(nb: Any) -> str:
-    """The outputs of an executed notebook as HTML, without code cells or prompts (nbconvert)."""
+@lru_cache(maxsize=1)
+def _exporter() -> Any:
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, exclude_markdown=True)
-    body, _ = exporter.from_notebook_node(nb)
+    return HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, exclude_markdown=True)
+
+
+def notebook_body(nb: Any) -> str:
+    """The outputs of an executed notebook as HTML: no code cells, prompts or markdown (nbconvert's
+    ``basic`` template, so no CDN scripts or external styles; :func:`page` adds what is needed)."""
+    body, _ = _exporter().from_notebook_node(nb)
     return body
 
 

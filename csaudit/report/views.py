@@ -292,6 +292,19 @@ def score_breakdown_figure(agent_row: pd.Series, team_median: pd.Series):
     return fig
 
 
+def politeness_figure(agent_row: pd.Series, team_median: pd.Series, columns: list[str]):
+    """Grouped bars: politeness terms per 100 agent messages, agent vs team median."""
+    import plotly.graph_objects as go
+
+    names = [c.removesuffix("_per100") for c in columns]
+    fig = go.Figure([
+        go.Bar(name="agent", x=names, y=[agent_row.get(c) for c in columns], marker_color="#0969da"),
+        go.Bar(name="team median", x=names, y=[team_median.get(c) for c in columns], marker_color="#8c959f"),
+    ])
+    fig.update_layout(barmode="group", title="Per 100 agent messages", yaxis_title="per 100 messages")
+    return fig
+
+
 def funnel_counts(conversations: pd.DataFrame) -> pd.DataFrame:
     """``stage, n``: conversations → inquiries (询单) → ordered → paid, from the conversation table."""
     def _count(col: str) -> int:
@@ -537,8 +550,10 @@ class AgentReport:
             if col in conv and len(conv):
                 rows.append({"figure": name, "agent": fmt_value("x_rate", conv[col].astype("boolean").mean()),
                              "team median": ""})
-        return section("Politeness 礼貌用语", table(pd.DataFrame(rows, columns=["figure", "agent", "team median"])),
-                       "politeness")
+        body = figure(politeness_figure(self.row, self.team_median, [c for c in cols if c.endswith("_per100")]),
+                      height=320) if cols else ""
+        return section("Politeness 礼貌用语",
+                       body + table(pd.DataFrame(rows, columns=["figure", "agent", "team median"])), "politeness")
 
     def hits(self) -> Html:
         if self.empty:
