@@ -41,6 +41,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import PurePosixPath
 
@@ -543,13 +544,15 @@ def _strptime_fast(s: pd.Series) -> pd.Series:
         out = pc.strptime(arr, format="%Y-%m-%d %H:%M:%S", unit="ns", error_is_null=True)
         # Arrow rolls impossible days over (02-30 → 03-02): keep only rows whose month is as written;
         # the others (and single-digit months) go through the exact regular-expression path
-        month = pc.cast(pc.utf8_slice_codeunits(arr, 5, 7), pa.int64(), safe=False) if len(arr) else None
-        if month is not None:
-            same = pc.equal(pc.month(out), month)
+        if len(arr):
+            mm = pc.utf8_slice_codeunits(arr, 5, 7)
+            mm = pc.if_else(pc.fill_null(pc.match_substring_regex(mm, "^[0-9]{2}$"), False), mm, "0")
+            same = pc.equal(pc.month(out), pc.cast(mm, pa.int64()))
             out = pc.if_else(pc.fill_null(same, False), out, pa.scalar(None, out.type))
         return pd.Series(out.to_pandas(), index=s.index).astype("datetime64[ns]")
-    except (ImportError, TypeError, ValueError, NotImplementedError):  # pragma: no cover - pandas fallback
-        return pd.to_datetime(s, format="%Y-%m-%d %H:%M:%S", errors="coerce").dt.as_unit("ns")
+    except (ImportError, TypeError, ValueError, NotImplementedError) as exc:  # pragma: no cover
+        log.debug("arrow strptime unavailable (%s); all times take the regular-expression path", exc)
+        return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
 
 
 def parse_times(values: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series, np.ndarray]:
@@ -588,6 +591,69 @@ def parse_times(values: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series
     fill = naive_part.where(~absolute, abs_part)
     local.iloc[np.flatnonzero(todo)] = fill.array.take(codes)
     return local, bad
+
+
+_DT_RE_ASCII = re.compile(_DT_RE.pattern, re.ASCII)
+_EPOCH_S_ASCII = re.compile(_EPOCH_S.pattern, re.ASCII)
+_EPOCH_MS_ASCII = re.compile(_EPOCH_MS.pattern, re.ASCII)
+_TIME_ONLY_ASCII = re.compile(_TIME_ONLY.pattern, re.ASCII)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def parse_time_one(s: str) -> tuple[int | None, bool]:
+    """One timestamp string → ``(ns, absolute)``, the scalar twin of :func:`parse_times` for small
+    inputs: ``ns`` counts nanoseconds since 1970-01-01 in local wall time (``absolute`` False) or
+    UTC (``absolute`` True: epoch values, ISO 8601 with ``Z``/offset); ``None`` when ``s`` is empty
+    or not a valid date/time (same formats and checks as :func:`parse_times`)."""
+    s = s.strip()
+    if not s:
+        return None, False
+    m = _DT_RE_ASCII.match(s)
+    if m:
+        g = m.groupdict()
+        try:
+            days = date(int(g["year"]), int(g["month"]), int(g["day"])).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None, False
+        h, mi, sec = int(g["hour"] or 0), int(g["minute"] or 0), int(g["second"] or 0)
+        if h > 23 or mi > 59 or sec > 59:
+            return None, False
+        ns = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1_000_000_000) + int((g["frac"] or "").ljust(9, "0"))
+        tz = g["tz"]
+        if not tz:
+            return ns, False
+        if tz != "Z":
+            t = tz.replace(":", "")
+            ns -= (-1 if t[0] == "-" else 1) * (int(t[1:3]) * 60 + int(t[3:5] or 0)) * 60_000_000_000
+        return ns, True
+    if _EPOCH_S_ASCII.match(s):
+        v = float(s)
+        return (int(v) * 1_000_000_000 if v.is_integer() else round(v * 1e6) * 1000), True
+    if _EPOCH_MS_ASCII.match(s):
+        return int(s) * 1_000_000, True
+    return None, False
+
+
+def times_from_ns(ns: list[int | None], absolute: list[bool], tz: str) -> pd.Series:
+    """Build the ``ts`` column from :func:`parse_time_one` results (naive local unless any value is
+    absolute; then tz-aware in ``tz``, like :func:`parse_times`)."""
+    n = len(ns)
+    vals = np.fromiter((v if v is not None else np.iinfo(np.int64).min for v in ns), dtype="int64", count=n)
+    naive = pd.Series(vals.view("datetime64[ns]"))
+    if not any(absolute):
+        return naive
+    ab = np.asarray(absolute, dtype=bool)
+    local = naive.where(~ab).dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    utc = naive.where(ab).dt.tz_localize("UTC").dt.tz_convert(tz)
+    return local.where(~ab, utc)
+
+
+def join_date_time_one(d: str, t: str) -> str:
+    """Scalar :func:`join_date_time`."""
+    d, t = d.strip(), t.strip()
+    if t and _TIME_ONLY_ASCII.match(t):
+        return f"{d} {t}".strip()
+    return t or d
 
 
 def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:

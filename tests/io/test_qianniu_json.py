@@ -142,3 +142,28 @@ def test_read_chats_zip_of_per_customer_files(tmp_path):
     assert m["agent"].fillna("").tolist() == ["", "", "小鹿服饰:晴晴", "小鹿服饰:晴晴", ""]  # both colon widths
     assert set(m["customer"]) == {"jojo_2020"} and set(m["shop"]) == {"小鹿服饰"}
     assert m["text"].tolist()[1] == "[图片]"
+
+
+def test_loop_and_column_paths_agree():
+    from csaudit.io.qianniu_json import _parse_records
+
+    recs = [
+        {"date": "2026-11-09", "time": "10:00:00", "sender": "u1", "text": "在吗"},
+        {"date": "2026/11/9", "time": "10:00:01.5", "sender": "店:阿青", "text": "", "imgUrl": "x.jpg", "role": "客服"},
+        {"time": "2026-11-09T02:00:02Z", "sender": "u1", "text": "好"},
+        {"date": "2026-11-09", "time": "25:00:00", "sender": "u1", "text": "x"},
+        {"date": "2026-02-30", "time": "10:00:00", "sender": "u1", "text": "x"},
+        {"time": "1794204187", "sender": 7, "text": 8.5},
+        {"date": "2026-11-09", "time": "10:00:04", "sender": "", "text": "x"},
+        {"date": "", "time": "", "sender": "u1", "text": "x"},
+        [1, 2],
+        {"date": "2026-11-09", "time": "10:00:05", "sender": "u1", "text": "  "},
+        {"date": "2026年11月9日", "time": "10:00", "sender": "u2", "text": "甲", "role": "??"},
+    ]
+    users = ["u1"] * len(recs)
+    loop = _parse_records(recs, users, "Asia/Shanghai", loop_max=100)
+    cols = _parse_records(recs, users, "Asia/Shanghai", loop_max=0)
+    pd.testing.assert_frame_equal(loop[0], cols[0])
+    pd.testing.assert_frame_equal(loop[1], cols[1])
+    assert loop[0]["line"].tolist() == [1, 2, 3, 6, 11]
+    assert loop[1]["line"].tolist() == [4, 5, 7, 8, 9, 10]

@@ -374,3 +374,14 @@ def test_property_rows_round_trip_with_line_numbers(rows, sep):
     assert got == [(ln, s, t) for ln, s, t in want if t is not None]
     assert parsed.rejects["line"].tolist() == [ln for ln, _, t in want if t is None]
     assert set(parsed.rejects["reason"]) <= {"no text"}
+
+
+def test_scalar_time_parser_agrees_with_the_vectorised_one():
+    values = ["2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
+              "2026-11-09", "", "13:00", "2026-11-31 10:00:00", "1794204187", "1794204187123",
+              "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00"]
+    vec, bad = table.parse_times(pd.Series(values), "Asia/Shanghai")
+    ns, ab = zip(*(table.parse_time_one(v) for v in values), strict=True)
+    one = table.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
+    pd.testing.assert_series_equal(one, vec, check_names=False, check_index=False)
+    assert [n is None and v.strip() != "" for n, v in zip(ns, values, strict=True)] == bad.tolist()
