@@ -15,8 +15,9 @@ Per-agent columns of :func:`agent_latency` (one row per agent, sorted by agent)
     ``n_rounds`` — rounds attributed to the agent (all hours; the replier, or the current account
     for an unanswered round); ``n_answered`` — of those, rounds that got a valid reply;
     ``first_response_mean_s`` / ``first_response_median_s`` — mean / median first response time
-    (first customer message → first valid reply) of the conversations whose first round this agent
-    answered and which started inside service hours; not capped;
+    (first customer message → first valid reply, :func:`first_responses`) of the conversations in
+    which this agent sent that first reply and whose first customer message was inside service
+    hours; not capped;
     ``avg_response_s`` (平响) — mean ``capped_s`` of the agent's timed rounds;
     ``median_response_s``, ``p90_response_s`` — median and 90th percentile (linear interpolation) of
     the same values;
@@ -45,7 +46,19 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import LatencyConfig
-from csaudit.model.rounds import human_agents, message_rounds
+from csaudit.model.rounds import (
+    _NAT,
+    NS,
+    _first_per_group,
+    _grouped_order,
+    _roles,
+    _take_str,
+    _ts_ns,
+    _ts_series,
+    human_agents,
+    in_service_hours,
+    message_rounds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +111,61 @@ def agent_columns(cfg: object | None = None) -> list[str]:
     return [*AGENT_COLUMNS_FIXED, *(rate_column(t) for t in lc.rate_thresholds_s), *AGENT_COLUMNS_TAIL]
 
 
+def first_responses(messages: pd.DataFrame, cfg: object | None = None) -> pd.DataFrame:
+    """Per conversation (order of appearance): ``conversation_id``, ``first_response_s``, ``responder``,
+    ``in_hours``.
+
+    ``first_response_s`` — seconds from the conversation's first customer message to the first valid
+    reply (role ``agent``) after it; NA when nobody replied after it, the customer never spoke, or a
+    time is missing; not capped. It equals round 1's ``response_s`` unless round 1 was closed by a
+    transfer, in which case the new account's first reply counts. ``responder`` — the agent who sent
+    that reply (NA if none); ``in_hours`` — the first customer message is inside service hours.
+    """
+    lc = _latency_cfg(cfg)
+    if len(messages) == 0:
+        return pd.DataFrame({"conversation_id": pd.Series([], dtype="str"), "first_response_s": pd.Series([], dtype="float64"),
+                             "responder": pd.Series([], dtype="str"), "in_hours": pd.Series([], dtype="bool")})
+    codes, order, ids = _grouped_order(messages["conversation_id"])
+    m = messages if order is None else messages.iloc[order]
+    role = _roles(m["role"])
+    n, n_conv = len(m), len(ids)
+    is_reply = role == "agent"
+    first_cust = _first_per_group(codes, np.flatnonzero(role == "customer"), n_conv)
+    # position of the next valid reply at or after each row
+    nxt = np.minimum.accumulate(np.where(is_reply, np.arange(n), n)[::-1])[::-1]
+    fr = np.where(first_cust >= 0, nxt[np.maximum(first_cust, 0)], n)
+    ok = fr < n
+    ok[ok] = codes[fr[ok]] == codes[first_cust[ok]]
+    fr = np.where(ok, fr, -1)
+    ns, tz = _ts_ns(m["ts"], lc.timezone)
+    t0 = np.where(first_cust >= 0, ns[np.maximum(first_cust, 0)], _NAT)
+    t1 = np.where(ok, ns[np.maximum(fr, 0)], _NAT)
+    known = ok & (t0 != _NAT) & (t1 != _NAT)
+    resp = np.full(n_conv, np.nan)
+    resp[known] = np.maximum(t1[known] - t0[known], 0) / NS
+    return pd.DataFrame(
+        {
+            "conversation_id": pd.Series(np.asarray(ids, dtype=object), dtype="str"),
+            "first_response_s": resp,
+            "responder": _take_str(m["agent"], fr),
+            "in_hours": in_service_hours(_ts_series(t0, tz), lc) & (first_cust >= 0),
+        }
+    )
+
+
 def conversation_latency(
     messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None
 ) -> pd.DataFrame:
     """Per conversation: ``conversation_id``, ``first_response_s``, ``n_rounds``.
 
     ``first_response_s`` — seconds from the conversation's first customer message to the first valid
-    reply after it (= ``response_s`` of round 1); NA when nobody replied, the customer never spoke,
+    reply after it (see :func:`first_responses`); NA when nobody replied, the customer never spoke,
     or a time is missing. Not capped, all hours. ``n_rounds`` — number of 首问首答 rounds (0 when the
     customer never spoke). One row per conversation of ``messages``, in order of appearance.
     """
-    conv = pd.Series(pd.unique(messages["conversation_id"].astype("str")), dtype="str", name="conversation_id")
-    first = rounds.loc[rounds["round"] == 1, ["conversation_id", "response_s"]].drop_duplicates("conversation_id")
+    out = first_responses(messages, cfg)[["conversation_id", "first_response_s"]]
     counts = rounds.groupby("conversation_id", sort=False).size()
-    out = pd.DataFrame({"conversation_id": conv})
-    out["first_response_s"] = conv.map(first.set_index("conversation_id")["response_s"]).astype("float64")
-    out["n_rounds"] = conv.map(counts).fillna(0).astype("int64")
+    out["n_rounds"] = out["conversation_id"].map(counts).fillna(0).astype("int64")
     return out
 
 
@@ -180,9 +232,14 @@ def agent_latency(messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | No
     out["n_rounds"] = count(every).astype("int64")
     out["n_answered"] = count(answered).astype("int64")
 
-    first = (r["round"].to_numpy() == 1) & in_hours & ~np.isnan(resp)
-    out["first_response_mean_s"] = ratio(count(first, resp), count(first))
-    out["first_response_median_s"] = _group_stat(resp[first], rc[first], na, "median")
+    fr = first_responses(messages, lc)
+    fr = fr[fr["in_hours"].to_numpy(dtype=bool) & fr["first_response_s"].notna().to_numpy() & fr["responder"].notna().to_numpy()]
+    fc = agents.get_indexer(fr["responder"].astype("str"))
+    fv = fr["first_response_s"].to_numpy(dtype="float64")
+    keep = fc >= 0
+    fc, fv = fc[keep], fv[keep]
+    out["first_response_mean_s"] = ratio(np.bincount(fc, weights=fv, minlength=na), np.bincount(fc, minlength=na))
+    out["first_response_median_s"] = _group_stat(fv, fc, na, "median")
 
     timed = in_hours & ~np.isnan(capped)
     n_timed = count(timed)

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from csaudit.config import Config, LatencyConfig
-from csaudit.metrics.latency import agent_columns, agent_latency, conversation_latency, rate_column, unreplied
+from csaudit.metrics.latency import (
+    agent_columns,
+    agent_latency,
+    conversation_latency,
+    first_responses,
+    rate_column,
+    unreplied,
+)
 from csaudit.model import schema
 from csaudit.model.rounds import rounds
 
@@ -268,3 +275,26 @@ def test_sample_personas_and_truth(truth_dir):
     u = unreplied(r, m)
     assert len(u) == a["unreplied_customers"].sum() + u["agent"].isna().sum()
     assert u["text"].notna().all()
+
+
+def test_first_response_after_a_transfer_counts_the_new_accounts_reply():
+    other = msgs([("customer", None, "09:00:00", "在吗"), ("agent", A, "09:00:10", "在")], conv="c0", customer="乙")
+    m = cat(
+        other,
+        msgs(
+            [
+                ("customer", None, "10:00:00", "我要投诉"),
+                ("system", None, "10:00:30", f"由 {A} 转交给 {B}"),
+                ("agent", B, "10:01:30", "您好，我是售后"),
+            ]
+        ),
+    )
+    r = rounds(m)
+    assert r.loc[r["conversation_id"] == "c1", "transfer"].tolist() == [True]
+    c = conversation_latency(m, r).set_index("conversation_id")
+    assert c.loc["c1", "first_response_s"] == 90.0 and c.loc["c0", "first_response_s"] == 10.0
+    fr = first_responses(m).set_index("conversation_id")
+    assert fr.loc["c1", "responder"] == B and bool(fr.loc["c1", "in_hours"])
+    a = agent_latency(m, r).set_index("agent")
+    assert a.loc[B, "first_response_mean_s"] == 90.0 and a.loc[A, "first_response_mean_s"] == 10.0
+    assert a.loc[A, "unreplied_customers"] == 1  # the transferred question counts against A
