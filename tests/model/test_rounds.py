@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
-from csaudit.model.rounds import message_rounds, rounds, transfer_sources, turns
+from csaudit.model.rounds import in_service_hours, message_rounds, rounds, transfer_sources, turns
 
 TZ = "Asia/Shanghai"
 A = "云栖家居:阿青"
@@ -485,3 +485,14 @@ def test_rounds_from_read_chats_match_sample_truth(sample_dir, truth_dir):
     np.testing.assert_array_equal(truth_s, j["response_s"].to_numpy(dtype=float))
     assert ((j["transfer_truth"] == "true") == j["transfer"]).all()
     assert ((j["in_hours_truth"] == "true") == j["in_hours"]).all()
+
+
+def test_service_hours_edges_and_naive_times():
+    cfg = LatencyConfig(service_start="08:00", service_end="24:00", timezone=TZ)
+    start = pd.Series(pd.to_datetime(["2026-11-10 07:59:59", "2026-11-10 08:00:00", "2026-11-10 23:59:59", None]))
+    assert in_service_hours(start, cfg).tolist() == [False, True, True, True]  # naive = local; NaT counts as in hours
+    # UTC input is judged in the shop's timezone: 00:30 UTC = 08:30 in Shanghai
+    utc = pd.Series(pd.to_datetime(["2026-11-10 00:30:00"]).tz_localize("UTC"))
+    assert in_service_hours(utc, LatencyConfig()).tolist() == [True]
+    m = msgs(WORKED).assign(ts=lambda d: d["ts"].dt.tz_localize(None))
+    assert rounds(m)["response_s"].tolist() == [475.0, 30.0]
