@@ -167,22 +167,31 @@ def _parse_records_loop(records: list[object], users: list[str], tz: str) -> tup
         absolute.append(ab)
     if unknown_roles:
         log.warning("unknown role value(s) in qianniu-json records: %s", ", ".join(sorted(unknown_roles)[:5]))
+    rejects = rejects_frame(rej_l, rej_r, rej_w) if rej_l else _no_rejects()
     if not cols["line"]:
-        return empty_parsed(), rejects_frame(rej_l, rej_r, rej_w)
+        return empty_parsed(), rejects
     n = len(cols["line"])
-    na = pd.Series(pd.array([None] * n, dtype="str"))
-    messages = pd.DataFrame({
-        "line": pd.Series(cols["line"], dtype="int64"),
-        "sender": pd.Series(cols["sender"], dtype="str"),
-        "ts": times_from_ns(ns_list, absolute, tz),
-        "text": pd.Series(cols["text"], dtype="str"),
-        "role": pd.Series(cols["role"], dtype="str"),
+    na = pd.array([None] * n, dtype="str")
+    messages = pd.DataFrame({  # arrays, not Series: no index alignment (this runs once per small file)
+        "line": np.asarray(cols["line"], dtype="int64"),
+        "sender": pd.array(cols["sender"], dtype="str"),
+        "ts": times_from_ns(ns_list, absolute, tz).array,
+        "text": pd.array(cols["text"], dtype="str"),
+        "role": pd.array(cols["role"], dtype="str"),
         "shop": na,
-        "customer": pd.Series(cols["customer"], dtype="str"),
-        "agent": pd.Series(cols["agent"], dtype="str"),
+        "customer": pd.array(cols["customer"], dtype="str"),
+        "agent": pd.array(cols["agent"], dtype="str"),
         "conversation": na,
     })
-    return messages, rejects_frame(rej_l, rej_r, rej_w)
+    return messages, rejects
+
+
+def _no_rejects() -> pd.DataFrame:
+    """An empty rejects table (a copy of one built once)."""
+    return _NO_REJECTS.copy()
+
+
+_NO_REJECTS = rejects_frame([], [], [])
 
 
 def _parse_records_columns(records: list[object], users: list[str], tz: str) -> tuple[pd.DataFrame, pd.DataFrame]:
