@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -77,6 +78,34 @@ def to_traditional(text: str) -> str:
         except UnicodeEncodeError:
             chars.append(s)
     return "".join(chars)
+
+
+_QUESTION = re.compile("吗|么|多少|哪|什么|几|怎么|能不能|有没有|会不会|可以|是不是")
+_END_PUNCT = ("？", "?", "～", "~", "。", "！", "!", "」", "]", ">")
+
+
+def vary_customer(rng: random.Random, text: str) -> str:
+    """Customers ask the same question in many small ways: a lead-in word, a trailing particle."""
+    if "\n" in text or not _QUESTION.search(text) or rng.random() < 0.35:
+        return text
+    if rng.random() < 0.3:
+        text = rng.choice(T.CUST_LEADS) + text
+    if text.endswith(("吗", "么", "呢")):
+        text += rng.choice(["？", "？？", ""])
+    elif not text.endswith(_END_PUNCT):
+        text += rng.choice(T.CUST_TAILS)
+    return text
+
+
+def vary_agent(rng: random.Random, text: str) -> str:
+    """Agents' quick replies get a small personal touch now and then (never on planted phrases)."""
+    if "\n" in text or rng.random() < 0.5:
+        return text
+    if rng.random() < 0.4:
+        text = rng.choice(T.AGENT_LEADS) + text
+    if not text.endswith(_END_PUNCT) and rng.random() < 0.6:
+        text += rng.choice(T.AGENT_TAILS)
+    return text
 
 
 class Scene:
@@ -146,10 +175,12 @@ class Scene:
         self.msgs.append(m)
         return m
 
-    def customer(self, text: str, gap: tuple[float, float] = (3, 40)) -> None:
+    def customer(self, text: str, gap: tuple[float, float] = (3, 40), vary: bool = True) -> None:
         if self.msgs:
             self.advance(self.rng.uniform(*gap))
         text = self.fill(text) if "{" in text else text
+        if vary:
+            text = vary_customer(self.rng, text)
         self.last_customer_text = text
         if self.cust.traditional:
             text = to_traditional(text)
@@ -225,7 +256,7 @@ class Scene:
         prefix = ""
         if waited > 180 and rng.random() < p.apology_p:
             prefix = rng.choice(T.APOLOGY_WAIT)
-        body = core
+        body = vary_agent(rng, core)
         if p.slang_p and rng.random() < p.slang_p:
             body = rng.choice(T.SLANG)
         elif p.curt_p and rng.random() < p.curt_p:
@@ -349,7 +380,7 @@ def play(sc: Scene, roster: list[Persona]) -> Persona | None:
     if rng.random() < 0.55:
         sc.customer(rng.choice(T.CUST_HELLO))
     if sc.extras.get("script"):
-        sc.customer(T.SCRIPT_MESSAGE, gap=(2, 6))
+        sc.customer(T.SCRIPT_MESSAGE, gap=(2, 6), vary=False)
     elif rng.random() < 0.008:
         sc.customer(rng.choice(T.CUST_HTML), gap=(2, 6))
     exchanges = _exchanges(sc)
