@@ -328,3 +328,48 @@ def test_conversion_matches_sample_truth(truth_dir, sample_dir):
     expected = json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["expected"]
     ag = res.agents[res.agents["inquiries"] >= 30].set_index("agent")
     assert ag["order_conversion"].idxmax() == expected["best_conversion_agent"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["甲", "乙"]), st.integers(0, 5 * 24 * 60)), min_size=1, max_size=6, unique_by=lambda x: x[1]),
+    st.lists(
+        st.tuples(st.sampled_from(["甲", "乙"]), st.integers(0, 7 * 24 * 60), st.one_of(st.none(), st.integers(0, 2 * 24 * 60))),
+        max_size=12,
+    ),
+    st.sampled_from(["order", "payment", "order_first"]),
+)
+def test_attribution_equals_brute_force(inquiries, order_rows, mode):
+    base = ts("2026-11-09 00:00:00")
+    window = pd.Timedelta(hours=48)
+    convs = [
+        conv(f"c{i}", cust, A if i % 2 else B, (base + pd.Timedelta(minutes=minute)).tz_localize(None).isoformat(), ["有货吗"])
+        for i, (cust, minute) in enumerate(inquiries)
+    ]
+    m = messages(*convs)
+    recs = []
+    for i, (cust, created, delay) in enumerate(order_rows):
+        c = base + pd.Timedelta(minutes=created)
+        p = None if delay is None else (c + pd.Timedelta(minutes=delay)).tz_localize(None)
+        recs.append((f"o{i}", cust, c.tz_localize(None), p, 10.0 + i, 0.0))
+    o = orders(recs) if recs else schema.empty("orders")
+    r = conversion(m, None, o, ConversionConfig(attribution=mode, window_h=48))
+    starts = [(f"c{i}", cust, base + pd.Timedelta(minutes=minute)) for i, (cust, minute) in enumerate(inquiries)]
+
+    def latest(cust, key):
+        if key is None or pd.isna(key):
+            return None
+        cands = [(s, cid) for cid, c, s in starts if c == cust and s <= key <= s + window]
+        return max(cands)[1] if cands else None
+
+    got = r.orders.set_index("order_id")
+    for row in o.itertuples():
+        by_created, by_paid = latest(row.customer, row.created), latest(row.customer, row.paid)
+        expected = {"order": by_created, "payment": by_paid, "order_first": by_created or by_paid}[mode]
+        actual = got.loc[row.order_id, "conversation_id"]
+        assert (None if pd.isna(actual) else actual) == expected
+    c = r.conversations.set_index("conversation_id")
+    for cid, cust, s in starts:
+        mine = o[o["customer"] == cust]
+        assert c.loc[cid, "ordered"] == bool(((mine["created"] >= s) & (mine["created"] <= s + window)).any())
+        assert c.loc[cid, "paid"] == bool(((mine["paid"] >= s) & (mine["paid"] <= s + window)).any())
