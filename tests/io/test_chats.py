@@ -1,0 +1,137 @@
+"""read_chats: files, folders, zips, post-processing, ids, sources, the committed sample."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import pandas as pd
+
+import csaudit as ca
+from csaudit.config import Config, RolesConfig
+from csaudit.model import schema
+from tests.io.golden import GOLDEN
+
+TEXT_V1 = GOLDEN / "qianniu_text" / "v1_canonical.txt"
+WEB_V1 = GOLDEN / "qianniu_web" / "v1_iso_date.txt"
+
+
+def _write(path, text, encoding="utf-8"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_result_tables_follow_their_schemas():
+    chats = ca.read_chats(TEXT_V1)
+    assert list(chats.messages.columns) == list(schema.MESSAGES)
+    assert len(schema.failures(chats.messages, "messages")) == 0
+    assert list(chats.rejects.columns) == list(schema.REJECTS)
+    assert list(chats.sources.columns) == list(schema.SOURCES)
+    assert chats.messages["message_id"].str.fullmatch(r"[0-9a-f]{16}").all()
+    assert chats.messages["conversation_id"].str.fullmatch(r"c[0-9a-f]{12}").all()
+    assert str(chats.messages["ts"].dt.tz) == "Asia/Shanghai"
+
+
+def test_conversations_and_sorting():
+    m = ca.read_chats(TEXT_V1).messages
+    # 14:03–14:05 and 20:31–20:33 are two conversations (gap > 30 min); the closing system line
+    # follows the second; the notice before the first header belongs to the first
+    conv = m.groupby("conversation_id", sort=False)["line"].apply(list).tolist()
+    assert conv == [[1, 2, 6, 9, 12, 17, 18, 21], [24, 27, 30]]
+    assert m["text"].iloc[0] == "当前用户来自 手机淘宝 商品详情页"
+
+
+def test_folder_zip_and_mixed_formats(tmp_path):
+    shutil.copy(TEXT_V1, tmp_path / "a.txt")
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as z:
+        z.write(WEB_V1, "web/one.txt")
+        z.writestr("notes.md", "ignored")
+    _write(tmp_path / "sub" / "orders.csv", "订单号,买家,下单时间,实付金额\n1,jojo,2026-11-09 10:00:00,9.9\n")
+    _write(tmp_path / "sub" / "picture.png", "not a chat")
+    chats = ca.read_chats(tmp_path)
+    src = chats.sources.set_index("source")
+    a, zweb = (tmp_path / "a.txt").as_posix(), (tmp_path / "b.zip").as_posix() + "/web/one.txt"
+    assert src.loc[a, "format"] == "qianniu-text"
+    assert src.loc[zweb, "format"] == "qianniu-web"
+    assert src.loc[(tmp_path / "sub" / "orders.csv").as_posix(), "format"] == "orders"
+    assert src.loc[(tmp_path / "sub" / "picture.png").as_posix(), "format"] == "skipped"
+    assert src.loc[(tmp_path / "b.zip").as_posix() + "/notes.md", "format"] == "skipped"
+    # the same chat in two formats: the web copy's messages are duplicates of the client-text ones
+    assert src.loc[a, "messages"] == 11
+    assert src.loc[zweb, "messages"] == 0  # system rows too: anchored to the same neighbour message
+    assert chats.duplicates == 11 and src.loc[zweb, "duplicates"] == 11
+    assert set(chats.messages["source"]) == {a}
+
+
+def test_ids_do_not_depend_on_the_path(tmp_path):
+    shutil.copy(TEXT_V1, tmp_path / "x.txt")
+    (tmp_path / "copy").mkdir()
+    shutil.copy(TEXT_V1, tmp_path / "copy" / "renamed.txt")
+    a = ca.read_chats(tmp_path / "x.txt").messages
+    b = ca.read_chats(tmp_path / "copy").messages
+    assert a["message_id"].tolist() == b["message_id"].tolist()
+    assert a["conversation_id"].tolist() == b["conversation_id"].tolist()
+
+
+def test_repeated_identical_messages_in_one_export_are_kept(tmp_path):
+    text = "buyer 2026-11-09 10:00:00\n在吗\nbuyer 2026-11-09 10:00:00\n在吗\n"
+    chats = ca.read_chats(_write(tmp_path / "r.txt", text))
+    assert len(chats.messages) == 2 and chats.duplicates == 0
+    assert chats.messages["message_id"].nunique() == 2
+
+
+def test_text_clean_up_traditional_kept_zero_width_stripped(tmp_path):
+    text = "buyer 2026-11-09 10:00:00\n這個\u200b顏色\u200e好看嗎  \nbuyer 2026-11-09 10:00:05\ne\u0301\n"
+    m = ca.read_chats(_write(tmp_path / "t.txt", text)).messages
+    assert m["text"].tolist() == ["這個顏色好看嗎", "\u00e9"]
+
+
+def test_roles_from_config(tmp_path):
+    text = (
+        "店:阿青 2026-11-09 10:00:00\n欢迎光临本店\n"
+        "buyer 2026-11-09 10:00:01\n在吗\n"
+        "店:阿青 2026-11-09 10:00:01\n马上来\n"
+        "店:机器人 2026-11-09 10:00:02\n我是机器人\n"
+    )
+    path = _write(tmp_path / "r.txt", text)
+    cfg = Config()
+    cfg.roles = RolesConfig(auto_reply_templates=["欢迎光临本店"], auto_reply_zero_delay=True)
+    m = ca.read_chats(path, config=cfg).messages.sort_values("line")
+    assert m["role"].astype(str).tolist() == ["auto_reply", "customer", "auto_reply", "bot"]
+    assert m["customer"].tolist() == ["buyer"] * 4  # the agent row before the first buyer is back-filled
+    assert m["agent"].tolist()[0] == "店:阿青"
+    plain = ca.read_chats(path).messages.sort_values("line")
+    assert plain["role"].astype(str).tolist() == ["agent", "customer", "agent", "bot"]
+
+
+def test_customer_of_agent_rows_in_a_multi_buyer_export(tmp_path):
+    text = (
+        "a_buyer 2026-11-09 10:00:00\n在吗\n店:阿青 2026-11-09 10:00:10\n在的\n"
+        "当前用户来自 手机淘宝\n"
+        "b_buyer 2026-11-09 10:01:00\n发货了吗\n店:阿青 2026-11-09 10:01:30\n发了\n"
+    )
+    m = ca.read_chats(_write(tmp_path / "m.txt", text)).messages.sort_values("line")
+    assert m["customer"].tolist() == ["a_buyer", "a_buyer", "b_buyer", "b_buyer", "b_buyer"]
+    assert m["shop"].unique().tolist() == ["店"]
+
+
+def test_tz_localisation(tmp_path):
+    path = _write(tmp_path / "t.txt", "buyer 2026-11-09 10:00:00\nhi\n")
+    m = ca.read_chats(path, tz="UTC").messages
+    assert m["ts"].iloc[0] == pd.Timestamp("2026-11-09 10:00:00", tz="UTC")
+
+
+def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_dir, truth_dir):
+    chats = ca.read_chats(sample_dir)
+    assert len(chats.rejects) == 0
+    m = chats.messages.copy()
+    m["source"] = m["source"].str.removeprefix(sample_dir.as_posix() + "/")
+    truth = pd.read_csv(truth_dir / "messages.csv.gz", dtype=str, keep_default_na=False)
+    truth["line"] = truth["line"].astype("int64")
+    j = truth.merge(m, on=["source", "line"], how="outer", suffixes=("_t", ""), indicator=True)
+    assert (j["_merge"] == "both").all(), j.loc[j["_merge"] != "both", ["source", "line", "_merge"]].head()
+    assert (j["role_t"] == j["role"].astype(str)).all()
+    assert (j["customer_t"] == j["customer"]).all()
+    assert (j["agent_t"] == j["agent"].fillna("")).all()
+    assert (j["text_t"] == j["text"]).all()

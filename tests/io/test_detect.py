@@ -1,0 +1,57 @@
+"""Encoding and format detection."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from csaudit.io import detect
+from csaudit.io.base import RawFile
+
+TEXT = "jojo_2020 2026-11-09 14:03:07\r\n這件毛衣起球嗎\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (TEXT.encode("utf-8"), "utf-8"),
+        (codecs.BOM_UTF8 + TEXT.encode("utf-8"), "utf-8-sig"),
+        (codecs.BOM_UTF16_LE + TEXT.encode("utf-16-le"), "utf-16-le"),
+        (codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"), "utf-16-be"),
+        (TEXT.encode("utf-16-le"), "utf-16-le"),
+        (TEXT.encode("gbk", errors="ignore"), "gb18030"),
+    ],
+)
+def test_decode_detects_encoding_and_normalises_newlines(data, encoding):
+    text, enc = detect.decode(data, "x.txt")
+    assert enc == encoding
+    assert "\r" not in text
+    assert text.startswith("jojo_2020 2026-11-09 14:03:07\n")
+
+
+def test_gbk_text_keeps_traditional_characters():
+    text, enc = detect.decode("這件毛衣起球嗎".encode("gb18030"), "x")
+    assert (text, enc) == ("這件毛衣起球嗎", "gb18030")
+
+
+def test_forced_encoding_and_replacement():
+    text, enc = detect.decode("好".encode("gbk"), "x", forced="utf-8")
+    assert enc == "utf-8+replace" and "\ufffd" in text
+    with pytest.raises(ValueError, match="unknown encoding"):
+        detect.decode(b"x", "x", forced="no-such-codec")
+
+
+def test_binary_garbage_never_raises():
+    data = bytes(range(256)) * 8
+    text, enc = detect.decode(data, "x.bin")
+    assert isinstance(text, str) and enc
+
+
+def test_detect_format_picks_the_most_confident_reader(caplog):
+    caplog.set_level("INFO")
+    raw = RawFile("a.txt", b"")
+    assert detect.detect_format(raw, "buyer 2026-11-09 10:00:00\nhi\n") == "qianniu-text"
+    assert detect.detect_format(raw, "2026年11月9日\n10:00:00\nhi\nbuyer\n") == "qianniu-web"
+    assert detect.detect_format(raw, "nothing to see here\n") is None
+    assert "detected format qianniu-text" in caplog.text
