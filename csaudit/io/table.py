@@ -91,6 +91,8 @@ _DELIMITERS = (",", "\t", ";", "|")
 _EXACT_ONLY = frozenset({"消息", "文本"})
 """Aliases too generic for the contains-match (``消息类型`` is not the message text)."""
 _HEADER_SEARCH_ROWS = 10
+SMALL_CSV_CHARS = 65_536
+"""Texts up to this many characters are split by the csv module, larger ones by Arrow/pandas."""
 _ARROW_BLOCK = 1 << 24
 """Arrow CSV block size (bytes): a cell must fit in one block, else pandas' parser is used."""
 """A header row is looked for among this many leading non-blank rows (title lines may precede it)."""
@@ -389,6 +391,8 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
             cells, lines, bad, widths = pd.DataFrame(), np.zeros(0, dtype="int64"), [], None
         else:
             try:
+                if len(text) <= SMALL_CSV_CHARS:  # the csv module has no set-up cost
+                    raise ValueError("small file")
                 cells, lines = _csv_cells_fast(text, sep)
                 bad, widths = [], None
             except (pd.errors.ParserError, ValueError, ArithmeticError) as exc:  # ArrowInvalid is a ValueError

@@ -370,6 +370,13 @@ def test_property_rows_round_trip_with_line_numbers(rows, sep):
             buf.write("\n")
             line += 1
     parsed = table.parse(raw_of("p.csv", buf.getvalue()), ReadContext())
+    # the csv-module path (small files) and the Arrow/pandas path (large files) split alike
+    slow_cells, slow_lines, slow_bad, _ = table._csv_cells_slow(buf.getvalue(), sep)
+    fast_cells, fast_lines = table._csv_cells_fast(buf.getvalue(), sep)
+    keep = ~table._blank_mask(fast_cells)
+    pd.testing.assert_frame_equal(fast_cells[keep].reset_index(drop=True),
+                                  slow_cells[~table._blank_mask(slow_cells)].reset_index(drop=True))
+    assert fast_lines[keep].tolist() == slow_lines[~table._blank_mask(slow_cells)].tolist() and not slow_bad
     got = list(zip(parsed.messages["line"], parsed.messages["sender"], parsed.messages["text"], strict=True))
     assert got == [(ln, s, t) for ln, s, t in want if t is not None]
     assert parsed.rejects["line"].tolist() == [ln for ln, _, t in want if t is None]
