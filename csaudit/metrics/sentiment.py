@@ -48,7 +48,7 @@ _CJK_LO, _CJK_HI = 0x4E00, 0x9FA5  # snownlp's re_zh = ([\u4E00-\u9FA5]+)
 #: str.isspace() for code points up to U+3001 (no code point above U+3000 is whitespace)
 _WS_LUT = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 #: distinct texts scored together (bounds memory: ≈ 1 KB per distinct text at most)
-CHUNK_TEXTS = 250_000
+CHUNK_TEXTS = 125_000
 #: tolerance for ``drift <= threshold`` (drift is a difference of means: 0.3 - 0.5 != -0.2 in floats)
 _DRIFT_EPS = 1e-12
 
@@ -96,18 +96,16 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     is_str = np.fromiter((isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques))
     if not is_str.any():
         return out
-    strs = uniques[is_str].tolist()
-    clock("distinct texts")
-    simp = np.asarray(_to_simplified_many(strs), dtype=object)
-    scodes, suniq = pd.factorize(simp)
-    clock("to_simplified")
+    str_ix = np.flatnonzero(is_str)
     uscore = np.full(len(uniques), np.nan, dtype=np.float64)
-    suniq = list(suniq)
-    sscore = np.concatenate([
-        _score_distinct(suniq[i : i + CHUNK_TEXTS]) for i in range(0, len(suniq), CHUNK_TEXTS)
-    ])  # fmt: skip
-    uscore[is_str] = sscore[scodes]
-    clock.t = time.perf_counter()  # the stages above were recorded by _score_distinct
+    clock("distinct texts")
+    for a in range(0, len(str_ix), CHUNK_TEXTS):  # chunks bound the memory of huge distinct sets
+        ix = str_ix[a : a + CHUNK_TEXTS]
+        simp = np.asarray(_to_simplified_many(uniques[ix].tolist()), dtype=object)
+        scodes, suniq = pd.factorize(simp)  # Traditional and Simplified forms may coincide
+        clock("to_simplified")
+        uscore[ix] = _score_distinct(list(suniq))[scodes]
+        clock.t = time.perf_counter()  # _score_distinct recorded its own stages
     ok = codes >= 0
     out[ok] = uscore[codes[ok]]
     clock("expand")

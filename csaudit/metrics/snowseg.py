@@ -21,6 +21,7 @@ the batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,6 +30,11 @@ from csaudit.metrics.snowmodel import BOS, CJK_LO, UNKNOWN, SnowTables, tables
 #: padded characters (runs × longest run) per batch; log-probabilities are computed once per
 #: distinct trigram of a batch (≈ 600 B per cell at most)
 BATCH_CELLS = 1 << 16
+#: threads decoding batches (numpy releases the GIL in its loops). 1: measured no gain on the
+#: shared 2-core machine (the step arrays are small, so the GIL is held most of the time)
+WORKERS = 1
+#: fewer characters than this are decoded in the calling thread
+PARALLEL_MIN_CHARS = 200_000
 #: runs decoded together by one numpy step per position (keeps the step's arrays in cache)
 VITERBI_ROWS = 2048
 _TAG_E = 2
@@ -146,27 +152,43 @@ def _viterbi(qidx: np.ndarray, nf: np.ndarray, lens: np.ndarray, lp: np.ndarray)
     return tags
 
 
-def tag_runs(ids: np.ndarray, lengths: np.ndarray, t: SnowTables | None = None) -> np.ndarray:
-    """b/m/e/s tags (0–3, int8) for concatenated runs of char ids (``lengths`` ≥ 1 each)."""
+def tag_runs(
+    ids: np.ndarray, lengths: np.ndarray, t: SnowTables | None = None, workers: int | None = None
+) -> np.ndarray:
+    """b/m/e/s tags (0–3, int8) for concatenated runs of char ids (``lengths`` ≥ 1 each).
+
+    Batches are independent; with ``workers`` > 1 (default: :data:`WORKERS`) they are decoded by
+    that many threads (numpy releases the GIL inside its array operations).
+    """
     t = t or tables()
     tags = np.zeros(len(ids), dtype=np.int8)
     if len(lengths) == 0:
         return tags
     starts = np.cumsum(lengths) - lengths
     order = np.argsort(-lengths, kind="stable")
+    batches = []
     i = 0
     while i < len(order):
-        lmax = int(lengths[order[i]])
-        n = max(1, BATCH_CELLS // lmax)
-        rows = order[i : i + n]
+        n = max(1, BATCH_CELLS // int(lengths[order[i]]))
+        batches.append(order[i : i + n])
+        i += n
+
+    def run(rows: np.ndarray) -> None:
         lens = lengths[rows]
+        lmax = int(lens[0])
         valid = np.arange(lmax)[None, :] < lens[:, None]
-        total = int(lens.sum())
-        flat = np.repeat(starts[rows] - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        flat = np.repeat(starts[rows] - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
         ids2d = np.zeros((len(rows), lmax), dtype=np.int64)
         ids2d[valid] = ids[flat]
         tags[flat] = _tag_batch(ids2d, lens, t)[valid]
-        i += n
+
+    workers = WORKERS if workers is None else workers
+    if workers > 1 and len(ids) >= PARALLEL_MIN_CHARS and len(batches) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, batches))
+    else:
+        for rows in batches:
+            run(rows)
     return tags
 
 

@@ -211,6 +211,8 @@ def test_chunked_scoring_is_identical(texts: list[str], expected: np.ndarray, mo
     monkeypatch.setattr(sentiment, "CHUNK_TEXTS", 97)
     monkeypatch.setattr(snowseg, "BATCH_CELLS", 512)
     monkeypatch.setattr(snowseg, "VITERBI_ROWS", 16)
+    monkeypatch.setattr(snowseg, "WORKERS", 2)  # threaded batches give the same tags
+    monkeypatch.setattr(snowseg, "PARALLEL_MIN_CHARS", 0)
     sample = texts[::5]
     assert np.array_equal(sentiment.score(sample), expected[::5])
 
