@@ -164,7 +164,7 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise NotebookTimeout()
 
 
-def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> None:
+def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> Any:
     import papermill as pm
 
     km = _kernel(kernel_name, str(Path(job.notebook).parent))
@@ -180,7 +180,7 @@ def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> None:
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
-        pm.execute_notebook(
+        return pm.execute_notebook(
             job.notebook,
             job.output_notebook,
             parameters=job.parameters,
@@ -189,6 +189,7 @@ def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> None:
             progress_bar=False,
             log_output=False,
             cwd=str(Path(job.notebook).parent),
+            request_save_on_cell_execute=False,  # written once at the end (and on error, with the error cell)
             km=km,
         )
     except NotebookTimeout:
@@ -202,16 +203,13 @@ def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> None:
 def execute_job(job: Job, kernel_name: str, timeout_s: float, retries: int) -> JobResult:
     """Run one notebook (retrying on a fresh kernel) and convert it to HTML. Never raises."""
     _quiet_worker()
-    import nbformat
-
     from csaudit.report import html
 
     t0 = time.perf_counter()
     error = ""
     for attempt in range(1, retries + 2):
         try:
-            _execute_once(job, kernel_name, timeout_s)
-            nb = nbformat.read(job.output_notebook, as_version=4)
+            nb = _execute_once(job, kernel_name, timeout_s)
             body = html.notebook_body(nb)
             if job.output_html:
                 _write_text(Path(job.output_html), html.page(job.title, body))
