@@ -266,52 +266,93 @@ def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     log.info("audit: %-13s %7.2f s", name, timings[name])
 
 
-def _join_agents(messages: pd.DataFrame) -> pd.DataFrame:
-    """Per conversation: primary ``agent`` (first agent-role sender, else first auto-reply account)
-    and ``agents`` (every agent-role account in order of first message, joined with ``|``)."""
-    conv = messages["conversation_id"]
-    roles = messages["role"].astype("str")
-    human = messages.loc[(roles == "agent").to_numpy() & messages["agent"].notna().to_numpy(), ["conversation_id", "agent"]]
-    first = human.drop_duplicates("conversation_id").set_index("conversation_id")["agent"]
-    auto = messages.loc[(roles == "auto_reply").to_numpy() & messages["agent"].notna().to_numpy(), ["conversation_id", "agent"]]
-    fallback = auto.drop_duplicates("conversation_id").set_index("conversation_id")["agent"]
-    uniq = human.drop_duplicates(["conversation_id", "agent"])
-    multi = uniq["conversation_id"].duplicated(keep=False)
-    joined = uniq.loc[~multi].set_index("conversation_id")["agent"]  # one agent: no string work
-    if multi.any():  # transfers are rare: join only those
-        many = uniq.loc[multi].groupby("conversation_id", sort=False)["agent"].agg("|".join)
-        joined = pd.concat([joined, many])
-    ids = pd.Index(conv.unique(), name="conversation_id")
-    primary = first.reindex(ids).fillna(fallback.reindex(ids))
-    return pd.DataFrame({"agent": primary.astype("str"), "agents": joined.reindex(ids).fillna("").astype("str")}, index=ids)
+def _first_per_code(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Row position of the first ``mask`` row of each code (codes sorted ascending); -1 where none."""
+    pos = np.flatnonzero(mask)
+    out = np.full(n, -1, dtype=np.int64)
+    if len(pos):
+        c = codes[pos]
+        keep = np.r_[True, c[1:] != c[:-1]]
+        out[c[keep]] = pos[keep]
+    return out
+
+
+def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
+    """``s`` at positions ``pos`` (-1 → NA), as a plain str Series."""
+    out = pd.Series(s.array.take(pos, allow_fill=True), dtype="str")
+    return out
 
 
 def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataFrame:
     """The base of CONVERSATIONS: ``conversation_id, shop, customer, agent, agents, start, end,
-    n_customer, n_agent, n_rounds`` (one row per conversation, in message order).
+    n_customer, n_agent, n_rounds`` (one row per conversation, in order of first appearance).
 
     ``agent`` = the first account that sent an agent-role message (first valid responder), else the
     first auto-reply account, else NA; ``agents`` = every agent-role account joined with ``|`` in order
     of first message ("" when none); ``start``/``end`` = first/last timestamp; ``n_customer``/``n_agent``
-    = customer-role / agent-role messages; ``n_rounds`` = 首问首答 rounds."""
-    conv = messages["conversation_id"].to_numpy()
-    g = messages.groupby(conv, sort=False)
-    roles = messages["role"].astype("str")
+    = customer-role / agent-role messages; ``n_rounds`` = 首问首答 rounds. Vectorised (no per-conversation
+    Python work except joining the accounts of conversations with a transfer)."""
+    from csaudit.score import _NAT, _lookup, _ns
+
+    codes, uniq = pd.factorize(messages["conversation_id"])
+    if len(codes) > 1 and (np.diff(codes) < 0).any():  # conversations not contiguous: group them, stably
+        order = np.argsort(codes, kind="stable")
+        messages, codes = messages.take(order), codes[order]
+    n, m = len(uniq), len(codes)
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if m else np.zeros(0, dtype=np.int64)
+    role = messages["role"]
+    is_cust = (role == "customer").to_numpy(dtype=bool)
+    is_agent = (role == "agent").to_numpy(dtype=bool)
+    has_acc = messages["agent"].notna().to_numpy()
+
+    tz = messages["ts"].dt.tz
+    ns = _ns(messages["ts"])
+    big = np.iinfo(np.int64).max
+    lo = np.minimum.reduceat(np.where(ns == _NAT, big, ns), first) if m else np.zeros(0, np.int64)
+    hi = np.maximum.reduceat(ns, first) if m else np.zeros(0, np.int64)
+
+    def stamp(v: np.ndarray, missing: int) -> pd.Series:
+        v = np.where(v == missing, _NAT, v).view("datetime64[ns]")
+        out = pd.Series(pd.to_datetime(v, utc=True))
+        return out.dt.tz_convert(tz) if tz is not None else out.dt.tz_localize(None)
+
+    human = is_agent & has_acc
+    prim = _first_per_code(codes, human, n)
+    auto = _first_per_code(codes, (role == "auto_reply").to_numpy(dtype=bool) & has_acc, n)
+    agent = _take(messages["agent"], np.where(prim >= 0, prim, auto))
+
+    # every agent-role account in order of first message: one account (most conversations) needs no join
+    hpos = np.flatnonzero(human)
+    acodes, _ = pd.factorize(messages["agent"].take(hpos))
+    pair = pd.Series(codes[hpos].astype(np.int64) * (int(acodes.max(initial=0)) + 1) + acodes)
+    firsts = hpos[~pair.duplicated().to_numpy()]
+    n_acc = np.bincount(codes[firsts], minlength=n)
+    agents = _take(messages["agent"], prim).fillna("")
+    multi = n_acc[codes[firsts]] > 1
+    if multi.any():
+        sub = pd.DataFrame({"c": codes[firsts][multi], "a": messages["agent"].take(firsts[multi]).to_numpy()})
+        joined = sub.groupby("c", sort=False)["a"].agg("|".join)
+        agents.iloc[joined.index.to_numpy()] = joined.to_numpy()
+
+    rc = _lookup(pd.Series(uniq), rounds["conversation_id"])
     out = pd.DataFrame(
         {
-            "shop": g["shop"].first(),
-            "customer": g["customer"].first(),
-            "start": g["ts"].min(),
-            "end": g["ts"].max(),
-            "n_customer": (roles == "customer").groupby(conv, sort=False).sum().astype("int64"),
-            "n_agent": (roles == "agent").groupby(conv, sort=False).sum().astype("int64"),
+            "conversation_id": pd.Series(uniq, dtype="str"),
+            "shop": _take(messages["shop"], first),
+            "customer": _take(messages["customer"], first),
+            "agent": agent,
+            "agents": agents.astype("str"),
+            "start": stamp(lo, big),
+            "end": stamp(hi, _NAT),
+            "n_customer": np.add.reduceat(is_cust.astype(np.int64), first) if m else np.zeros(0, np.int64),
+            "n_agent": np.add.reduceat(is_agent.astype(np.int64), first) if m else np.zeros(0, np.int64),
+            "n_rounds": np.bincount(rc[rc >= 0], minlength=n).astype(np.int64),
         }
     )
-    out.index.name = "conversation_id"
-    out = out.join(_join_agents(messages))
-    out["n_rounds"] = rounds.groupby("conversation_id").size().reindex(out.index, fill_value=0).astype("int64")
-    cols = ["shop", "customer", "agent", "agents", "start", "end", "n_customer", "n_agent", "n_rounds"]
-    return out[cols].reset_index()
+    if tz is not None:
+        out["start"] = out["start"].dt.as_unit("ns")
+        out["end"] = out["end"].dt.as_unit("ns")
+    return out
 
 
 def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:

@@ -75,6 +75,14 @@ def _ns(ts: pd.Series) -> np.ndarray:
 _NAT = np.iinfo(np.int64).min
 
 
+def _lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """Position in ``keys`` (unique) of each of ``values``; -1 where absent. One hash factorisation."""
+    codes, _ = pd.factorize(pd.concat([pd.Series(keys, dtype="str"), pd.Series(values, dtype="str")], ignore_index=True))
+    n = len(keys)
+    out = codes[n:]
+    return np.where((out >= 0) & (out < n), out, -1)
+
+
 def _isin(s: pd.Series, *value_sets: object) -> list[np.ndarray]:
     """For each of ``value_sets``: ``s.isin(values)`` as a numpy bool array, from one hash
     factorisation of everything (pandas' ``str`` isin loops in Python over the values)."""
@@ -131,11 +139,11 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     sc = config.score
     h = hits[["rule", "side", "category", "message_id", "conversation_id", "ts"]]  # never copy the texts
     lex = h.loc[((h["side"] == "agent") & h["rule"].str.startswith("lexicon:")).to_numpy()]
-    role = messages["role"].astype("str").to_numpy()
-    keep = (role == "agent") | (role == "customer")
+    is_agent = (messages["role"] == "agent").to_numpy(dtype=bool)
+    keep = is_agent | (messages["role"] == "customer").to_numpy(dtype=bool)
     sp = messages.loc[keep, ["conversation_id", "message_id"]]
     codes, uniq = pd.factorize(sp["conversation_id"])
-    a = role[keep] == "agent"
+    a = is_agent[keep]
     order = np.argsort(codes, kind="stable")  # a no-op when the table is sorted by conversation
     codes, a = codes[order], a[order]
     mid = sp["message_id"]
@@ -151,28 +159,30 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     first_turn[ft.index.to_numpy()] = ft.to_numpy()
     greet = lex.loc[_mask_cat(lex, sc.greeting_categories).to_numpy(), "message_id"].dropna().unique()
     close = lex.loc[_mask_cat(lex, sc.closing_categories).to_numpy(), "message_id"].dropna().unique()
-    is_greet, is_close = (x[order] for x in _isin(mid, greet, close))
     in_first = a & (turn == first_turn[codes])
-    greeting_ok = np.bincount(codes[in_first & is_greet], minlength=n) > 0
     size = np.bincount(codes, minlength=n)
     start = np.cumsum(size) - size
     from_end = size[codes] - 1 - (np.arange(m) - start[codes])
-    closing_ok = np.bincount(codes[a & is_close & (from_end < int(config.qc.closing_last_n))], minlength=n) > 0
+    in_tail = a & (from_end < int(config.qc.closing_last_n))
+    cand = np.flatnonzero(in_first | in_tail)  # only these messages can pass a check: look up their ids only
+    is_greet, is_close = _isin(mid.take(order[cand]), greet, close)
+    greeting_ok = np.bincount(codes[cand][in_first[cand] & is_greet], minlength=n) > 0
+    closing_ok = np.bincount(codes[cand][in_tail[cand] & is_close], minlength=n) > 0
     has_agent = np.bincount(codes[a], minlength=n) > 0
 
-    ids = pd.Index(np.asarray(uniq, dtype=object), name="conversation_id")  # object hash table: fast lookups
+    keys = pd.Series(uniq, dtype="str")
     resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
     first_slow = np.full(n, _NAT, dtype=np.int64)
     if slow.any():
-        rc = ids.get_indexer(rounds.loc[slow, "conversation_id"])
+        rc = _lookup(keys, rounds.loc[slow, "conversation_id"])
         rt = _ns(rounds.loc[slow, "reply"])
         ok = (rc >= 0) & (rt != _NAT)
         fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
         first_slow[fs.index.to_numpy()] = fs.to_numpy()
     needed = first_slow != _NAT
     apol = lex.loc[_mask_cat(lex, sc.apology_categories).to_numpy()]
-    ac = ids.get_indexer(apol["conversation_id"])
+    ac = _lookup(keys, apol["conversation_id"])
     at = _ns(apol["ts"])
     good = (ac >= 0) & (at != _NAT)
     good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
