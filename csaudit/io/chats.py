@@ -526,7 +526,7 @@ def read_chats(
         file_order = np.lexsort((light["line"].to_numpy(), light["_src"].to_numpy()))
         rank = np.empty(len(light), dtype=np.int64)
         rank[file_order] = np.arange(len(light))
-        order, cid = conversation_order(light, cfg.session, file_order=rank)
+        order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)
         df["message_id"] = to_hex(mid[rows], 16)

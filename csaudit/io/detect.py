@@ -89,8 +89,10 @@ def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:
                 return _normalise_newlines(data[len(bom) :].decode(enc, errors="replace")), f"{enc}+replace"
     try:
         return _normalise_newlines(data.decode("utf-8")), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
+            log.warning("%s: file ends inside a UTF-8 character (truncated?)", source)
+            return _normalise_newlines(data.decode("utf-8", errors="replace")), "utf-8"
     u16 = _looks_utf16(data)
     if u16:
         try:

@@ -85,7 +85,7 @@ class Lines:
 def utf8_bytes(raw: RawFile, ctx: ReadContext) -> tuple[bytes, str]:
     """The file as UTF-8 bytes with ``\\n`` line ends (no BOM), and the detected encoding."""
     text, encoding = decode(raw.data, raw.source, ctx.encoding)
-    if encoding in ("utf-8", "utf-8-sig"):
+    if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd"):  # valid UTF-8: use the bytes
         data = raw.data[3:] if encoding == "utf-8-sig" else raw.data
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

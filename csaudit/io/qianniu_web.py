@@ -129,8 +129,8 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
     owner_line = last_boundary  # the boundary line that rules this line
     in_block = (owner_line >= 0) & is_time[np.maximum(owner_line, 0)] & ~boundary
     owner = np.full(n, -1, dtype=np.int64)
-    ob = block_of_start[time_rank[np.maximum(owner_line, 0)]]
-    owner[in_block] = ob[in_block]
+    if in_block.any():
+        owner[in_block] = block_of_start[time_rank[owner_line[in_block]]]
     in_block &= owner >= 0
 
     # sender line: the last non-blank, non-system line of each block
@@ -171,7 +171,9 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
     reasons[:] = "line outside a message block (expected a time line HH:MM:SS first)"
     reasons[(date_no[rej] < 0)] = "text before the first date line (expected YYYY-MM-DD or YYYY年M月D日)"
     if nb and not ok.all():
-        blk = np.where(is_time[rej], block_of_start[time_rank[rej]], owner[rej])
+        blk = owner[rej].copy()
+        t_rej = is_time[rej]
+        blk[t_rej] = block_of_start[time_rank[rej[t_rej]]]
         inb = blk >= 0
         sel = np.flatnonzero(inb)
         bad = ~ok[blk[sel]]

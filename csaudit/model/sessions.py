@@ -77,7 +77,7 @@ def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,
-                       file_order: np.ndarray | None = None) -> tuple[np.ndarray, pd.Series]:
+                       file_order: np.ndarray | None = None, tz: str = "Asia/Shanghai") -> tuple[np.ndarray, pd.Series]:
     """``(order, conversation_id)``: the row order (conversation, time, file order) and the id of
     each row *in that order*. See :func:`assign_conversations`."""
     cfg = session_cfg or SessionConfig()
@@ -92,7 +92,7 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
     ts = messages["ts"]
     if not isinstance(ts.dtype, pd.DatetimeTZDtype) and not pd.api.types.is_datetime64_dtype(ts.dtype):
         ts = pd.to_datetime(ts)
-    local = ts.dt.tz_localize(None) if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts
+    local = ts.dt.tz_convert(tz).dt.tz_localize(None) if isinstance(ts.dtype, pd.DatetimeTZDtype) else ts
     t = local.dt.as_unit("ns").to_numpy().view(np.int64).copy()
 
     # NaT rows borrow a neighbour's time within their file, shop and customer (file order)
@@ -151,20 +151,27 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
         third = np.where(k_s[starts], key_h, first_t)
     else:
         third, flag = first_t, np.zeros(len(starts), dtype=np.uint64)
-    ids = mix(sh, ch, third, flag)[conv_no]
-    return idx, to_hex(ids, 12, prefix="c")
+    ids = mix(sh, ch, third, flag)
+
+    # conversations in order of their start (then shop/customer), rows within in time/file order
+    start_t = np.where(t_s[starts] == _NAT, np.iinfo(np.int64).max, t_s[starts])
+    conv_rank = np.empty(len(starts), dtype=np.int64)
+    conv_rank[np.lexsort((np.arange(len(starts)), start_t))] = np.arange(len(starts))
+    within = np.argsort(conv_rank[conv_no], kind="stable")
+    return idx[within], to_hex(ids[conv_no[within]], 12, prefix="c")
 
 
 def assign_conversations(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,
-                         file_order: np.ndarray | None = None) -> pd.DataFrame:
+                         file_order: np.ndarray | None = None, tz: str = "Asia/Shanghai") -> pd.DataFrame:
     """Add ``conversation_id`` and return the messages sorted by conversation, then time, then file order.
 
     ``messages`` needs ``shop``, ``customer``, ``ts`` (tz-aware or naive, NaT allowed) and optionally
     ``conversation`` (the export's own key) and ``source`` (for NaT neighbours). ``file_order``
     gives each row's position in file order (default: the current row order). The input is not
-    modified; the result has a fresh 0..n-1 index.
+    modified; the result has a fresh 0..n-1 index. ``tz`` is the shop's timezone (local midnight).
+    Conversations are ordered by their first timestamp.
     """
-    idx, cid = conversation_order(messages, session_cfg, file_order)
+    idx, cid = conversation_order(messages, session_cfg, file_order, tz)
     res = messages.take(idx).reset_index(drop=True)
     res["conversation_id"] = cid
     return res

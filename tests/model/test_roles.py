@@ -1,0 +1,62 @@
+"""Roles: accounts, bots, auto-replies, system lines, stated roles; parties of each file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import RolesConfig
+from csaudit.model.roles import assign_roles, derive_parties, split_account
+
+
+def test_split_account():
+    assert split_account("小鹿服饰:晴晴", [":", "："]) == ("小鹿服饰", "晴晴")
+    assert split_account("小鹿服饰：晴晴", [":", "："]) == ("小鹿服饰", "晴晴")
+    assert split_account(":晴晴", [":", "："]) is None
+    assert split_account("buyer", [":", "："]) is None
+
+
+def _msgs(senders, texts, role=None):
+    return pd.DataFrame({"sender": senders, "text": texts,
+                         "role": pd.Series(role or [None] * len(senders), dtype="str")})
+
+
+def test_assign_roles():
+    df = _msgs(
+        ["店：阿青", "buyer", "店:店小蜜", "店:阿青", "system", "buyer", "wx_agent"],
+        ["你好", "在吗", "我是小蜜", "[自动回复]稍等", "当前用户来自 手机淘宝", "我撤回了一条消息吗", "hi"],
+        role=[None, None, None, None, None, None, "agent"],
+    )
+    before = df.copy()
+    out = assign_roles(df, RolesConfig())
+    pd.testing.assert_frame_equal(df, before)
+    assert out["role"].astype(str).tolist() == ["agent", "customer", "bot", "auto_reply", "system", "system", "agent"]
+    assert out["agent"].tolist()[:4] == ["店:阿青", None, "店:店小蜜", "店:阿青"] or (
+        out["agent"].fillna("-").tolist()[:4] == ["店:阿青", "-", "店:店小蜜", "店:阿青"]
+    )
+    assert out["agent"].iloc[6] == "wx_agent"
+    assert out["shop"].fillna("-").tolist()[:3] == ["店", "-", "店"]
+
+
+def test_auto_reply_templates_and_custom_bots():
+    cfg = RolesConfig(auto_reply_templates=["欢迎光临！"], bot_accounts=["客服机器人"])
+    out = assign_roles(_msgs(["店:a", "店:客服机器人", "buyer"], [" 欢迎光临！ ", "hi", "欢迎光临！"]), cfg)
+    assert out["role"].astype(str).tolist() == ["auto_reply", "bot", "customer"]
+
+
+def test_derive_parties_forward_back_and_system():
+    df = _msgs(["店:a", "b1", "店:a", "system", "b2", "店:a"], ["x"] * 6,
+               role=["agent", "customer", "agent", "system", "customer", "agent"])
+    df["role"] = df["role"].astype("category")
+    df["shop"] = pd.Series(["店", None, "店", None, None, "店"], dtype="str")
+    out = derive_parties(df, np.zeros(6, dtype=int))
+    assert out["customer"].tolist() == ["b1", "b1", "b1", "b2", "b2", "b2"]
+    assert out["shop"].tolist() == ["店"] * 6
+
+
+def test_derive_parties_per_file_and_unknown():
+    df = _msgs(["店:a", "buyer"], ["x", "y"], role=["agent", "customer"])
+    df["shop"] = pd.Series(["店", None], dtype="str")
+    out = derive_parties(df, np.array([0, 1]))
+    assert out["customer"].tolist() == ["unknown", "buyer"]
+    assert out["shop"].tolist() == ["店", "店"]  # no agent in file 1: the batch's shop

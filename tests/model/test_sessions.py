@@ -1,0 +1,86 @@
+"""Conversations: idle gap, midnight split, NaT neighbours, the export's own key, stable ids."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from csaudit.config import SessionConfig
+from csaudit.model.sessions import assign_conversations, to_hex
+
+
+def _frame(times, customers=None, source="a.txt"):
+    n = len(times)
+    return pd.DataFrame(
+        {
+            "shop": ["店"] * n,
+            "customer": customers or ["buyer"] * n,
+            "ts": pd.to_datetime(pd.Series(times), format="mixed").dt.tz_localize("Asia/Shanghai"),
+            "source": [source] * n,
+            "line": range(1, n + 1),
+        }
+    )
+
+
+def _groups(out):
+    return out.groupby("conversation_id", sort=False)["line"].apply(list).tolist()
+
+
+def test_idle_gap_splits():
+    df = _frame(["2026-11-09 10:00", "2026-11-09 10:30", "2026-11-09 11:00:01", "2026-11-09 11:10"])
+    out = assign_conversations(df, SessionConfig(idle_gap_min=30))
+    assert _groups(out) == [[1, 2], [3, 4]]  # exactly 30 min is not "longer than"
+    out = assign_conversations(df, SessionConfig(idle_gap_min=90))
+    assert _groups(out) == [[1, 2, 3, 4]]
+
+
+def test_midnight_split_is_configurable():
+    df = _frame(["2026-11-09 23:50", "2026-11-09 23:59:59", "2026-11-10 00:00:10"])
+    assert _groups(assign_conversations(df, SessionConfig())) == [[1, 2], [3]]
+    assert _groups(assign_conversations(df, SessionConfig(split_on_day=False))) == [[1, 2, 3]]
+
+
+def test_midnight_is_local_time():
+    # 16:00 UTC is midnight in Shanghai
+    df = _frame(["2026-11-09 23:59", "2026-11-10 00:01"])
+    df["ts"] = df["ts"].dt.tz_convert("UTC")
+    assert _groups(assign_conversations(df, SessionConfig())) == [[1], [2]]
+
+
+def test_customers_are_separate_and_sorted_by_time():
+    df = _frame(["2026-11-09 10:05", "2026-11-09 10:00", "2026-11-09 10:01"], customers=["b", "a", "b"])
+    out = assign_conversations(df)
+    assert out["customer"].tolist() == ["a", "b", "b"]
+    assert out["line"].tolist() == [2, 3, 1]
+    assert out["conversation_id"].nunique() == 2
+
+
+def test_nat_rows_stay_with_their_neighbours():
+    df = _frame(["2026-11-09 10:00", None, "2026-11-09 10:01", None, "2026-11-09 14:00", None])
+    out = assign_conversations(df)
+    # a row without time takes the next timed row of its file (else the previous one)
+    assert _groups(out) == [[1, 2, 3], [4, 5, 6]]
+    assert out["line"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_export_key_defines_the_conversation():
+    df = _frame(["2026-11-09 10:00", "2026-11-09 15:00", "2026-11-09 15:01"])
+    df["conversation"] = ["k1", "k1", "k2"]
+    assert _groups(assign_conversations(df)) == [[1, 2], [3]]
+
+
+def test_ids_are_stable_and_do_not_mutate_input():
+    df = _frame(["2026-11-09 10:00", "2026-11-09 10:01"])
+    before = df.copy()
+    a = assign_conversations(df)
+    b = assign_conversations(df.iloc[::-1].reset_index(drop=True).assign(source="copy/elsewhere.txt"))
+    pd.testing.assert_frame_equal(df, before)
+    assert a["conversation_id"].iloc[0] == b["conversation_id"].iloc[0]
+    assert a["conversation_id"].str.fullmatch(r"c[0-9a-f]{12}").all()
+
+
+def test_to_hex():
+    import numpy as np
+
+    out = to_hex(np.array([0, 2**64 - 1, 0x0123456789ABCDEF], dtype=np.uint64), 16)
+    assert out.tolist() == ["0000000000000000", "ffffffffffffffff", "0123456789abcdef"]
+    assert to_hex(np.array([0xABCDEF0123456789], dtype=np.uint64), 12, prefix="c").tolist() == ["cabcdef012345"]
