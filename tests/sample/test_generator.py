@@ -359,3 +359,20 @@ def test_committed_sample_is_what_the_generator_writes(sample_dir, truth_dir, tm
     generate(tmp_path / "sample_chats", seed=7)
     assert _digest(tmp_path / "sample_chats") == _digest(sample_dir)
     assert _digest(tmp_path / "sample_truth") == _digest(truth_dir)
+
+
+def test_output_does_not_depend_on_hash_seed(small, tmp_path):
+    """No set/dict-order or hash() dependence: a different PYTHONHASHSEED writes the same bytes."""
+    import os
+    import subprocess
+    import sys
+
+    root, _ = small
+    code = (
+        "from csaudit.sample import generate; "
+        f"generate({str(tmp_path / 'chats')!r}, seed=7, truth_out={str(tmp_path / 'truth')!r}, n_conversations=200)"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    assert _digest(root / "chats") == _digest(tmp_path / "chats")
+    assert _digest(root / "truth") == _digest(tmp_path / "truth")
