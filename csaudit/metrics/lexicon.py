@@ -345,7 +345,7 @@ class _Joined:
 
     @classmethod
     def build(cls, norm: list[str]) -> _Joined:
-        lengths = np.fromiter((len(t) for t in norm), dtype=np.int64, count=len(norm))
+        lengths = np.fromiter(map(len, norm), dtype=np.int64, count=len(norm))
         starts = np.zeros(len(norm), dtype=np.int64)
         if len(norm) > 1:
             starts[1:] = np.cumsum(lengths[:-1] + 1)
@@ -477,37 +477,30 @@ def _scan_whole(sm: _Side, j: _Joined, use: np.ndarray) -> pd.DataFrame:
 
 def normalize_many(texts: list[str]) -> list[str]:
     """:func:`csaudit.text.normalize_one` of each text (same result), in one batched pass."""
-    j, _ = _normalize_joined(texts)
+    j = _normalize_joined(texts)[0]
     return [j.s[a : a + n] for a, n in zip(j.starts.tolist(), j.lengths.tolist(), strict=True)]
 
 
-def _normalize_joined(texts: list[str]) -> tuple[_Joined, np.ndarray]:
+def _normalize_joined(texts: list[str]) -> tuple[_Joined, str]:
     """Normalise ``texts`` as one ``\\n``-joined string: width folding by a code-point table, one
     OpenCC call, one ``lower()``; per-text :func:`normalize_one` if any length changed.
 
-    Returns the joined normalised texts and, per text, whether normalising changed it.
+    Returns the joined normalised texts and the joined originals (same offsets).
     """
     j = _Joined.build(texts)
     if not texts:
-        return j, np.zeros(0, dtype=bool)
+        return j, j.s
     orig = j.codepoints()
     folded = _fold_table()[np.minimum(orig, 0xFFFF)]
     cp = np.where(orig <= 0xFFFF, folded, orig).astype(np.uint32)
     conv = _t2s().convert(cp.tobytes().decode("utf-32-le")).lower()
     ok = len(conv) == len(j.s)
+    if ok and len(texts) > 1:
+        seps = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)[j.starts[1:] - 1]
+        ok = bool((seps == 10).all())
     if ok:
-        new = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)
-        ok = bool((new[j.starts[1:] - 1] == 10).all())
-    if ok:
-        norm = _Joined(conv, j.starts, j.lengths)
-    else:
-        norm = _Joined.build([normalize_one(t) for t in texts])
-        new = norm.codepoints()
-    diff = np.flatnonzero(orig != new)
-    changed = np.zeros(len(texts), dtype=bool)
-    if len(diff):
-        changed[np.unique(np.searchsorted(j.starts, diff, side="right") - 1)] = True
-    return norm, changed
+        return _Joined(conv, j.starts, j.lengths), j.s
+    return _Joined.build([normalize_one(t) for t in texts]), j.s
 
 
 @lru_cache(maxsize=1)
@@ -568,7 +561,7 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     remap = np.full(len(uniques), -1, dtype=np.int64)
     remap[need_idx] = np.arange(len(need_idx))
     orig_list = _to_list(uniques.take(need_idx))
-    joined, changed = _normalize_joined(orig_list)
+    joined, orig_joined = _normalize_joined(orig_list)
     text_span = {"agent": (0, n_group[0] + n_group[1]), "customer": (n_group[0], len(need_idx))}
 
     parts = []
@@ -586,17 +579,12 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
         st = found["start"].to_numpy()
         en = found["end"].to_numpy()
         ci = found["category"].to_numpy()
-        # the term as written: the key itself where the text needed no normalisation, else a slice
-        term_u = np.empty(len(ti), dtype=object)
-        sl = changed[ti]
-        for i in np.flatnonzero(sl).tolist():
-            term_u[i] = orig_list[ti[i]][st[i] : en[i]]
-        if (~sl).any():
-            cps = joined.s
-            base = joined.starts[ti[~sl]]
-            term_u[~sl] = [
-                cps[a:b] for a, b in zip((base + st[~sl]).tolist(), (base + en[~sl]).tolist(), strict=True)
-            ]
+        # the term as written: the slice of the original text (same offsets as the normalised one)
+        base = joined.starts[ti]
+        term_u = np.array(
+            [orig_joined[a:b] for a, b in zip((base + st).tolist(), (base + en).tolist(), strict=True)],
+            dtype=object,
+        )
         # join distinct-text hits back to every message (of this side) with that text
         mcode = remap[codes[rows]]
         order = np.argsort(mcode, kind="stable")
