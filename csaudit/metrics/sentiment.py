@@ -256,16 +256,20 @@ def _bayes(seq: np.ndarray, n_words: np.ndarray, logp: np.ndarray, t: SnowTables
     n = len(n_words)
     acc = np.repeat(t.base[:, None], n, axis=1)  # [2, n]
     if len(seq):
-        vals = logp[:, seq]  # [2, W]
         start = np.cumsum(n_words) - n_words
         order = np.argsort(-n_words, kind="stable")
         sorted_n = n_words[order]
-        sorted_start = start[order]
-        acc_s = acc[:, order]
-        for j in range(int(sorted_n[0])):
-            m = int(np.searchsorted(-sorted_n, -j, side="left"))  # texts with more than j words
-            acc_s[:, :m] += vals[:, sorted_start[:m] + j]
-        acc[:, order] = acc_s
+        m_at = np.searchsorted(-sorted_n, -np.arange(int(sorted_n[0])), side="left")  # texts with > j words
+        # word j of every text that has one, column after column, so each class score is a running
+        # sum in snownlp's left-to-right order
+        cols = np.concatenate([start[order[:m]] + j for j, m in enumerate(m_at)])
+        bounds = np.concatenate([[0], np.cumsum(m_at)])
+        for k in range(2):
+            col_vals = logp[k][seq[cols]]
+            a = acc[k][order]
+            for j, m in enumerate(m_at):
+                a[:m] += col_vals[bounds[j] : bounds[j + 1]]
+            acc[k][order] = a
     k_pos = t.pos_class
     s_pos, s_neg = acc[k_pos], acc[1 - k_pos]
     with np.errstate(over="ignore"):

@@ -115,15 +115,23 @@ def _viterbi(qidx: np.ndarray, nf: np.ndarray, lens: np.ndarray, lp: np.ndarray)
         for i in range(2, lmax):
             m = n_at[i]
             S = S[:m]
-            cand = S[:, :, :, None] + lp[qidx[:m, i]].reshape(m, 4, 4, 4)  # [t1, t2, s]
+            cand = np.take(lp, qidx[:m, i], axis=0).reshape(m, 4, 16)  # [t1, t2 * 4 + s]
+            cand += np.repeat(S, 4, axis=2)  # S[t1, t2] + lp[t1, t2, s], as snownlp adds them
             c0, c1, c2, c3 = cand[:, 0], cand[:, 1], cand[:, 2], cand[:, 3]
-            best = np.maximum(np.maximum(c0, c1), np.maximum(c2, c3))
-            # new (t2, s) = max over t1 of S[t1, t2] + lp[t1, t2, s]; the predecessor is the first
-            # t1 reaching it, as with snownlp's strict '>' over predecessors in order b, m, e, s
-            ne0 = (c0 != best).view(np.int8)
-            ne1 = (c1 != best).view(np.int8)
-            ne2 = (c2 != best).view(np.int8)
-            bp = ne0 * (1 + ne1 * (1 + ne2))
+            best = np.maximum(c0, c1)
+            np.maximum(best, c2, out=best)
+            np.maximum(best, c3, out=best)
+            # new (t2, s) = max over t1; the predecessor is the first t1 reaching it, as with
+            # snownlp's strict '>' over predecessors in order b, m, e, s: bp = 0, 1, 2 or 3
+            bp = (c0 != best).view(np.int8)
+            after1 = (c1 != best).view(np.int8)
+            after2 = (c2 != best).view(np.int8)
+            after2 += 1
+            after1 *= after2
+            after1 += 1
+            bp *= after1
+            best = best.reshape(m, 4, 4)
+            bp = bp.reshape(m, 4, 4)
             nfr = nf[:m, i]
             if nfr.any():  # unknown character: (t2, s) inherits the state (t1 = s, t2)
                 k = int(nfr.sum())
