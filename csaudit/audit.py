@@ -355,12 +355,42 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     return out
 
 
+def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
+    """MESSAGES grouped by conversation and in time order inside each. A table that already is (what
+    ``read_chats`` returns) keeps its row order — rows without a timestamp stay where the reader put
+    them; otherwise it is sorted by ``conversation_id, ts, line``."""
+    from csaudit.score import _NAT, _ns
+
+    codes, _ = pd.factorize(messages["conversation_id"])
+    ns = _ns(messages["ts"])
+    timed = np.flatnonzero(ns != _NAT)
+    same = codes[timed][1:] == codes[timed][:-1]
+    grouped = len(codes) < 2 or bool((np.diff(codes) >= 0).all())
+    if grouped and not (same & (np.diff(ns[timed]) < 0)).any():
+        return messages.reset_index(drop=True)
+    log.debug("audit: messages not in conversation/time order: sorting")
+    out = messages.sort_values(["conversation_id", "ts", "line"], kind="stable", na_position="first")
+    return out.reset_index(drop=True)
+
+
 def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:
+    """``base`` with the columns of ``extra`` it does not have yet, matched on ``on`` (left join).
+    Uses one hash lookup and positional takes when every key of ``base`` is in ``extra``."""
+    from csaudit.score import _lookup
+
     if extra is None or len(extra.columns) == 0:
         return base
     extra = extra.reset_index() if on not in extra.columns else extra
     new = [c for c in extra.columns if c != on and c not in base.columns]
-    return base.merge(extra[[on, *new]].drop_duplicates(on), on=on, how="left", validate="one_to_one")
+    extra = extra[[on, *new]].drop_duplicates(on)
+    pos = _lookup(extra[on], base[on])
+    if len(pos) and (pos < 0).any():
+        return base.merge(extra, on=on, how="left", validate="one_to_one")
+    out = base.copy()
+    for c in new:
+        out[c] = extra[c].take(pos).to_numpy() if not isinstance(extra[c].dtype, pd.api.extensions.ExtensionDtype) \
+            else extra[c].array.take(pos)
+    return out
 
 
 def audit(
@@ -405,7 +435,7 @@ def audit(
         msgs = filter_period(msgs, dates, tz)
         if len(msgs) == 0:
             raise ValueError(_nothing_to_audit(messages, dates, tz))
-        msgs = msgs.sort_values(["conversation_id", "ts", "line"], kind="stable", na_position="first").reset_index(drop=True)
+        msgs = _in_conversation_order(msgs)
         has_orders = orders is not None
         ords = schema.conform(orders, "orders", tz=tz) if has_orders else schema.empty("orders", tz=tz)
         if dates is not None and len(ords):
@@ -434,7 +464,6 @@ def audit(
         frames = [h for h in (lex_hits, qc_hits) if len(h)]
         hits = pd.concat(frames, ignore_index=True) if frames else schema.empty("hits", tz=tz)
         hits = schema.conform(hits, "hits", tz=tz)
-        hits = hits.sort_values(["conversation_id", "ts", "start"], kind="stable").reset_index(drop=True)
 
     with _stage("sentiment", timings):
         msg_sent = sentiment.message_sentiment(msgs)

@@ -320,9 +320,10 @@ def hit_counts(hits: pd.DataFrame, qc_rules: Iterable[str] = (), aliases: dict[s
     "lexicon:escalation"}``); those hits count for the alias too. (Lexicon counts — ``negative_hits``,
     ``<category>_hits``, ``critical_hits`` — come from :func:`csaudit.metrics.lexicon.politeness`.)"""
     aliases = dict(aliases or {})
-    h = hits.loc[hits["agent"].notna()]
-    rule = h["rule"].replace({v: k for k, v in aliases.items()})
-    h = h.assign(rule=rule)
+    h = hits[["agent", "rule"]]
+    h = h.loc[h["agent"].notna().to_numpy()]
+    if aliases:
+        h = h.assign(rule=h["rule"].replace({v: k for k, v in aliases.items()}))
     qc = h.loc[h["rule"].str.startswith("qc:")]
     agents = pd.Index(sorted(h["agent"].unique()), name="agent", dtype="str")
     out = pd.DataFrame(index=agents)
@@ -362,10 +363,11 @@ def base_counts(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataF
     c = conversations.loc[conversations["agent"].notna()]
     g = c.groupby("agent")
     out = pd.DataFrame({"n_conversations": g.size(), "n_customers": g["customer"].nunique()})
-    members = conversations[["agent", "agents"]].assign(member=conversations["agents"].str.split("|")).explode("member")
+    multi = conversations.loc[conversations["agents"].str.contains("|", regex=False).fillna(False).to_numpy(),
+                              ["agent", "agents"]]  # transfers only: few rows
+    members = multi.assign(member=multi["agents"].str.split("|")).explode("member")
     members = members.loc[members["member"].notna() & (members["member"] != "") & (members["member"] != members["agent"])]
-    msgs = messages.loc[(messages["role"] == "agent") & messages["agent"].notna()]
-    n_msgs = msgs.groupby("agent").size()
+    n_msgs = messages.loc[(messages["role"] == "agent").to_numpy(), "agent"].value_counts()
     agents = out.index.union(pd.Index(n_msgs.index)).union(pd.Index(members["member"].unique()))
     out = out.reindex(agents).fillna(0).astype("int64")
     out["n_transfers_in"] = members.groupby("member").size().reindex(agents, fill_value=0).astype("int64")

@@ -465,3 +465,22 @@ def test_audit_edge_cases_no_timestamps_customer_only_auto_and_bot_only():
     ag = res.agents.set_index("agent")
     assert pd.isna(ag.loc[A, "avg_response_s"])
     assert ag.loc[B, "n_conversations"] == 1
+
+
+def test_message_order_kept_when_grouped_and_sorted_otherwise():
+    from csaudit.audit import _in_conversation_order
+
+    m = make_messages(
+        [
+            ("c1", "customer", "2026-11-10 10:00:00", None, "在吗"),
+            ("c1", "system", None, None, "买家 撤回了一条消息"),  # no time: stays where the reader put it
+            ("c1", "agent", "2026-11-10 10:00:30", A, "在的"),
+            ("c0", "customer", "2026-11-10 09:00:00", None, "你好"),
+        ]
+    )
+    kept = _in_conversation_order(m)
+    assert kept["message_id"].tolist() == ["m000", "m001", "m002", "m003"]
+    shuffled = m.iloc[[2, 3, 0, 1]]
+    fixed = _in_conversation_order(shuffled)
+    assert fixed["conversation_id"].tolist() == ["c0", "c1", "c1", "c1"]
+    assert fixed.loc[fixed["ts"].notna(), "message_id"].tolist() == ["m003", "m000", "m002"]
