@@ -208,11 +208,13 @@ def test_only_human_agent_rows_hit_agent_rules(lex: Lexicon) -> None:
             ("c1", "auto_reply", "[自动回复]加微信领券"),
             ("c1", "bot", "微信客服在线"),
             ("c1", "system", "加我 微信 嗯"),
-            ("c1", "agent", "亲，不能加微信哦"),
+            ("c1", "agent", "亲，加我微信吧"),
+            ("c1", "agent", "亲，平台规定不能加微信哦"),  # saying no to it is compliant
         ]
     )
     h = find_hits(m, lex)
-    assert set(h.loc[h["side"] == "agent", "message_id"]) == {"m4"}
+    assert set(h.loc[h["side"] == "agent", "message_id"]) == {"m4", "m5"}
+    assert h.loc[h["category"] == "off_platform", "message_id"].tolist() == ["m4"]  # m5: greeting only
     cust = h.loc[h["side"] == "customer"]
     assert list(zip(cust["message_id"], cust["category"], cust["term"], strict=True)) == [
         ("m0", "escalation", "投诉")
