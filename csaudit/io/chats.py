@@ -335,19 +335,32 @@ def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def _clean_names(s: pd.Series) -> pd.Series:
-    """Senders, shops, customers: :func:`clean_text` (where needed) and trimmed, per distinct value."""
+    """Senders, shops, customers: :func:`clean_text` (where needed) and trimmed, per distinct value.
+
+    Returns a categorical Series of strings (names repeat a lot; see :func:`_materialise`)."""
     codes, uniq = pd.factorize(s)
-    if len(uniq) == 0:
-        return s.astype("str")
     arr = pa.array(np.asarray(uniq, dtype=object), type=pa.string())
-    flag = pc.match_substring_regex(arr, _NEEDS_CLEAN).to_numpy(zero_copy_only=False)
-    flag |= pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).to_numpy(zero_copy_only=False)
-    if flag.any():
-        u = pd.Series(arr.to_pandas(), dtype="str")
-        u[flag] = clean_text(u[flag]).to_numpy()
-        arr = pa.array(u.to_numpy(dtype=object), type=pa.string())
-    arr = pc.utf8_trim_whitespace(arr)
-    taken = arr.take(pa.array(codes, mask=codes < 0))
+    if len(arr):
+        flag = pc.match_substring_regex(arr, _NEEDS_CLEAN).to_numpy(zero_copy_only=False)
+        flag |= pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).to_numpy(zero_copy_only=False)
+        if flag.any():
+            u = pd.Series(arr.to_pandas(), dtype="str")
+            u[flag] = clean_text(u[flag]).to_numpy()
+            arr = pa.array(u.to_numpy(dtype=object), type=pa.string())
+        arr = pc.utf8_trim_whitespace(arr)
+    ucodes, names = pd.factorize(pd.Series(arr.to_pandas(), dtype="str"))
+    ucodes = np.append(ucodes, -1)
+    new = ucodes[np.where(codes >= 0, codes, len(ucodes) - 1)]
+    return pd.Series(pd.Categorical.from_codes(new, categories=pd.Index(names, dtype="str")), index=s.index)
+
+
+def _materialise(s: pd.Series) -> pd.Series:
+    """A categorical of strings → ``str`` via one Arrow take (≈ 4x faster than ``astype``)."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return s
+    cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string())
+    codes = s.cat.codes.to_numpy()
+    taken = cats.take(pa.array(codes, mask=codes < 0)) if len(cats) else pa.nulls(len(s), pa.string())
     return pd.Series(taken.to_pandas(), index=s.index, dtype="str")
 
 
@@ -412,14 +425,14 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
     """Combined parsed rows → messages in file order (MESSAGES columns but ids) and content-hash ids."""
     n = len(df)
     src_code = df["_src"].to_numpy()
-    src_arr = pa.array(sources, type=pa.string()).take(pa.array(src_code))
-    df["source"] = pd.Series(src_arr.to_pandas(), dtype="str")
+    df["source"] = pd.Series(pd.Categorical.from_codes(src_code, categories=pd.Index(sources, dtype="str")),
+                             index=df.index)
     ts = df["ts"]
     if len(ts):
         df["ts"] = ts.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
     text, text_hash = _clean_texts(df["text"])
     df["text"] = text
-    df["sender"] = _clean_names(df["sender"].fillna(""))
+    df["sender"] = _clean_names(df["sender"].fillna(""))  # categorical from here on (see _materialise)
     for col in ("shop", "customer", "agent", "conversation"):
         if df[col].notna().any():
             df[col] = _clean_names(df[col])
@@ -429,8 +442,9 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
     # message_id: hash(shop, customer, sender, ts, text, occurrence within the source); rows without
     # a timestamp are anchored to their nearest timestamped neighbour in the file instead of the time
     def h_col(col: str) -> np.ndarray:
-        codes, uniq = pd.factorize(df[col].fillna(""))
-        return hash_strings(np.asarray(uniq, dtype=object))[codes] if n else np.zeros(0, np.uint64)
+        codes, uniq = pd.factorize(df[col])  # missing → "" (code -1 → the appended last hash)
+        hashes = hash_strings(np.append(np.asarray(uniq, dtype=object), ""))
+        return hashes[codes] if n else np.zeros(0, np.uint64)
 
     ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
     content = mix(h_col("shop"), h_col("customer"), h_col("sender"), ts_i.astype(np.uint64), text_hash)
@@ -529,6 +543,8 @@ def read_chats(
         order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)
+        for col in ("shop", "customer", "sender", "agent", "source"):
+            df[col] = _materialise(df[col])
         df["message_id"] = to_hex(mid[rows], 16)
         df["conversation_id"] = cid
         messages = schema.conform(df, "messages", tz)[list(schema.MESSAGES)]

@@ -116,10 +116,18 @@ def accounts(senders: pd.Index, cfg: RolesConfig) -> dict[str, object]:
 
 
 def _str_take(uniques: list[str | None] | pa.Array, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """``uniques[codes]`` (code -1 → missing) as a ``str`` Series, via Arrow (no Python loop)."""
-    dict_arr = uniques if isinstance(uniques, pa.Array) else pa.array(uniques, type=pa.string())
-    taken = dict_arr.take(pa.array(codes, mask=codes < 0)) if len(codes) else pa.array([], pa.string())
-    return pd.Series(taken.to_pandas(), index=index, dtype="str")
+    """``uniques[codes]`` (code -1 → missing) as a categorical Series of strings.
+
+    Categorical keeps the many repeated names cheap to reorder; ``read_chats`` turns them into
+    ``str`` once, in the final row order.
+    """
+    vals = pd.Series(uniques.to_pandas() if isinstance(uniques, pa.Array) else uniques, dtype="str")
+    ucodes, uniq = pd.factorize(vals)
+    ucodes = np.append(ucodes, -1)
+    codes = np.asarray(codes, dtype=np.int64)
+    new = ucodes[np.where(codes >= 0, codes, len(ucodes) - 1)]
+    cat = pd.Categorical.from_codes(new, categories=pd.Index(uniq, dtype="str"))
+    return pd.Series(cat, index=index)
 
 
 def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.DataFrame:
@@ -184,11 +192,13 @@ def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.D
     agent = _str_take(acct_agent, side_codes, out.index) if n else out["agent"]
     shop = _str_take(acct_shop, side_codes, out.index) if n else out["shop"]
     if out["agent"].notna().any():
-        agent = out["agent"].where(out["agent"].notna() | ~agent_side, agent).where(agent_side)
+        stated_agent = out["agent"].astype("str")
+        agent = stated_agent.where(stated_agent.notna() | ~agent_side, agent.astype("str")).where(agent_side)
     if out["shop"].notna().any():
-        shop = out["shop"].where(out["shop"].notna(), shop)
-    out["agent"] = agent.astype("str")
-    out["shop"] = shop.astype("str")
+        stated_shop = out["shop"].astype("str")
+        shop = stated_shop.where(stated_shop.notna(), shop.astype("str"))
+    out["agent"] = agent
+    out["shop"] = shop
     return out
 
 
@@ -250,7 +260,9 @@ def derive_parties(messages: pd.DataFrame, group: pd.Series | np.ndarray) -> pd.
         codes = np.where(is_customer, codes, -1)
     else:
         # candidate customer name per row: stated, else own sender for customer rows
-        names = stated.where(~(stated_na & is_customer), out["sender"]) if (stated_na & is_customer).any() else stated
+        stated = stated.astype("str")
+        fill_own = stated_na & is_customer
+        names = stated.where(~fill_own, out["sender"].astype("str")) if fill_own.any() else stated
         codes, uniq = pd.factorize(names)
     uniq_l = pa.array(list(np.asarray(uniq, dtype=object)) + ["unknown"], type=pa.string())
     need = codes < 0

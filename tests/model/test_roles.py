@@ -31,11 +31,9 @@ def test_assign_roles():
     out = assign_roles(df, RolesConfig())
     pd.testing.assert_frame_equal(df, before)
     assert out["role"].astype(str).tolist() == ["agent", "customer", "bot", "auto_reply", "system", "system", "agent"]
-    assert out["agent"].tolist()[:4] == ["店:阿青", None, "店:店小蜜", "店:阿青"] or (
-        out["agent"].fillna("-").tolist()[:4] == ["店:阿青", "-", "店:店小蜜", "店:阿青"]
-    )
-    assert out["agent"].iloc[6] == "wx_agent"
-    assert out["shop"].fillna("-").tolist()[:3] == ["店", "-", "店"]
+    agent = out["agent"].astype("str").fillna("-")
+    assert agent.tolist() == ["店:阿青", "-", "店:店小蜜", "店:阿青", "-", "-", "wx_agent"]
+    assert out["shop"].astype("str").fillna("-").tolist()[:3] == ["店", "-", "店"]
 
 
 def test_auto_reply_templates_and_custom_bots():
@@ -50,13 +48,13 @@ def test_derive_parties_forward_back_and_system():
     df["role"] = df["role"].astype("category")
     df["shop"] = pd.Series(["店", None, "店", None, None, "店"], dtype="str")
     out = derive_parties(df, np.zeros(6, dtype=int))
-    assert out["customer"].tolist() == ["b1", "b1", "b1", "b2", "b2", "b2"]
-    assert out["shop"].tolist() == ["店"] * 6
+    assert out["customer"].astype("str").tolist() == ["b1", "b1", "b1", "b2", "b2", "b2"]
+    assert out["shop"].astype("str").tolist() == ["店"] * 6
 
 
 def test_derive_parties_per_file_and_unknown():
     df = _msgs(["店:a", "buyer"], ["x", "y"], role=["agent", "customer"])
     df["shop"] = pd.Series(["店", None], dtype="str")
     out = derive_parties(df, np.array([0, 1]))
-    assert out["customer"].tolist() == ["unknown", "buyer"]
-    assert out["shop"].tolist() == ["店", "店"]  # no agent in file 1: the batch's shop
+    assert out["customer"].astype("str").tolist() == ["unknown", "buyer"]
+    assert out["shop"].astype("str").tolist() == ["店", "店"]  # no agent in file 1: the batch's shop
