@@ -61,7 +61,7 @@ def open_page(driver, path: Path) -> tuple[int, list[dict]]:
 
     driver.get_log("browser")  # drop earlier messages
     driver.get(path.resolve().as_uri())
-    deadline = time.time() + 15
+    deadline = time.time() + 60  # generous: the machine may be busy
     n_divs = len(driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div"))
     while time.time() < deadline:
         n_svg = len(driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div svg.main-svg"))
