@@ -130,12 +130,22 @@ class Run:
 
 def csaudit(*args: str, timeout: float = 600) -> Run:
     """Run the real CLI in a subprocess (not a TTY: plain log lines)."""
-    out = Path(args[args.index("--out") + 1]) if "--out" in args else Path("reports")
+    return csaudit_many([list(args)], timeout)[0]
+
+
+def csaudit_many(commands: list[list[str]], timeout: float = 600) -> list[Run]:
+    """Run several CLI commands at the same time; their results in order."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "csaudit.cli", *args], capture_output=True, text=True,
-                       timeout=timeout, env=env, stdin=subprocess.DEVNULL)
-    return Run(out, p.returncode, p.stdout, p.stderr, time.perf_counter() - t0)
+    procs = [subprocess.Popen([sys.executable, "-m", "csaudit.cli", *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
+             for args in commands]
+    runs = []
+    for args, p in zip(commands, procs, strict=True):
+        out, err = p.communicate(timeout=timeout)
+        dest = Path(args[args.index("--out") + 1]) if "--out" in args else Path("reports")
+        runs.append(Run(dest, p.returncode, out, err, time.perf_counter() - t0))
+    return runs
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +192,9 @@ def planted_report(sample_report: Run, tmp_path_factory: pytest.TempPathFactory)
     hits.loc[rows, "start"] = 10_000
     hits.loc[rows, "end"] = 10_005
     hits.to_parquet(d / "hits.parquet", index=False)
-    out = d.parent / "reports"
-    run = csaudit("report", str(d), "--agents", f"{good},{bad}", "--out", str(out), "--workers", "1")
-    out2 = d.parent / "reports_unmasked"
-    unmasked = csaudit("report", str(d), "--agents", good, "--no-mask", "--out", str(out2), "--workers", "1")
+    out, out2 = d.parent / "reports", d.parent / "reports_unmasked"
+    run, unmasked = csaudit_many([
+        ["report", str(d), "--agents", f"{good},{bad}", "--out", str(out), "--workers", "1"],
+        ["report", str(d), "--agents", good, "--no-mask", "--out", str(out2), "--workers", "1"],
+    ])
     return Planted(run, unmasked, good, bad)

@@ -84,9 +84,9 @@ def test_workbook_sheets_and_rows(sample_report: Run) -> None:
     audit = ca.Audit.load(sample_report.out / "audit")
     wb = openpyxl.load_workbook(sample_report.out / "audit.xlsx", read_only=True)
     assert wb.sheetnames == ["scorecard", "hits", "unreplied", "lost_inquiries", "definitions"]
-    for sheet, table in (("scorecard", audit.agents), ("hits", audit.hits), ("unreplied", audit.unreplied),
-                         ("lost_inquiries", audit.lost_inquiries)):
-        assert sum(1 for _ in wb[sheet].iter_rows(values_only=True)) == len(table) + 1, sheet
+    with zipfile.ZipFile(sample_report.out / "audit.xlsx") as z:  # rows per sheet, without parsing cells
+        rows = [z.read(f"xl/worksheets/sheet{i}.xml").count(b"<row ") for i in range(1, 5)]
+    assert rows == [len(t) + 1 for t in (audit.agents, audit.hits, audit.unreplied, audit.lost_inquiries)]
     names = [r[0] for r in wb["scorecard"].iter_rows(min_row=2, values_only=True)]
     assert names == audit.agents["agent"].tolist()  # Chinese intact, same order (rank)
 
