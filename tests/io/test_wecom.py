@@ -149,3 +149,22 @@ def test_read_chats_wecom_folder(tmp_path):
     assert m["agent"].fillna("").tolist() == ["", "", "qingqing", "", "qingqing", ""]
     assert set(m["customer"]) == {"wmJojo2020"} and set(m["shop"]) == {"wkXiaolu01"}
     assert m["conversation_id"].nunique() == 1
+
+
+def test_loop_and_column_paths_agree():
+    from csaudit.io.wecom import _Broken, _frame
+
+    items = [
+        _msg(), _msg(send_time="yesterday"), _msg(origin=7), _msg(external_userid=""), _msg(text={"content": " "}),
+        "not an object", _msg(origin=5, servicer_userid=None), _msg(send_time=1794204187123),
+        _msg(send_time=1794204187.25), _msg(send_time=True), _msg(origin="5", servicer_userid="qq"),
+        _msg(origin=4, msgtype="event", event={"event_type": "enter_session", "external_userid": "wmY"},
+             external_userid=None),
+        _msg(msgtype="file", file={"file_name": "a.pdf"}), _msg(msgtype=None), _Broken("{x", "not valid JSON"),
+    ]
+    loop = _frame(items, "folder", "Asia/Shanghai", loop_max=100)
+    cols = _frame(items, "folder", "Asia/Shanghai", loop_max=0)
+    assert loop[1].tolist() == cols[1].tolist()
+    ok = loop[1] == ""
+    pd.testing.assert_frame_equal(loop[0][ok].reset_index(drop=True), cols[0][ok].reset_index(drop=True))
+    assert ok.sum() == 8
