@@ -319,7 +319,8 @@ def _normalise_parsed(df: pd.DataFrame, tz: str) -> pd.DataFrame:
 
 
 def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Cleaned texts and a stable uint64 hash of each, computed once per distinct text."""
+    """Cleaned texts (a categorical: later steps work per distinct text) and a stable uint64 hash
+    of each row's text, computed once per distinct text."""
     codes, uniq = pd.factorize(texts.fillna(""))
     u = pd.Series(uniq, dtype="str")
     if len(u):
@@ -329,8 +330,10 @@ def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if flag.any():
             u = u.copy()
             u[flag] = clean_text(u[flag]).to_numpy()
-    hashes = hash_strings(u.to_numpy(dtype=object))
-    cleaned = pd.Series(pd.Index(u).take(codes), index=texts.index, dtype="str")
+    ucodes, names = pd.factorize(u)  # cleaning can make two raw texts equal
+    hashes = hash_strings(np.asarray(names, dtype=object))[ucodes] if len(u) else np.zeros(0, np.uint64)
+    cat = pd.Categorical.from_codes(ucodes[codes] if len(codes) else codes, categories=pd.Index(names, dtype="str"))
+    cleaned = pd.Series(cat, index=texts.index)
     return cleaned, hashes[codes] if len(codes) else np.zeros(0, np.uint64)
 
 
@@ -543,7 +546,7 @@ def read_chats(
         order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)
-        for col in ("shop", "customer", "sender", "agent", "source"):
+        for col in ("shop", "customer", "sender", "agent", "source", "text"):
             df[col] = _materialise(df[col])
         df["message_id"] = to_hex(mid[rows], 16)
         df["conversation_id"] = cid

@@ -66,8 +66,22 @@ def _re2_ok(pattern: str) -> bool:
         return False
 
 
+def _per_distinct(texts: pd.Series, fn) -> np.ndarray | None:
+    """``fn`` (Series → bool array) on the categories of a categorical, mapped back to the rows."""
+    if not isinstance(texts.dtype, pd.CategoricalDtype):
+        return None
+    cats = pd.Series(texts.cat.categories, dtype="str")
+    per = np.append(np.asarray(fn(cats), dtype=bool), False)
+    codes = texts.cat.codes.to_numpy()
+    return per[np.where(codes >= 0, codes, len(per) - 1)]
+
+
 def match_any(texts: pd.Series, patterns: list[str]) -> np.ndarray:
-    """True where a text matches any of ``patterns`` (regex search). Missing text → False."""
+    """True where a text matches any of ``patterns`` (regex search). Missing text → False.
+
+    A categorical ``texts`` is matched once per distinct text."""
+    if (hit := _per_distinct(texts, lambda c: match_any(c, patterns))) is not None:
+        return hit
     if not patterns or len(texts) == 0:
         return np.zeros(len(texts), dtype=bool)
     combined = "|".join(f"(?:{p})" for p in patterns)
@@ -81,6 +95,8 @@ def match_any(texts: pd.Series, patterns: list[str]) -> np.ndarray:
 
 
 def _auto_reply_text(texts: pd.Series, cfg: RolesConfig) -> np.ndarray:
+    if (hit := _per_distinct(texts, lambda c: _auto_reply_text(c, cfg))) is not None:
+        return hit
     arr = _arrow(texts)
     hit = np.zeros(len(arr), dtype=bool)
     for p in cfg.auto_reply_prefixes:

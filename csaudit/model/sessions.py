@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from csaudit.config import SessionConfig
 
@@ -52,8 +53,6 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 def to_hex(h: np.ndarray, digits: int = 16, prefix: str = "", index: pd.Index | None = None) -> pd.Series:
     """uint64 hashes → ``str`` Series of ``prefix`` + the first ``digits`` hex digits (no Python loop)."""
-    import pyarrow as pa
-
     h = np.asarray(h, dtype=np.uint64)
     n = len(h)
     b = h.astype(">u8").view(np.uint8).reshape(-1, 8)
@@ -158,7 +157,9 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
     conv_rank = np.empty(len(starts), dtype=np.int64)
     conv_rank[np.lexsort((np.arange(len(starts)), start_t))] = np.arange(len(starts))
     within = np.argsort(conv_rank[conv_no], kind="stable")
-    return idx[within], to_hex(ids[conv_no[within]], 12, prefix="c")
+    hex_ids = to_hex(ids, 12, prefix="c")  # once per conversation, then spread over the rows
+    arr = pa.array(np.asarray(hex_ids, dtype=object), type=pa.string()).take(pa.array(conv_no[within]))
+    return idx[within], pd.Series(arr.to_pandas(), dtype="str")
 
 
 def assign_conversations(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,
