@@ -118,7 +118,8 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
 
     sort_t = np.where(tkey == _NAT, np.iinfo(np.int64).max, tkey)
     if has_key.any():
-        ck, _ = codes_of(conv.where(has_key, ""))
+        kc, ku = codes_of(conv)  # works for str and categorical keys; rows without a key: -1
+        ck = np.where(has_key, kc, -1)
         idx = np.lexsort((order0, sort_t, ck, party))
     else:
         idx = np.lexsort((order0, sort_t, party))
@@ -144,8 +145,8 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
     ch = hash_strings(cust_u.astype(object))[cust_c[idx][starts]]
     first_t = t_s[starts].astype(np.uint64)
     if has_key.any():
-        kc, ku = codes_of(conv.where(has_key, ""))
-        key_h = hash_strings(np.asarray(ku, dtype=object))[kc[idx][starts]]
+        ku_names = np.asarray(ku.astype("str").fillna(""), dtype=object)
+        key_h = hash_strings(ku_names)[kc[idx][starts]]
         flag = k_s[starts].astype(np.uint64)
         third = np.where(k_s[starts], key_h, first_t)
     else:

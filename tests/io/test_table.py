@@ -402,10 +402,6 @@ def test_scalar_time_parser_agrees_with_the_vectorised_one():
     assert [n is None and v.strip() != "" for n, v in zip(ns, values, strict=True)] == bad.tolist()
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="csaudit/model/sessions.py conversation_order: conv.where(has_key, '') fails when "
-                          "`conversation` is a categorical with missing values, i.e. some files have a "
-                          "conversation key and others not (reported; remove this mark when fixed)")
 def test_read_chats_keeps_the_exports_own_conversation_key(tmp_path):
     import csaudit as ca
 
