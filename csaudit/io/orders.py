@@ -24,14 +24,13 @@ ORDERS schema.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from csaudit.io.base import InputError, RawFile
-from csaudit.io.table import match_headers, parse_times, read_grid
+from csaudit.io.table import as_arrow, match_headers, parse_times, read_grid
 from csaudit.model import schema
 
 log = logging.getLogger(__name__)
@@ -56,22 +55,33 @@ REQUIRED = ("order_id", "customer", "created", "amount")
 UNPAID = frozenset({"", "-", "--", "—", "null", "none", "nan", "nat", "0", "未付款", "未支付", "无"})
 """Payment-time cells meaning "not paid"."""
 NO_REFUND = frozenset({"", "-", "--", "—", "null", "none", "nan", "无"})
-_MONEY_JUNK = re.compile(r"[¥￥$,，\s元]|RMB|CNY", re.IGNORECASE)
-_ID_GUARD = re.compile(r'^\s*(?:="(.*)"|\'(.*)|(.*))\s*$', re.DOTALL)
+_MONEY_JUNK = r"(?i)[¥￥$,，\s元]|RMB|CNY"
+"""What is removed from amount cells (RE2 syntax)."""
+_ID_GUARD = r'^\s*(?:="(.*)"|\'(.*))\s*$'
+"""Excel text guards around order ids (RE2 syntax)."""
+
+
+def _arrow_str(s: pd.Series, fn) -> pd.Series:
+    """Apply an Arrow compute function to a ``str`` Series (vectorised, Unicode-aware)."""
+    return pd.Series(fn(as_arrow(s.astype("str").fillna(""))).to_pandas(), index=s.index, dtype="str").fillna("")
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``"¥1,299.00"`` → 1299.0 (also ``￥``, ``元``, ``RMB``, full-width digits). Returns (amounts, bad)."""
-    s = values.astype("str").fillna("").str.normalize("NFKC").str.replace(_MONEY_JUNK, "", regex=True)
+    import pyarrow.compute as pc
+
+    s = _arrow_str(values, lambda a: pc.replace_substring_regex(pc.utf8_normalize(a, "NFKC"), _MONEY_JUNK, ""))
     num = pd.to_numeric(s, errors="coerce").astype("float64")
     bad = (num.isna() & (s != "")).to_numpy(dtype=bool)
     return num, bad
 
 
 def _clean_ids(values: pd.Series) -> pd.Series:
-    s = values.astype("str").fillna("").str.strip().str.replace("\t", "", regex=False)
-    m = s.str.extract(_ID_GUARD)
-    return m[0].fillna(m[1]).fillna(m[2]).fillna("").str.strip()
+    """Order ids without Excel guards (``="123"``, a leading ``'``) and tabs."""
+    import pyarrow.compute as pc
+
+    return _arrow_str(values, lambda a: pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(pc.replace_substring(a, "\t", ""), _ID_GUARD, r"\1\2")))
 
 
 def read_orders(

@@ -462,7 +462,7 @@ _EPOCH_MS = re.compile(r"^\s*\d{12,13}\s*$")
 _TIME_ONLY = re.compile(r"^\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:[.,]\d{1,9})?)?\s*$")
 
 
-def _arrow(s: pd.Series):
+def as_arrow(s: pd.Series):
     """The Arrow array behind a ``str`` Series (converted when it is not Arrow-backed)."""
     import pyarrow as pa
 
@@ -478,7 +478,7 @@ def regex_match(s: pd.Series, pattern: str) -> np.ndarray:
 
     if len(s) == 0:
         return np.zeros(0, dtype=bool)
-    res = pc.match_substring_regex(_arrow(s), pattern)
+    res = pc.match_substring_regex(as_arrow(s), pattern)
     return np.asarray(pc.fill_null(res, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -487,7 +487,7 @@ def regex_extract(s: pd.Series, pattern: str) -> tuple[pd.DataFrame, np.ndarray]
     boolean array of values that matched at all."""
     import pyarrow.compute as pc
 
-    res = pc.extract_regex(_arrow(s), pattern)
+    res = pc.extract_regex(as_arrow(s), pattern)
     if hasattr(res, "combine_chunks"):
         res = res.combine_chunks()
     ok = np.asarray(pc.fill_null(pc.is_valid(res), False).to_numpy(zero_copy_only=False), dtype=bool)
