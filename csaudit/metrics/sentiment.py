@@ -78,8 +78,13 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     """snownlp sentiment of each text, as float64 (``NaN`` for missing values).
 
     ``score(texts)[i] == SnowNLP(to_simplified(texts[i])).sentiments`` within 1e-9, where
-    ``to_simplified`` is :func:`csaudit.text.to_simplified` (Traditional → Simplified first).
-    Each distinct text is computed once.
+    ``to_simplified`` is :func:`csaudit.text.to_simplified` (Traditional → Simplified first): the
+    conversion is part of the score, so parity is against snownlp on the *simplified* text.
+    ``SnowNLP("")`` itself raises (its BM25 divides by zero); for ``""`` (and whitespace-only or
+    stop-word-only text) the result is snownlp's classifier on no words,
+    ``snownlp.sentiment.classify("")`` ≈ 0.526. Missing values (None/NaN/NA) give NaN.
+    Each distinct text is computed once. ``texts``: a pandas Series/Index, numpy array or any
+    iterable of str.
     """
     if isinstance(texts, pd.Series | pd.Index):
         values = texts  # pandas factorizes its (Arrow) string arrays natively
