@@ -451,15 +451,19 @@ def grid_raw_row(grid: Grid, values: list[str], start: int) -> str:
 # --------------------------------------------------------------------------------------------------
 # timestamps
 
+_AMPM = r"上午|下午|早上|晚上|中午|[AaPp]\.?[Mm]\.?"
 _DT_RE = re.compile(
     r"^\s*(?P<year>\d{4})\s*[-/.年]\s*(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})\s*日?"
-    r"(?:\s*[T\s]\s*(?P<hour>\d{1,2})\s*[:：时]\s*(?P<minute>\d{1,2})"
+    rf"(?:\s*[T\s]?\s*(?P<ap1>{_AMPM})?\s*(?P<hour>\d{{1,2}})\s*[:：时]\s*(?P<minute>\d{{1,2}})"
     r"(?:\s*[:：分]\s*(?P<second>\d{1,2})(?:[.,](?P<frac>\d{1,9}))?\s*秒?)?)?"
-    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?\s*$"
+    rf"\s*(?P<ap2>{_AMPM})?\s*(?P<tz>Z|[+-]\d{{2}}:?\d{{2}})?\s*$"
 )
+"""Date, optional time of day (24 h, or 12 h with 上午/下午/AM/PM), optional UTC offset."""
 _EPOCH_S = re.compile(r"^\s*\d{9,10}(?:\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,13}\s*$")
-_TIME_ONLY = re.compile(r"^\s*\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:[.,]\d{1,9})?)?\s*$")
+_TIME_ONLY = re.compile(rf"^\s*(?:{_AMPM})?\s*\d{{1,2}}[:：]\d{{2}}(?:[:：]\d{{2}}(?:[.,]\d{{1,9}})?)?\s*(?:{_AMPM})?\s*$")
+_MIDNIGHT = re.compile(r"\s+0{1,2}:00(?::00(?:\.0+)?)?$")
+"""The time part of a date cell (XLSX gives ``2026-11-09 00:00:00``), dropped before joining a time."""
 
 
 def as_arrow(s: pd.Series):
@@ -509,6 +513,11 @@ def _parse_distinct(u: pd.Series) -> tuple[pd.Series, pd.Series]:
     if ok.any():
         mm = m[ok]
         parts = pd.DataFrame({k: _ints(mm[k]) for k in ("year", "month", "day", "hour", "minute", "second")})
+        ap = (mm["ap1"] + mm["ap2"]).str.lower()
+        pm = ap.isin(["下午", "晚上", "pm", "p.m.", "p.m", "pm."]) | ap.str.startswith("p")
+        am = ap.isin(["上午", "早上", "am", "a.m.", "a.m", "am."]) | ap.str.startswith("a")
+        parts["hour"] = parts["hour"].where(~(pm & (parts["hour"] < 12)), parts["hour"] + 12)
+        parts["hour"] = parts["hour"].where(~(am & (parts["hour"] == 12)), 0)
         frac = _ints(mm["frac"].str.ljust(9, "0"))
         parsed = pd.to_datetime(parts, errors="coerce").dt.as_unit("ns") + pd.to_timedelta(frac, unit="ns")
         out_of_range = (parts["hour"] > 23) | (parts["minute"] > 59) | (parts["second"] > 59)
@@ -620,6 +629,11 @@ def parse_time_one(s: str) -> tuple[int | None, bool]:
         except ValueError:
             return None, False
         h, mi, sec = int(g["hour"] or 0), int(g["minute"] or 0), int(g["second"] or 0)
+        ap = (g["ap1"] or g["ap2"] or "").lower()
+        if (ap in ("下午", "晚上") or ap.startswith("p")) and h < 12:
+            h += 12
+        elif (ap in ("上午", "早上") or ap.startswith("a")) and h == 12:
+            h = 0
         if h > 23 or mi > 59 or sec > 59:
             return None, False
         ns = ((days * 86400 + h * 3600 + mi * 60 + sec) * 1_000_000_000) + int((g["frac"] or "").ljust(9, "0"))
@@ -656,7 +670,7 @@ def join_date_time_one(d: str, t: str) -> str:
     """Scalar :func:`join_date_time`."""
     d, t = d.strip(), t.strip()
     if t and _TIME_ONLY_ASCII.match(t):
-        return f"{d} {t}".strip()
+        return f"{_MIDNIGHT.sub('', d)} {t}".strip()
     return t or d
 
 
@@ -665,6 +679,8 @@ def join_date_time(date: pd.Series, time: pd.Series) -> pd.Series:
     d = date.astype("str").fillna("").str.strip()
     t = time.astype("str").fillna("").str.strip()
     bare = regex_match(t, _TIME_ONLY.pattern)
+    if regex_match(d, _MIDNIGHT.pattern).any():
+        d = d.str.replace(_MIDNIGHT.pattern, "", regex=True)
     joined = (d + " " + t).str.strip()
     out = t.where(~bare, joined)
     return out.where(out != "", d)

@@ -394,7 +394,8 @@ def test_property_rows_round_trip_with_line_numbers(rows, sep):
 def test_scalar_time_parser_agrees_with_the_vectorised_one():
     values = ["2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
               "2026-11-09", "", "13:00", "2026-11-31 10:00:00", "1794204187", "1794204187123",
-              "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00"]
+              "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00",
+              "2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM", "2026-11-09 2:03 pm"]
     vec, bad = table.parse_times(pd.Series(values), "Asia/Shanghai")
     ns, ab = zip(*(table.parse_time_one(v) for v in values), strict=True)
     one = table.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
@@ -412,3 +413,17 @@ def test_read_chats_keeps_the_exports_own_conversation_key(tmp_path):
     (tmp_path / "d.csv").write_text("发送时间,发送人,内容\n2026-11-12 21:00:00,乙,你好\n", encoding="utf-8")
     m = ca.read_chats(tmp_path).messages  # a folder mixing files with and without conversation keys
     assert m["conversation_id"].nunique() == 3
+
+
+def test_twelve_hour_clock_and_xlsx_split_date_time_cells():
+    import datetime as dt
+
+    ts, bad = table.parse_times(pd.Series(["2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM",
+                                           "2026-11-09 12:05 PM"]))
+    assert not bad.any()
+    assert ts.dt.strftime("%H:%M").tolist() == ["14:03", "11:00", "00:30", "12:05"]
+    raw = RawFile("split.xlsx", _xlsx([["日期", "时间", "发送人", "内容"],
+                                       [dt.date(2026, 11, 9), dt.time(14, 3, 7), "jojo", "在吗"],
+                                       [dt.datetime(2026, 11, 9), "下午 2:04", "小鹿服饰:晴晴", "在的"]]))
+    m = table.parse(raw, ReadContext()).messages
+    assert m["ts"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == ["2026-11-09 14:03:07", "2026-11-09 14:04:00"]
