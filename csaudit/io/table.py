@@ -7,7 +7,8 @@ headers (:data:`CHAT_HEADERS`, compared after NFKC, lower-casing and removing sp
 
 ============== ==================================================================================
 ``ts``         timestamp (``2026-11-09 14:03:07``, ``2026/11/9 14:03``, ``2026年11月9日 14:03:07``,
-               ISO 8601 with ``T``/offset, epoch seconds or milliseconds); optional
+               12-hour ``2026/11/9 下午 2:03``/``2:03 PM``, ISO 8601 with ``T``/offset, epoch seconds
+               or milliseconds); optional — all NaT is fine
 ``date``       a separate date column; joined with a time-of-day ``ts`` column (``14:03:07``)
 ``sender``     who sent the row (as exported)
 ``text``       the message (required)
@@ -24,9 +25,16 @@ without a ``role`` column a row whose sender equals its ``customer``/``agent`` c
 ``agent`` is only kept on agent-side rows (agent, auto_reply, bot, or role unknown).
 
 Line numbers: CSV rows carry the physical line where the record starts (header = line 1; quoted
-cells spanning several lines are counted), XLSX rows their sheet row number. Rows without text or
-with a time that cannot be parsed become rejects; blank rows are skipped. Only the first sheet of
-a workbook is read.
+cells spanning several lines are counted), XLSX rows their sheet row number. Rows without text,
+without a sender, with a time that cannot be parsed, with more cells than the header, or that
+cannot be split (an unterminated quote) become rejects; so do title lines above the header row
+(the header is the first of the leading rows with two recognised names). Blank rows are skipped.
+Only the first sheet of a workbook is read; old binary ``.xls`` is refused with a clear error.
+
+Splitting: the csv module for small texts (≤ :data:`SMALL_CSV_CHARS`), Arrow's CSV parser for large
+ones (pandas' C parser when the text has blank lines or Arrow refuses it, the csv module when rows
+are ragged). The delimiter is the most frequent of ``, TAB ; |`` in the header line (or Excel's
+``sep=`` hint line). A header-only file gives zero messages.
 
 This module also holds the table plumbing that :mod:`csaudit.io.orders` and the JSON readers share:
 :func:`read_grid`, :func:`match_headers`, :func:`parse_times`.
