@@ -126,17 +126,26 @@ def _to_simplified_many(texts: list[str]) -> list[str]:
     """
     from csaudit.text import _t2s, to_simplified_one
 
+    def one(text: str) -> str:
+        try:
+            return to_simplified_one(text)
+        except UnicodeError:  # lone surrogates (e.g. from JSON escapes) cannot reach OpenCC
+            return text
+
     joined = _SEP.join(texts)
     if joined.count(_SEP) != len(texts) - 1:  # a text contains the separator: one by one
-        return [to_simplified_one(t) for t in texts]
-    out = _t2s().convert(joined).split(_SEP)
+        return [one(t) for t in texts]
+    try:
+        out = _t2s().convert(joined).split(_SEP)
+    except UnicodeError:
+        return [one(t) for t in texts]
     if len(out) != len(texts):
-        return [to_simplified_one(t) for t in texts]
+        return [one(t) for t in texts]
     for i in np.flatnonzero(
         np.fromiter(map(len, out), dtype=np.int64, count=len(out))
         != np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     ):
-        out[i] = to_simplified_one(texts[i])
+        out[i] = one(texts[i])
     return out
 
 
@@ -306,7 +315,7 @@ def message_sentiment(messages: pd.DataFrame) -> pd.Series:
     if len(messages):
         cust = (messages["role"].astype("str") == "customer").to_numpy()
         if cust.any():
-            out[cust] = score(messages["text"].to_numpy(dtype=object)[cust])
+            out[cust] = score(messages["text"][cust])  # a Series: factorized natively by pandas
     return pd.Series(out, index=messages.index, name="sentiment", dtype="float64")
 
 

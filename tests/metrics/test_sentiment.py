@@ -164,6 +164,9 @@ def test_inputs_and_missing_values() -> None:
     arr = np.array(["好的", "差评"], dtype=object)
     assert np.array_equal(sentiment.score(arr), got[[0, 3]])
     assert np.array_equal(sentiment.score(iter(["好的", "差评"])), got[[0, 3]])
+    # a lone surrogate (possible from JSON escapes) cannot be converted: scored as is
+    lone = "好的\ud800差评"
+    assert sentiment.score([lone, "好的"])[0] == snow_sentiment.classify(lone)
     only_missing = sentiment.score([None, float("nan")])
     assert np.isnan(only_missing).all()
 
