@@ -829,8 +829,9 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         raise InputError(src, grid.header_line, "a text/content column (内容/消息内容/text/content…); "
                                                 f"headers are {', '.join(map(repr, grid.header))} — "
                                                 "map one with columns={'text': ...}")
-    if not ({"sender", "role"} & cols.keys()) and not ({"customer", "agent"} <= cols.keys()):
-        raise InputError(src, grid.header_line, "a sender or role column (发送人/角色/sender/role…); "
+    if "sender" not in cols and not ("role" in cols and {"customer", "agent"} & cols.keys()):
+        raise InputError(src, grid.header_line, "a sender column (发送人/sender…), or a role column "
+                                                "(角色/发送方/role…) with customer/agent columns; "
                                                 f"headers are {', '.join(map(repr, grid.header))}")
     c = grid.cells
     n = len(c)

@@ -116,6 +116,12 @@ def test_no_text_column_is_a_clear_error():
         table.parse(raw_of("x.csv", "foo,bar\n1,2\n"), ReadContext())
 
 
+@pytest.mark.parametrize("header", ["时间,内容", "时间,客户,客服,内容", "时间,角色,内容"])
+def test_no_way_to_tell_the_sender_is_a_clear_error(header):
+    with pytest.raises(InputError, match=r"y\.csv:1: a sender column .*headers are '时间'"):
+        table.parse(raw_of("y.csv", header + "\n"), ReadContext())
+
+
 def test_header_only_and_empty_files_give_zero_messages():
     for text in ("时间,发送人,内容\n", "", "\n\n  \n"):
         parsed = table.parse(raw_of("h.csv", text), ReadContext())
