@@ -135,3 +135,13 @@ def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_dir, t
     assert (j["customer_t"] == j["customer"]).all()
     assert (j["agent_t"] == j["agent"].fillna("")).all()
     assert (j["text_t"] == j["text"]).all()
+
+
+def test_sample_conversations_match_the_ground_truth(sample_dir, truth_dir):
+    m = ca.read_chats(sample_dir).messages
+    truth = pd.read_csv(truth_dir / "conversations.csv.gz", dtype=str, keep_default_na=False)
+    g = m.groupby("conversation_id").agg(customer=("customer", "first"), start=("ts", "min"), n=("text", "size"))
+    g["key"] = g["customer"] + "|" + g["start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    assert set(g["key"]) == set(truth["conversation"])
+    both = truth.merge(g, left_on="conversation", right_on="key")
+    assert (both["n_messages"].astype(int) == both["n"]).all()
