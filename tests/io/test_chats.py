@@ -6,6 +6,7 @@ import shutil
 import zipfile
 
 import pandas as pd
+import pytest
 
 import csaudit as ca
 from csaudit.config import Config, RolesConfig
@@ -122,8 +123,13 @@ def test_tz_localisation(tmp_path):
     assert m["ts"].iloc[0] == pd.Timestamp("2026-11-09 10:00:00", tz="UTC")
 
 
-def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_dir, truth_dir):
-    chats = ca.read_chats(sample_dir)
+@pytest.fixture(scope="module")
+def sample_chats(sample_dir):
+    return ca.read_chats(sample_dir)
+
+
+def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_chats, sample_dir, truth_dir):
+    chats = sample_chats
     assert len(chats.rejects) == 0
     m = chats.messages.copy()
     m["source"] = m["source"].str.removeprefix(sample_dir.as_posix() + "/")
@@ -137,8 +143,8 @@ def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_dir, t
     assert (j["text_t"] == j["text"]).all()
 
 
-def test_sample_conversations_match_the_ground_truth(sample_dir, truth_dir):
-    m = ca.read_chats(sample_dir).messages
+def test_sample_conversations_match_the_ground_truth(sample_chats, truth_dir):
+    m = sample_chats.messages
     truth = pd.read_csv(truth_dir / "conversations.csv.gz", dtype=str, keep_default_na=False)
     g = m.groupby("conversation_id").agg(customer=("customer", "first"), start=("ts", "min"), n=("text", "size"))
     g["key"] = g["customer"] + "|" + g["start"].dt.strftime("%Y-%m-%dT%H:%M:%S")
