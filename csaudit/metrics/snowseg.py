@@ -21,9 +21,11 @@ the batch.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -47,6 +49,28 @@ VITERBI_ROWS = 2048
 _TAG_E = 2
 
 
+def _log(x: np.ndarray) -> np.ndarray:
+    """Natural log equal to ``math.log`` (snownlp's) bit for bit; ``log(0) = -inf``."""
+    if _numpy_log_is_libm():
+        return np.log(x)
+    out = np.full(x.shape, -np.inf)
+    nz = x != 0
+    out[nz] = np.fromiter(map(math.log, x[nz].tolist()), dtype=np.float64, count=int(nz.sum()))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _numpy_log_is_libm() -> bool:
+    """numpy's SIMD log (e.g. AVX-512 builds) may differ from the C library's in the last bit,
+    which could flip a near-tie of the Viterbi; then the exact (slower) ``math.log`` is used."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.random(100_000), np.exp(rng.uniform(-40.0, 0.0, 100_000))])
+    same = np.array_equal(np.log(x), np.fromiter(map(math.log, x.tolist()), dtype=np.float64))
+    if not same:
+        log.warning("numpy's log differs from math.log on this CPU: using the exact, slower path")
+    return same
+
+
 def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
     """``log_prob`` for each distinct char trigram key and all 64 tag triples → float64 [q, 64].
 
@@ -63,7 +87,7 @@ def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
     q = len(qkeys)
     with np.errstate(divide="ignore"):
         out = np.empty((q, 4, 16), dtype=np.float64)
-        out[:] = np.log(base.reshape(q, 1, 16))  # log(0) = -inf, as snownlp's "== 0" branch
+        out[:] = _log(base.reshape(q, 1, 16))  # log(0) = -inf, as snownlp's "== 0" branch
         out = out.reshape(q, 64)
         nt = len(t.tri_keys)
         tpos = np.minimum(np.searchsorted(t.tri_keys, qkeys), nt - 1)
@@ -76,7 +100,7 @@ def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
             rows = np.repeat(found, cnt)
             combo = t.tri_combo[ent]
             # (uni + bi) + tri, in snownlp's order
-            out[rows, combo] = np.log(base.reshape(q, 16)[rows, combo % 16] + t.tri_val[ent])
+            out[rows, combo] = _log(base.reshape(q, 16)[rows, combo % 16] + t.tri_val[ent])
     return out
 
 

@@ -220,6 +220,12 @@ def test_chunked_scoring_is_identical(texts: list[str], expected: np.ndarray, mo
     assert np.array_equal(sentiment.score(sample), expected[::5])
 
 
+def test_exact_log_fallback(texts: list[str], expected: np.ndarray, monkeypatch) -> None:
+    """Where numpy's log is not the C library's, math.log is used: same results."""
+    monkeypatch.setattr(snowseg, "_numpy_log_is_libm", lambda: False)
+    assert np.array_equal(sentiment.score(texts[::9]), expected[::9])
+
+
 def test_tables_cache_roundtrip(tmp_path, monkeypatch) -> None:
     """First use builds the tables from snownlp and caches them; the cached file loads equal."""
     monkeypatch.setenv("CSAUDIT_CACHE_DIR", str(tmp_path))
