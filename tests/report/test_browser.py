@@ -62,8 +62,9 @@ def open_page(driver, path: Path) -> tuple[int, list[dict]]:
     driver.get_log("browser")  # drop earlier messages
     driver.get(path.resolve().as_uri())
     deadline = time.time() + 60  # generous: the machine may be busy
-    n_divs = len(driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div"))
+    n_divs = 0
     while time.time() < deadline:
+        n_divs = len(driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div"))
         n_svg = len(driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div svg.main-svg"))
         if n_divs and n_svg >= n_divs:
             break
