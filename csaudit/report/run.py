@@ -29,6 +29,7 @@ Outputs under ``out``::
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing as mp
 import os
 import shutil
@@ -96,8 +97,9 @@ class ReportRun:
         if self.workbook:
             lines.append(f"workbook: {self.workbook}")
         for r in self.failed:
+            nb = r.job.output_notebook if Path(r.job.output_notebook).exists() else "(none written: it did not finish)"
             lines.append(f"FAILED {r.job.kind} {r.job.name!r} after {r.attempts} attempt(s): {r.error} "
-                         f"— executed notebook: {r.job.output_notebook}")
+                         f"— executed notebook: {nb}")
         return "\n".join(lines)
 
 
@@ -185,7 +187,7 @@ def _execute_once(job: Job, kernel_name: str, timeout_s: float) -> Any:
             job.output_notebook,
             parameters=job.parameters,
             kernel_name=kernel_name,
-            execution_timeout=timeout_s,
+            execution_timeout=max(1, math.ceil(timeout_s)),  # nbclient wants whole seconds per cell
             progress_bar=False,
             log_output=False,
             cwd=str(Path(job.notebook).parent),
