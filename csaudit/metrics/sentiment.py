@@ -98,7 +98,10 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     clock = _Clock(reset=True)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     uniques = np.asarray(uniques, dtype=object)
-    is_str = np.fromiter((isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques))
+    if isinstance(getattr(values, "dtype", None), pd.StringDtype):  # every non-missing value is a str
+        is_str = np.ones(len(uniques), dtype=bool)
+    else:
+        is_str = np.fromiter((isinstance(u, str) for u in uniques), dtype=bool, count=len(uniques))
     if not is_str.any():
         return out
     str_ix = np.flatnonzero(is_str)
