@@ -1,0 +1,40 @@
+"""Batch helpers that need no kernel (csaudit/report/run.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from csaudit.report.run import Job, JobResult, ReportRun, check_kernel, prepare_out
+
+
+def test_prepare_out_removes_stale_outputs_but_keeps_the_given_audit(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    for p in ("agents/old-agent.html", "notebooks/old.ipynb", "previous/meta.json", "audit/meta.json"):
+        (out / p).parent.mkdir(parents=True, exist_ok=True)
+        (out / p).write_text("x", encoding="utf-8")
+    (out / "index.html").write_text("x", encoding="utf-8")
+    (out / "mine.txt").write_text("a user's file", encoding="utf-8")
+    prepare_out(out, keep=[out / "audit"])
+    assert not (out / "agents").exists() and not (out / "notebooks").exists() and not (out / "index.html").exists()
+    assert (out / "audit" / "meta.json").exists() and (out / "mine.txt").exists()
+    prepare_out(out)
+    assert not (out / "audit").exists()
+
+
+def test_summary_names_failures_and_their_notebooks(tmp_path: Path) -> None:
+    nb = tmp_path / "a.ipynb"
+    nb.write_text("{}", encoding="utf-8")
+    ok = Job("agent", "店:甲", "in.ipynb", str(tmp_path / "b.ipynb"), None, {}, "t")
+    bad = Job("agent", "店:乙", "in.ipynb", str(nb), None, {}, "t")
+    run = ReportRun(out=tmp_path, results=[JobResult(ok, True, 1.0, 1), JobResult(bad, False, 2.0, 2, "ValueError: x")])
+    assert not run.ok and [r.job.name for r in run.failed] == ["店:乙"]
+    text = run.summary()
+    assert "1/2 agent reports ok" in text
+    assert f"FAILED agent '店:乙' after 2 attempt(s): ValueError: x — executed notebook: {nb}" in text
+
+
+def test_missing_kernel_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="ipykernel install"):
+        check_kernel("no-such-kernel-xyz")
