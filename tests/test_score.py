@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csaudit.config import Config
 from csaudit.model import schema
@@ -317,3 +319,34 @@ def test_format_scorecard_aligns_cjk():
     assert "91.2" in lines[2] and "0.50" in lines[2] and "–" in lines[3]
     # every row has the same display width up to the last column
     assert len({_width(x) for x in (lines[0], lines[2], lines[3])}) == 1
+
+SEVERITIES = ["info", "minor", "major", "critical"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    times=st.lists(st.one_of(st.none(), st.floats(0, 5000)), min_size=1, max_size=6),
+    sev=st.lists(st.sampled_from(SEVERITIES), max_size=8),
+    sentiment=st.one_of(st.none(), st.floats(0, 1)),
+    inquiry=st.booleans(),
+    ordered=st.booleans(),
+)
+def test_score_invariants(times, sev, sentiment, inquiry, ordered):
+    m, r0, h0 = _one_conv()
+    r = rnds([("c1", t, True) for t in times])
+    cats = {"critical": "off_platform", "major": "deflection", "minor": "slang", "info": "thanks"}
+    h = pd.concat([h0, hits([("c1", "m1", f"lexicon:{cats[s]}", cats[s], s, "agent") for s in sev])] if sev else [h0],
+                  ignore_index=True)
+    conv = pd.DataFrame({"conversation_id": ["c1"], "sentiment_end": [np.nan if sentiment is None else sentiment],
+                         "is_inquiry": [inquiry], "ordered": [ordered]})
+    s = conversation_scores(conv, m, r, h).iloc[0]
+    for c in ("score_responsiveness", "score_politeness", "score_compliance", "score_sentiment", "score_conversion",
+              "qa_score", "qa_score_critical_free"):
+        assert np.isnan(s[c]) or 0 <= s[c] <= 100
+    assert s["critical"] == ("critical" in sev)
+    if s["critical"]:
+        assert s["qa_score"] == 0 and s["score_compliance"] == 0
+    else:
+        assert s["qa_score"] == s["qa_score_critical_free"]
+    assert s["qa_score"] <= s["qa_score_critical_free"] + 1e-9
+    assert s["score_compliance"] == max(0.0, 100 - sum({"critical": 100, "major": 25, "minor": 10}.get(x, 0) for x in sev))
