@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -146,15 +147,17 @@ def stage_audit(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]
 
 
 def stage_sentiment(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
-    """score() vs the naive per-message SnowNLP call (bench_sentiment)."""
+    """score() vs the naive per-message SnowNLP call (bench_sentiment), in a fresh process so its
+    warm-up (loading the cached tables) and its memory are its own."""
     _need_file("bench_sentiment.py")
     _need("csaudit.metrics.sentiment")
-    import bench_sentiment
-
-    ctx.pop("messages", None)  # free the audit's input before generating the sentiment texts
-    r = bench_sentiment.run(args.n, 1.0 if args.distinct else 0.3, args.sample)
-    print(bench_sentiment.report(r))
-    return r
+    out = Path(ctx["tmp"]) / "sentiment.json"
+    cmd = [sys.executable, str(HERE / "bench_sentiment.py"), "-n", str(args.n), "--sample", str(args.sample)]
+    cmd += ["--json", str(out)] + (["--distinct"] if args.distinct else [])
+    proc = subprocess.run(cmd, check=False)
+    if not out.exists():
+        raise RuntimeError(f"bench_sentiment.py exited with {proc.returncode}")
+    return json.loads(out.read_text(encoding="utf-8"))
 
 
 STAGES: list[tuple[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]]]] = [
