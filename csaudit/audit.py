@@ -416,6 +416,7 @@ def audit(
     from csaudit.model import rounds as rounds_mod
     from csaudit.model import schema
     from csaudit.score import (
+        _lookup,
         agent_scores,
         base_counts,
         conversation_scores,
@@ -498,8 +499,8 @@ def audit(
                 conversations["order_amount"] = np.nan
 
     with _stage("score", timings):
-        n_hits = hits.groupby("conversation_id").size()
-        conversations["n_hits"] = conversations["conversation_id"].map(n_hits).fillna(0).astype("int64")
+        hc = _lookup(conversations["conversation_id"], hits["conversation_id"])
+        conversations["n_hits"] = np.bincount(hc[hc >= 0], minlength=len(conversations)).astype("int64")
         scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders)
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
                                                       *[c for c in scores.columns if c.startswith("score_")],

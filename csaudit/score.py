@@ -203,16 +203,17 @@ def compliance(messages: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd
     without an agent message), ``n_critical, critical`` (index ``conversation_id``)."""
     sc = config.score
     agent_convs = messages.loc[(messages["role"] == "agent").to_numpy(), "conversation_id"]
-    h = hits[["rule", "side", "category", "severity", "conversation_id"]]
-    h = h.loc[h["side"].isin(list(sc.penalty_sides)).to_numpy()]
-    codes, uniq = pd.factorize(pd.concat([agent_convs, h["conversation_id"]], ignore_index=True))
+    side_ok = hits["side"].isin(list(sc.penalty_sides)).to_numpy(dtype=bool)
+    codes, uniq = pd.factorize(pd.concat([agent_convs, hits["conversation_id"]], ignore_index=True))
     n = len(uniq)
     ac, hc = codes[: len(agent_convs)], codes[len(agent_convs):]
-    penalised = ~h["rule"].isin(list(sc.politeness_rules)).to_numpy()
-    pts = h["severity"].map({k: float(v) for k, v in sc.severity_penalty.items()}).astype("float64")
-    pts = pts.fillna(0.0).to_numpy() * penalised
+    penalised = side_ok & ~hits["rule"].isin(list(sc.politeness_rules)).to_numpy(dtype=bool)
+    sev_codes, sev_names = pd.factorize(hits["severity"])  # a handful of distinct severities
+    sev_pts = np.array([float(sc.severity_penalty.get(str(x), 0.0)) for x in sev_names] + [0.0])
+    pts = sev_pts[sev_codes] * penalised
     penalty = np.bincount(hc, weights=pts, minlength=n)
-    n_crit = np.bincount(hc[h["category"].isin(list(sc.critical_categories)).to_numpy()], minlength=n)
+    crit = side_ok & hits["category"].isin(list(sc.critical_categories)).to_numpy(dtype=bool)
+    n_crit = np.bincount(hc[crit], minlength=n)
     has_agent = np.bincount(ac, minlength=n) > 0
     out = pd.DataFrame(
         {
