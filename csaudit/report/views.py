@@ -486,8 +486,12 @@ class AgentReport:
         if previous_audit_dir and Path(previous_audit_dir, "agents.parquet").exists():
             self.previous = rdata.read_table(previous_audit_dir, "agents")
         self.team_median = agents.select_dtypes("number").median()
-        n = 0 if self.row is None else self.row.get("n_conversations", len(self.data.conversations))
-        self.empty = self.row is None or is_missing(n) or int(n) == 0
+        activity = [] if self.row is None else [
+            self.row.get(c) for c in ("n_conversations", "n_agent_messages", "n_rounds") if c in self.row.index]
+        if self.row is not None and not activity:
+            activity = [len(self.data.conversations)]
+        # no chats in the period: not in the scorecard, or no conversation, message or round of its own
+        self.empty = self.row is None or all(is_missing(v) or float(v) == 0 for v in activity)
 
     # -- sections -------------------------------------------------------------------------------
     def header(self) -> Html:

@@ -194,7 +194,7 @@ def planted_report(sample_report: Run, tmp_path_factory: pytest.TempPathFactory)
     hits.to_parquet(d / "hits.parquet", index=False)
     out, out2 = d.parent / "reports", d.parent / "reports_unmasked"
     run, unmasked = csaudit_many([
-        ["report", str(d), "--agents", f"{good},{bad}", "--out", str(out), "--workers", "1"],
+        ["report", str(d), "--agents", f"{good},{bad}", "--out", str(out), "--workers", "1", "--previous", str(src)],
         ["report", str(d), "--agents", good, "--no-mask", "--out", str(out2), "--workers", "1"],
     ])
     return Planted(run, unmasked, good, bad)

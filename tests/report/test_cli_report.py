@@ -96,6 +96,10 @@ def test_planted_script_is_escaped_and_phone_masked(planted_report: Planted) -> 
     html = body(run.out / "agents" / f"{agent_slug(planted_report.good)}.html")
     assert SCRIPT not in html and esc(SCRIPT) in html
     assert PHONE not in html and "138****5678" in html
+    assert "previous" in html and "No previous audit" not in html  # --previous: KPIs vs last period
+    index = body(run.out / "index.html")
+    assert "Trend vs previous period" in index and "No previous audit" not in index
+    assert (run.out / "previous" / "agents.parquet").exists()
     shown = body(planted_report.unmasked.out / "agents" / f"{agent_slug(planted_report.good)}.html")
     assert planted_report.unmasked.returncode == 0, planted_report.unmasked.stderr[-2000:]
     assert PHONE in shown and esc(SCRIPT) in shown and SCRIPT not in shown
