@@ -467,6 +467,8 @@ _DT_RE = re.compile(
     rf"\s*(?P<ap2>{_AMPM})?\s*(?P<tz>Z|[+-]\d{{2}}:?\d{{2}})?\s*$"
 )
 """Date, optional time of day (24 h, or 12 h with 上午/下午/AM/PM), optional UTC offset."""
+EPOCH_MAX_S = 4_102_444_800
+"""Epoch values at or after 2100-01-01 (seconds) are not timestamps (and would overflow ns)."""
 _EPOCH_S = re.compile(r"^\s*\d{9,10}(?:\.\d+)?\s*$")
 _EPOCH_MS = re.compile(r"^\s*\d{12,13}\s*$")
 _TIME_ONLY = re.compile(rf"^\s*(?:{_AMPM})?\s*\d{{1,2}}[:：]\d{{2}}(?:[:：]\d{{2}}(?:[.,]\d{{1,9}})?)?\s*(?:{_AMPM})?\s*$")
@@ -544,6 +546,10 @@ def _parse_distinct(u: pd.Series) -> tuple[pd.Series, pd.Series]:
         v = u[rest]
         sec = regex_match(v, _EPOCH_S.pattern)
         ms = regex_match(v, _EPOCH_MS.pattern)
+        secs = pd.to_numeric(v.where(sec | ms, "0"), errors="coerce").to_numpy(dtype="float64", na_value=0.0)
+        secs = np.where(ms, secs / 1000.0, secs)
+        in_range = (sec | ms) & (secs < EPOCH_MAX_S) & (secs > 0)
+        sec, ms = sec & in_range, ms & in_range
         if sec.any():
             ts.loc[v.index[sec]] = pd.to_datetime(v[sec].astype("float64"), unit="s").dt.as_unit("ns").to_numpy()
             absolute.loc[v.index[sec]] = True
@@ -654,8 +660,12 @@ def parse_time_one(s: str) -> tuple[int | None, bool]:
         return ns, True
     if _EPOCH_S_ASCII.match(s):
         v = float(s)
+        if not 0 < v < EPOCH_MAX_S:
+            return None, False
         return (int(v) * 1_000_000_000 if v.is_integer() else round(v * 1e6) * 1000), True
     if _EPOCH_MS_ASCII.match(s):
+        if not 0 < int(s) / 1000 < EPOCH_MAX_S:
+            return None, False
         return int(s) * 1_000_000, True
     return None, False
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
-from csaudit.io.table import empty_parsed, text_column, times_from_ns
+from csaudit.io.table import EPOCH_MAX_S, empty_parsed, scalar_text, text_column, times_from_ns
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _find_messages(obj: object, depth: int = 0) -> list[object] | None:
 
 
 def _s(v: object) -> str:
-    return "" if v is None or isinstance(v, dict | list) else str(v).strip()
+    return scalar_text(v).strip()
 
 
 def message_text(m: dict) -> str:
@@ -225,6 +225,8 @@ def _epoch_ns(v: object) -> int | None:
     if not np.isfinite(t) or t <= 0:
         return None
     sec = t / 1000.0 if t > 1e11 else t
+    if sec >= EPOCH_MAX_S:
+        return None
     whole = int(np.floor(sec))
     return whole * 1_000_000_000 + int(np.round((sec - whole) * 1e6)) * 1000
 
@@ -306,6 +308,7 @@ def _frame_columns(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFra
     ok_t = np.isfinite(t) & (t > 0)
     ms = ok_t & (t > 1e11)
     sec = np.where(ms, t / 1000.0, t)
+    ok_t &= sec < EPOCH_MAX_S
     whole = np.floor(np.where(ok_t, sec, 0)).astype("int64")
     micro = np.round((np.where(ok_t, sec, 0) - whole) * 1e6).astype("int64")
     ns = whole * 1_000_000_000 + micro * 1000

@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csaudit.io import qianniu_json as qj
 from csaudit.io.base import PARSED_COLUMNS, RawFile, ReadContext
@@ -167,3 +169,21 @@ def test_loop_and_column_paths_agree():
     pd.testing.assert_frame_equal(loop[1], cols[1])
     assert loop[0]["line"].tolist() == [1, 2, 3, 6, 11]
     assert loop[1]["line"].tolist() == [4, 5, 7, 8, 9, 10]
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**13), st.floats(allow_nan=True),
+                     st.sampled_from(["", " ", "2026-11-09", "14:03:07", "2026-11-09 14:03:07", "25:00", "u1",
+                                      "店:阿青", "客服", "好的\n谢谢", "x.jpg"]))
+_records = st.one_of(
+    st.dictionaries(st.sampled_from(["date", "time", "sender", "text", "imgUrl", "role", "extra"]), _scalars),
+    _scalars, st.lists(_scalars, max_size=2))
+
+
+@settings(max_examples=80, deadline=None)
+@given(recs=st.lists(_records, max_size=12), big=st.booleans())
+def test_property_every_record_is_accounted_for(recs, big):
+    from csaudit.io.qianniu_json import _parse_records
+
+    m, r = _parse_records(recs, ["u1"] * len(recs), "Asia/Shanghai", loop_max=0 if big else 100)
+    assert sorted(m["line"].tolist() + r["line"].tolist()) == list(range(1, len(recs) + 1))
+    assert (m["text"].str.strip() != "").all() and (m["sender"] != "").all() and m["ts"].notna().all()

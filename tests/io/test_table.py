@@ -401,12 +401,14 @@ def test_scalar_time_parser_agrees_with_the_vectorised_one():
     values = ["2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
               "2026-11-09", "", "13:00", "2026-11-31 10:00:00", "1794204187", "1794204187123",
               "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00",
-              "2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM", "2026-11-09 2:03 pm"]
+              "2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM", "2026-11-09 2:03 pm",
+              "9999999999", "9999999999999"]
     vec, bad = table.parse_times(pd.Series(values), "Asia/Shanghai")
     ns, ab = zip(*(table.parse_time_one(v) for v in values), strict=True)
     one = table.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
     pd.testing.assert_series_equal(one, vec, check_names=False, check_index=False)
     assert [n is None and v.strip() != "" for n, v in zip(ns, values, strict=True)] == bad.tolist()
+    assert bad[-2:].tolist() == [True, True]  # epoch values after 2100 are not timestamps
 
 
 def test_read_chats_keeps_the_exports_own_conversation_key(tmp_path):

@@ -6,6 +6,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from csaudit.io import wecom
 from csaudit.io.base import PARSED_COLUMNS, RawFile, ReadContext
@@ -168,3 +170,27 @@ def test_loop_and_column_paths_agree():
     ok = loop[1] == ""
     pd.testing.assert_frame_equal(loop[0][ok].reset_index(drop=True), cols[0][ok].reset_index(drop=True))
     assert ok.sum() == 8
+
+
+_vals = st.one_of(st.none(), st.booleans(), st.integers(-3, 2 * 10**12), st.floats(allow_nan=True),
+                  st.sampled_from(["", "3", "5", "wmX", "qq", "1794204187", "text", "image", "event"]))
+_items = st.one_of(
+    st.fixed_dictionaries({}, optional={k: _vals for k in ("send_time", "origin", "external_userid",
+                                                          "servicer_userid", "open_kfid", "msgtype")}
+                          ).map(lambda d: {**d, "text": {"content": "在吗"}}),
+    st.builds(lambda o, t: _msg(origin=o, send_time=t), st.sampled_from([3, 4, 5, 6, "3"]), _vals),
+    _vals)
+
+
+@settings(max_examples=80, deadline=None)
+@given(items=st.lists(_items, max_size=12), big=st.booleans())
+def test_property_every_message_is_accounted_for_and_both_paths_agree(items, big):
+    from csaudit.io.wecom import _frame
+
+    loop = _frame(items, "f", "Asia/Shanghai", loop_max=100)
+    cols = _frame(items, "f", "Asia/Shanghai", loop_max=0)
+    assert loop[1].tolist() == cols[1].tolist()
+    ok = loop[1] == ""
+    pd.testing.assert_frame_equal(loop[0][ok].reset_index(drop=True), cols[0][ok].reset_index(drop=True))
+    parsed = wecom.parse(raw_of("kf.json", json.dumps({"msg_list": items})), ReadContext())
+    assert sorted(parsed.messages["line"].tolist() + parsed.rejects["line"].tolist()) == list(range(1, len(items) + 1))
