@@ -222,6 +222,23 @@ def _is_orders(item: _Item, text: str | None, regs: dict[str, ModuleType]) -> bo
     return bool(_ORDER_ID.search(header)) and not _CHAT_TEXT.search(header)
 
 
+_LIKELY = {
+    ".txt": ("qianniu-text", "qianniu-web"),
+    ".log": ("qianniu-text", "qianniu-web"),
+    ".json": ("qianniu-json", "wecom-kf"),
+    ".csv": ("table",),
+    ".tsv": ("table",),
+    ".xlsx": ("table",),
+}
+
+
+def _by_likelihood(regs: dict[str, ModuleType], ext: str) -> dict[str, ModuleType]:
+    """The readers, the usual formats of files with extension ``ext`` first (all are still asked
+    unless one is sure)."""
+    first = [n for n in _LIKELY.get(ext, ()) if n in regs]
+    return {n: regs[n] for n in first + [n for n in regs if n not in first]}
+
+
 def _all_lines_rejected(text: str | None, reason: str) -> pd.DataFrame:
     """Every non-blank line of ``text`` as a reject (line 1 for binary content)."""
     if text is None:
@@ -267,7 +284,7 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
     if fmt == "auto":
         if text is not None and not text.strip():
             return _FileResult(raw.source, "empty", encoding, None, _no_rejects())
-        name = detect_format(raw, text, regs)
+        name = detect_format(raw, text, _by_likelihood(regs, item.ext))
         if name is None:
             expected = ", ".join(regs)
             return _FileResult(raw.source, "unknown", encoding, None,

@@ -29,6 +29,8 @@ _BOMS = (
 )
 SNIFF_BYTES = 64 * 1024
 """How many leading bytes/characters the sniffers look at."""
+SURE_SCORE = 0.95
+"""A sniffer this confident ends detection (later, less likely readers are not asked)."""
 MIN_SNIFF_SCORE = 0.2
 """Below this confidence no format is claimed (the file is unrecognised)."""
 
@@ -121,7 +123,8 @@ def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:
 def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, ModuleType] | None = None) -> str | None:
     """Name of the reader most confident that ``raw`` is its format, or ``None`` if none is.
 
-    ``readers`` maps format names to reader modules (default: the registry of ``csaudit.io.chats``).
+    ``readers`` maps format names to reader modules (default: the registry of ``csaudit.io.chats``),
+    most likely first: a score of at least ``SURE_SCORE`` stops the search.
     """
     if readers is None:
         from csaudit.io.chats import readers as _registry
@@ -129,12 +132,14 @@ def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, ModuleTy
         readers = _registry()
     head = text[:SNIFF_BYTES] if text is not None else None
     scores: dict[str, float] = {}
-    for name, mod in readers.items():
+    for name, mod in readers.items():  # in the caller's order of likelihood
         try:
             scores[name] = float(mod.sniff(raw, head))
         except Exception as exc:  # noqa: BLE001 - one sniffer's bug must not stop detection
             log.debug("%s: sniffer %s failed: %s", raw.source, name, exc)
             scores[name] = 0.0
+        if scores[name] >= SURE_SCORE:
+            break
     if not scores:
         return None
     name = max(scores, key=lambda k: scores[k])
