@@ -342,7 +342,7 @@ def run_reports(
     prev = str(Path(previous_dir).resolve()) if previous_dir else ""
 
     jobs = [Job("team", "team overview", str(nb_dir / TEAM_NOTEBOOK), str(out / "notebooks" / "team_overview.ipynb"),
-                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": True},
+                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": list(names)},
                 "Team overview")]
     slugs: dict[str, str] = {}
     for name in names:

@@ -642,7 +642,9 @@ LEADERBOARD = ("rank", "agent", "qa_score", "n_conversations", "avg_response", "
 class TeamReport:
     """The sections of ``notebooks/team_overview.ipynb``."""
 
-    def __init__(self, audit_dir: str | Path, previous_audit_dir: str = "", links: bool = True):
+    def __init__(self, audit_dir: str | Path, previous_audit_dir: str = "", links: bool | list[str] = True):
+        """``links``: link every agent to ``agents/<slug>.html`` (True), none (False), or only the
+        agents named in the list (those the batch made a report for)."""
         self.data = rdata.load_slice(audit_dir, None)
         self.meta = self.data.meta
         self.config = self.data.config
@@ -674,7 +676,9 @@ class TeamReport:
         shown = pd.DataFrame(index=a.index)
         for head, col in self.leaderboard_columns():
             if col == "agent":
-                shown[head] = [f'<a href="agents/{esc(agent_slug(x))}.html">{esc(x)}</a>' if self.links else esc(x)
+                linked = set(self.links) if isinstance(self.links, (list, tuple, set)) else None
+                shown[head] = [f'<a href="agents/{esc(agent_slug(x))}.html">{esc(x)}</a>'
+                               if (self.links is True or (linked is not None and x in linked)) else esc(x)
                                for x in a["agent"]]
             else:
                 shown[head] = [fmt_value(col, v) for v in a[col]]

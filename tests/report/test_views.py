@@ -111,3 +111,9 @@ def test_team_report_escapes_agent_names_and_links(tiny_audit: Path) -> None:
     assert "<b>" not in heat.split("Plotly.newPlot")[1].split("</script>")[0].replace("\\u003cb\\u003e", "")
     assert "No previous audit" in str(t.trend())
     assert "¥150.00" in str(t.sales())
+
+
+def test_leaderboard_links_only_reported_agents(tiny_audit: Path) -> None:
+    lb = str(views.TeamReport(tiny_audit, links=[A1]).leaderboard())
+    assert f'href="agents/{views.agent_slug(A1)}.html"' in lb
+    assert views.agent_slug(A2) not in lb and esc(A2) in lb
