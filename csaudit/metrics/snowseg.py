@@ -14,8 +14,8 @@ including its quirks:
 * words are cut before a b/s tag and after an e tag.
 
 Runs are sorted by length and decoded in padded batches (one numpy step per character position for
-all runs of the batch); the log-probabilities are computed once per distinct character trigram of
-the batch.
+all runs of a cache-sized chunk); the log-probabilities are computed once per distinct character
+trigram of the batch. Big inputs send every other batch to one forked worker (second core).
 """
 
 from __future__ import annotations
