@@ -151,3 +151,17 @@ def test_sample_conversations_match_the_ground_truth(sample_chats, truth_dir):
     assert set(g["key"]) == set(truth["conversation"])
     both = truth.merge(g, left_on="conversation", right_on="key")
     assert (both["n_messages"].astype(int) == both["n"]).all()
+
+
+@pytest.mark.parametrize("max_rows", [200_000, 0])
+def test_schema_failures_are_all_collected(monkeypatch, max_rows):
+    from csaudit.io import chats as chats_mod
+
+    monkeypatch.setattr(chats_mod, "PANDERA_MAX_ROWS", max_rows)  # 0: the vectorised pre-check path
+    m = ca.read_chats(TEXT_V1).messages.copy()
+    chats_mod._validate(m, "Asia/Shanghai")  # valid: no error
+    m.loc[0, "line"] = 0
+    m["shop"] = m["shop"].where(m.index != 1)
+    with pytest.raises(schema.SchemaError) as err:
+        chats_mod._validate(m, "Asia/Shanghai")
+    assert set(err.value.failures["column"]) == {"line", "shop"}
