@@ -725,6 +725,13 @@ def text_column(values: pd.Series) -> pd.Series:
     return pd.Series([scalar_text(v) for v in obj], index=values.index, dtype="str")
 
 
+def object_columns(objs: list[dict], keys: tuple[str, ...]) -> pd.DataFrame:
+    """``keys`` of JSON objects as ``object`` columns holding the values exactly as parsed (no dtype
+    inference: an id 0 next to a null stays 0, not 0.0)."""
+    return pd.DataFrame({k: pd.Series([o.get(k) for o in objs], dtype=object) for k in keys},
+                        index=pd.RangeIndex(len(objs)))
+
+
 def records_frame(records: list[object], keys: tuple[str, ...]) -> tuple[pd.DataFrame, np.ndarray]:
     """JSON records → (frame of ``keys`` as ``str`` columns, one row per record; is-object mask).
 
@@ -733,8 +740,8 @@ def records_frame(records: list[object], keys: tuple[str, ...]) -> tuple[pd.Data
     n = len(records)
     is_obj = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=n)
     objs = records if is_obj.all() else [r if isinstance(r, dict) else {} for r in records]
-    raw = pd.DataFrame.from_records(objs, columns=list(keys)) if n else pd.DataFrame(columns=list(keys))
-    out = pd.DataFrame({k: text_column(raw[k]) if n else pd.Series([], dtype="str") for k in keys})
+    raw = object_columns(objs, keys)
+    out = pd.DataFrame({k: text_column(raw[k]) for k in keys})
     return out, is_obj
 
 

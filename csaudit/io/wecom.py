@@ -39,7 +39,14 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
-from csaudit.io.table import EPOCH_MAX_S, empty_parsed, scalar_text, text_column, times_from_ns
+from csaudit.io.table import (
+    EPOCH_MAX_S,
+    empty_parsed,
+    object_columns,
+    scalar_text,
+    text_column,
+    times_from_ns,
+)
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +299,7 @@ def _frame_columns(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFra
     n = len(msgs)
     is_obj = np.fromiter((isinstance(m, dict) for m in msgs), dtype=bool, count=n)
     objs = msgs if is_obj.all() else [m if isinstance(m, dict) else {} for m in msgs]
-    raw = pd.DataFrame.from_records(objs, columns=list(_KEYS)) if n else pd.DataFrame(columns=list(_KEYS))
+    raw = object_columns(objs, _KEYS)
     ids = {k: text_column(raw[k]).str.strip() for k in ("external_userid", "servicer_userid", "open_kfid", "msgtype")}
     # ids of event messages live inside "event"
     has_event = np.fromiter((isinstance(e, dict) for e in raw["event"]), dtype=bool, count=n)

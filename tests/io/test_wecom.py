@@ -182,7 +182,7 @@ _items = st.one_of(
     _vals)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(items=st.lists(_items, max_size=12), big=st.booleans())
 def test_property_every_message_is_accounted_for_and_both_paths_agree(items, big):
     from csaudit.io.wecom import _frame
