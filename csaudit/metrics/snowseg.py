@@ -43,7 +43,7 @@ WORKERS = max(1, min(2, int(os.environ.get("CSAUDIT_SENTIMENT_WORKERS", os.cpu_c
 #: fewer characters than this are decoded in the calling process (forking costs ≈ 20–50 ms)
 PARALLEL_MIN_CHARS = 300_000
 #: seconds to wait for the forked worker before giving up (then this process does its share)
-FORK_TIMEOUT_S = 600
+FORK_TIMEOUT_S = 120
 #: runs decoded together by one numpy step per position (keeps the step's arrays in cache)
 VITERBI_ROWS = 2048
 _TAG_E = 2
