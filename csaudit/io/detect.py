@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import threading
 from collections.abc import Mapping
 from types import ModuleType
 
@@ -55,7 +56,7 @@ def _looks_utf16(data: bytes) -> str | None:
     return None
 
 
-_last: list = [None, None, None]  # (data object, forced, result): sniffing then parsing decodes once
+_cache = threading.local()  # per thread: (data object, forced, result): sniffing then parsing decodes once
 
 
 def decode(data: bytes, source: str, forced: str | None = None) -> tuple[str, str]:
@@ -65,10 +66,11 @@ def decode(data: bytes, source: str, forced: str | None = None) -> tuple[str, st
     bytes; an unknown ``forced`` encoding name raises ``ValueError``. The last result is cached by
     identity of ``data``, so detection followed by a reader's own ``decode`` costs one decoding.
     """
-    if _last[0] is data and _last[1] == forced:
-        return _last[2]
+    last = getattr(_cache, "last", None)
+    if last is not None and last[0] is data and last[1] == forced:
+        return last[2]
     result = _decode(data, source, forced)
-    _last[:] = [data, forced, result]
+    _cache.last = (data, forced, result)
     return result
 
 
