@@ -24,8 +24,8 @@ BOS symbol ``('', 'BOS')`` (its tag is stored in slot 0), ``2..`` = model charac
 U+4E00–U+9FA5, the only characters snownlp ever feeds to its segmenter. Tags: b=0, m=1, e=2, s=3.
 
 Building needs ``import snownlp`` (≈ 2.5 s, mostly unmarshalling its model); the arrays are then
-cached as ``.npz`` under ``$CSAUDIT_CACHE_DIR`` (default ``$XDG_CACHE_HOME/csaudit`` or
-``~/.cache/csaudit``), keyed by a hash of snownlp's version and model files, so later processes load
+cached as ``.npz`` under ``$CSAUDIT_CACHE_DIR`` (default ``<system temp dir>/csaudit-cache``,
+like jieba's own cache: the library never writes to ``$HOME``), keyed by a hash of snownlp's version and model files, so later processes load
 them in milliseconds without importing snownlp at all. Nothing of snownlp's data is stored in the
 repository.
 """
@@ -99,8 +99,7 @@ def cache_dir() -> Path:
     env = os.environ.get("CSAUDIT_CACHE_DIR")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "csaudit"
+    return Path(tempfile.gettempdir()) / "csaudit-cache"
 
 
 def build_tables() -> SnowTables:
