@@ -30,3 +30,26 @@ def truth_dir() -> Path:
     if not TRUTH_DIR.exists():
         pytest.skip("data/sample_truth not generated yet")
     return TRUTH_DIR
+
+
+@pytest.fixture(scope="session")
+def sample_chats(sample_dir):
+    """``read_chats`` of the whole sample, read once per test session (tests must not mutate it)."""
+    import csaudit as ca
+
+    return ca.read_chats(sample_dir)
+
+
+@pytest.fixture(scope="session")
+def sample_orders(sample_dir):
+    import csaudit as ca
+
+    return ca.read_orders(sample_dir / "orders.csv")
+
+
+@pytest.fixture(scope="session")
+def sample_audit(sample_chats, sample_orders):
+    """``ca.audit`` of the whole sample with its orders (default config), computed once per session."""
+    import csaudit as ca
+
+    return ca.audit(sample_chats.messages, orders=sample_orders)

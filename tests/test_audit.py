@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -17,17 +16,6 @@ from csaudit.config import Config
 from csaudit.model import schema
 
 TZ = "Asia/Shanghai"
-METRICS = ("csaudit.model.rounds", "csaudit.metrics.latency", "csaudit.metrics.lexicon", "csaudit.metrics.qc",
-           "csaudit.metrics.sentiment", "csaudit.metrics.words", "csaudit.metrics.conversion")
-
-
-def metrics_ready() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in METRICS)
-
-
-needs_metrics = pytest.mark.skipif(not metrics_ready(), reason="metric modules not all present yet")
-
-
 def make_messages(rows) -> pd.DataFrame:
     """rows: (conversation_id, role, local 'YYYY-MM-DD HH:MM:SS' or None, agent or None, text)."""
     df = pd.DataFrame(
@@ -271,7 +259,6 @@ def assert_politeness_matches_lexicon(res) -> None:
     assert conv["greeting_ok"].notna().sum() == len(fr)
 
 
-@needs_metrics
 def test_audit_pipeline_scores_and_tables(tmp_path):
     m, o = week_messages(), week_orders()
     m_before, o_before = m.copy(), o.copy()
@@ -330,7 +317,6 @@ def test_audit_pipeline_scores_and_tables(tmp_path):
     assert back.agent(B).conversations["conversation_id"].tolist() == ["c2"]
 
 
-@needs_metrics
 def test_audit_without_orders_leaves_conversion_out():
     res = __import__("csaudit").audit(week_messages(), period=("2026-11-09", "2026-11-15"))
     conv = res.conversations.set_index("conversation_id")
@@ -340,7 +326,6 @@ def test_audit_without_orders_leaves_conversion_out():
     assert res.meta["has_orders"] is False
 
 
-@needs_metrics
 def test_audit_empty_period_is_a_clear_error():
     with pytest.raises(ValueError, match=r"no conversation starts in the period 2026-09-28 \.\. 2026-10-04 "
                                          r"\(the chats cover 2026-11-10 \.\. 2026-11-16\)"):
@@ -358,18 +343,12 @@ def test_ca_audit_is_callable_after_importing_the_module():
 
 
 @pytest.fixture(scope="module")
-def sample_audit(sample_dir, truth_dir):
-    if not metrics_ready():
-        pytest.skip("metric modules not all present yet")
-    import csaudit as ca
-
-    chats = ca.read_chats(sample_dir)
-    orders = ca.read_orders(sample_dir / "orders.csv")
-    return chats.messages, orders, ca.audit(chats.messages, orders=orders)
+def sample_run(sample_chats, sample_orders, sample_audit):
+    return sample_chats.messages, sample_orders, sample_audit
 
 
-def test_sample_personas_rank_as_designed(sample_audit, truth_dir):
-    _, _, res = sample_audit
+def test_sample_personas_rank_as_designed(sample_run, truth_dir):
+    _, _, res = sample_run
     expected = json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["expected"]
     ag = res.agents.set_index("agent")
     assert set(ag.index) == set(json.loads((truth_dir / "personas.json").read_text(encoding="utf-8"))["agents"])
@@ -394,8 +373,8 @@ def test_sample_personas_rank_as_designed(sample_audit, truth_dir):
     assert_politeness_matches_lexicon(res)
 
 
-def test_sample_tables_consistent(sample_audit, tmp_path):
-    messages, orders, res = sample_audit
+def test_sample_tables_consistent(sample_run, tmp_path):
+    messages, orders, res = sample_run
     assert len(res.messages) == len(messages)
     assert res.conversations["conversation_id"].is_unique
     assert set(res.conversations["conversation_id"]) == set(messages["conversation_id"])
@@ -411,10 +390,10 @@ def test_sample_tables_consistent(sample_audit, tmp_path):
     assert back.agent("栖木家居:小鹿").hits["agent"].eq("栖木家居:小鹿").all()
 
 
-def test_sample_week_period(sample_audit):
+def test_sample_week_period(sample_run):
     import csaudit as ca
 
-    messages, orders, full = sample_audit
+    messages, orders, full = sample_run
     week = ca.audit(messages, orders=orders, period="2026-W46")
     start = week.conversations["start"].dt.tz_convert(TZ).dt.date
     assert start.min() >= dt.date(2026, 11, 9) and start.max() <= dt.date(2026, 11, 15)
@@ -431,7 +410,6 @@ def test_sample_week_period(sample_audit):
     assert (o["created"] >= pd.Timestamp("2026-11-09", tz=TZ)).all()
 
 
-@needs_metrics
 def test_audit_edge_cases_no_timestamps_customer_only_auto_and_bot_only():
     import csaudit as ca
 

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pandas as pd
 import pytest
 
 from csaudit.cli import main
-
-pytestmark = pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in (
-        "csaudit.io.chats", "csaudit.metrics.qc", "csaudit.metrics.sentiment", "csaudit.metrics.words",
-        "csaudit.metrics.conversion")),
-    reason="reader or metric modules not all present yet",
-)
 
 CHAT = """\
 当前用户来自 手机淘宝 商品详情页

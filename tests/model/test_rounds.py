@@ -468,10 +468,9 @@ def test_transfer_sources_of_sample(truth_dir):
     assert not src.str.contains("服务助手").any()  # routing lines are not transfers
 
 
-def test_rounds_from_read_chats_match_sample_truth(sample_dir, truth_dir):
+def test_rounds_from_read_chats_match_sample_truth(sample_chats, truth_dir):
     """End to end: the sample exports as read by ``read_chats`` (in its row order) give the true rounds."""
-    chats_mod = pytest.importorskip("csaudit.io.chats")
-    m = chats_mod.read_chats(sample_dir).messages
+    m = sample_chats.messages
     r = rounds(m, LatencyConfig())
     first = m.groupby("conversation_id")["ts"].min().dt.strftime("%Y-%m-%dT%H:%M:%S")
     cust = m.groupby("conversation_id")["customer"].first()

@@ -9,14 +9,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-pytest.importorskip("csaudit.io.chats")
-
 
 @pytest.fixture(scope="module")
-def joined(sample_dir, truth_dir):
-    from csaudit.io.chats import read_chats
-
-    chats = read_chats(str(sample_dir))
+def joined(sample_chats, truth_dir):
+    chats = sample_chats
     truth = pd.read_csv(truth_dir / "messages.csv.gz", dtype=str, keep_default_na=False)
     truth["line"] = truth["line"].astype("int64")
     got = chats.messages.copy()
