@@ -49,7 +49,7 @@ from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
 from csaudit.io.detect import decode, detect_format
 from csaudit.model import schema
 from csaudit.model.roles import _arrow, assign_roles, derive_parties
-from csaudit.model.sessions import conversation_order, hash_strings, mix, to_hex
+from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
 from csaudit.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -398,12 +398,8 @@ def _rechunk(s: pd.Series) -> pd.Series:
 
 def _neighbour(nat: np.ndarray, group: np.ndarray) -> np.ndarray:
     """For each row, the next row of its group with a timestamp (else the previous one, else itself)."""
-    n = len(nat)
-    pos = pd.Series(np.where(nat, np.nan, np.arange(n, dtype=np.float64)))
-    near = pos.groupby(group, sort=False).bfill()
-    near = near.where(near.notna(), pos.groupby(group, sort=False).ffill())
-    near_np = near.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.where(np.isnan(near_np), np.arange(n), np.nan_to_num(near_np, nan=0)).astype(np.int64)
+    near = nearest_valid(~nat, group)
+    return np.where(near < 0, np.arange(len(nat)), near)
 
 
 def _first_reject(rej: pd.DataFrame | pa.Table) -> tuple[int, str, str]:

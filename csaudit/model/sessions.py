@@ -69,6 +69,31 @@ def to_hex(h: np.ndarray, digits: int = 16, prefix: str = "", index: pd.Index | 
     return pd.Series(arr.to_pandas(), index=index, dtype="str")
 
 
+def nearest_valid(valid: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """For each row (rows in order), the index of the next ``valid`` row of the same ``group``, else
+    the previous one, else -1. Groups need not be contiguous. Vectorised (one stable sort)."""
+    n = len(valid)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(group, kind="stable")  # groups contiguous, rows in order within each
+    g, v = np.asarray(group)[order], np.asarray(valid)[order]
+    pos = np.arange(n)
+    start = np.ones(n, dtype=bool)
+    start[1:] = g[1:] != g[:-1]
+    gstart = np.maximum.accumulate(np.where(start, pos, 0))
+    last = np.maximum.accumulate(np.where(v, pos, -1))
+    prev = np.where(last >= gstart, last, -1)
+    end = np.ones(n, dtype=bool)
+    end[:-1] = start[1:]
+    gend = np.minimum.accumulate(np.where(end, pos, n)[::-1])[::-1]
+    nxt_rev = np.minimum.accumulate(np.where(v, pos, n)[::-1])[::-1]
+    nxt = np.where(nxt_rev <= gend, nxt_rev, -1)
+    near_sorted = np.where(nxt >= 0, nxt, prev)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = np.where(near_sorted >= 0, order[np.maximum(near_sorted, 0)], -1)
+    return out
+
+
 def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` with missing values as their own code."""
     codes, uniq = pd.factorize(s, use_na_sentinel=False)
@@ -102,12 +127,9 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
         src_c, _ = codes_of(src)
         fo = np.argsort(order0, kind="stable")  # row numbers in file order
         key = party[fo] * (int(src_c.max()) + 2) + src_c[fo]
-        pos = pd.Series(np.where(nat[fo], np.nan, np.arange(n, dtype=np.float64)))
-        near = pos.groupby(key, sort=False).bfill()
-        near = near.where(near.notna(), pos.groupby(key, sort=False).ffill())
-        near_np = near.to_numpy(dtype=np.float64, na_value=np.nan)
+        near = nearest_valid(~nat[fo], key)
         t_fo = t[fo]
-        borrowed = np.where(np.isnan(near_np), _NAT, t_fo[np.nan_to_num(near_np, nan=0).astype(np.int64)])
+        borrowed = np.where(near < 0, _NAT, t_fo[np.maximum(near, 0)])
         tkey = np.empty(n, dtype=np.int64)
         tkey[fo] = np.where(nat[fo], borrowed, t_fo)
 

@@ -84,3 +84,19 @@ def test_to_hex():
     out = to_hex(np.array([0, 2**64 - 1, 0x0123456789ABCDEF], dtype=np.uint64), 16)
     assert out.tolist() == ["0000000000000000", "ffffffffffffffff", "0123456789abcdef"]
     assert to_hex(np.array([0xABCDEF0123456789], dtype=np.uint64), 12, prefix="c").tolist() == ["cabcdef012345"]
+
+
+def test_nearest_valid_matches_grouped_bfill_then_ffill():
+    import numpy as np
+
+    from csaudit.model.sessions import nearest_valid
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(0, 30))
+        valid, group = rng.random(n) < 0.5, rng.integers(0, 4, n)
+        pos = pd.Series(np.where(valid, np.arange(n), np.nan))
+        near = pos.groupby(group).bfill()
+        near = near.where(near.notna(), pos.groupby(group).ffill())
+        expected = np.nan_to_num(near.to_numpy(dtype=float), nan=-1).astype(int)
+        assert nearest_valid(valid, group).tolist() == expected.tolist()
