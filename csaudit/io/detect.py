@@ -149,5 +149,5 @@ def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, ModuleTy
         log.info("%s: format not recognised (best guess %s at %.2f)", raw.source, name, scores[name])
         return None
     ranked = ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1]) if v > 0)
-    log.info("%s: detected format %s (%s)", raw.source, name, ranked)
+    log.debug("%s: detected format %s (%s)", raw.source, name, ranked)
     return name

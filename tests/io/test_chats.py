@@ -123,10 +123,6 @@ def test_tz_localisation(tmp_path):
     assert m["ts"].iloc[0] == pd.Timestamp("2026-11-09 10:00:00", tz="UTC")
 
 
-@pytest.fixture(scope="module")
-def sample_chats(sample_dir):
-    return ca.read_chats(sample_dir)
-
 
 def test_sample_reads_without_rejects_and_matches_the_ground_truth(sample_chats, sample_dir, truth_dir):
     chats = sample_chats
