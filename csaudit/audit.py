@@ -373,6 +373,69 @@ def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+#: compute the complaint keywords in a forked process while the other stages run here, for audits of
+#: at least :data:`PARALLEL_MIN_MESSAGES` messages. Off by default: on the 2-vCPU benchmark machine two
+#: busy processes each run at half speed (a pure-Python spin loop: 1.0 s alone, 1.9 s each when two
+#: run at once), so the fork only added ≈ 0.5 s of CPU (1M messages: audit 12.0 s forked vs 10.6 s
+#: in one process). Turn on where the second core is real.
+KEYWORDS_IN_WORKER = False
+#: forking and loading jieba in the worker cost ≈ 1 s: never worth it below this many messages
+PARALLEL_MIN_MESSAGES = 200_000
+#: seconds to wait for the forked keywords worker before computing the keywords here instead
+FORK_TIMEOUT_S = 600.0
+
+_FORK_JOB: tuple[Any, tuple[Any, ...], dict[str, Any]] | None = None  # inherited by the forked worker
+
+
+def _forked_job() -> Any:
+    assert _FORK_JOB is not None
+    fn, args, kwargs = _FORK_JOB
+    return fn(*args, **kwargs)
+
+
+class _Background:
+    """``fn(*args, **kwargs)`` computed in a forked process (the second core) when ``parallel``,
+    else in this process when :meth:`result` is called. The inputs are inherited by the fork, not
+    pickled; only the (small) result travels back. Any failure of the worker (no fork on this
+    platform, resource limits, timeout) falls back to computing here, so the result never differs."""
+
+    def __init__(self, fn: Any, *args: Any, parallel: bool = False, **kwargs: Any) -> None:
+        global _FORK_JOB
+        self._call = (fn, args, kwargs)
+        self._pool: Any = None
+        self._async: Any = None
+        if not parallel:
+            return
+        import multiprocessing
+
+        try:
+            _FORK_JOB = self._call
+            self._pool = multiprocessing.get_context("fork").Pool(1)
+            self._async = self._pool.apply_async(_forked_job)
+        except Exception as exc:  # pragma: no cover - platform without fork, resource limits
+            log.info("audit: no forked worker (%s): computing here", exc)
+            self._close()
+        finally:
+            _FORK_JOB = None
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+        self._pool = self._async = None
+
+    def result(self) -> Any:
+        fn, args, kwargs = self._call
+        if self._async is not None:
+            try:
+                return self._async.get(timeout=FORK_TIMEOUT_S)
+            except Exception as exc:  # pragma: no cover - worker killed, timeout
+                log.warning("audit: forked worker failed (%s): computing here", exc)
+            finally:
+                self._close()
+        return fn(*args, **kwargs)
+
+
 def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:
     """``base`` with the columns of ``extra`` it does not have yet, matched on ``on`` (left join).
     Uses one hash lookup and positional takes when every key of ``base`` is in ``extra``."""
@@ -446,6 +509,10 @@ def audit(
         ords = ords.reset_index(drop=True)
         log.info("audit: %d messages, %d conversations, %d orders", len(msgs), msgs["conversation_id"].nunique(), len(ords))
 
+    # complaint keywords (jieba, pure Python) only need the prepared messages: on the second core
+    parallel = KEYWORDS_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
+    keywords_job = _Background(words.complaint_keywords, msgs, parallel=parallel, top=10)
+
     with _stage("rounds", timings):
         turns = rounds_mod.turns(msgs)
         rounds = rounds_mod.rounds(msgs, cfg.latency)
@@ -473,7 +540,7 @@ def audit(
 
     with _stage("words", timings):
         pronouns = words.pronoun_figures(msgs)
-        keywords = words.complaint_keywords(msgs, top=10)
+        keywords = keywords_job.result()
 
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)

@@ -94,3 +94,24 @@ def test_complaint_keywords_max_texts_keeps_the_most_frequent() -> None:
     rows = [("c1", "agent", "您好")] + [("c1", "customer", "物流太慢")] * 5 + [("c1", "customer", "掉色严重")]
     kw = complaint_keywords(make_messages(rows), top=5, max_texts=1)
     assert "掉色" not in set(kw["keyword"]) and "物流" in set(kw["keyword"])
+
+
+def test_segment_many_equals_jieba_lcut_text_by_text() -> None:
+    import jieba
+
+    from csaudit.metrics.words import _jieba, segment_many
+
+    _jieba()
+    texts = [
+        "我的订单号是123456789012，帮我看看",
+        "床垫158元能再少点吗\n我买两件",
+        "亲 在吗？？ iPhone15 pro 256G 有货吗",
+        "",
+        "   ",
+        "给我国际快递单号 SF1234-5678.9%",
+        "枕头发杭州要几天",
+        "枕头发杭州要几天，还有床垫发杭州要几天",
+        "😀😀 好的",
+        "C++ 和 c#、a.b_c 50% off",
+    ]
+    assert segment_many(texts) == [jieba.lcut(t) for t in texts]
