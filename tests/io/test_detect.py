@@ -49,7 +49,7 @@ def test_binary_garbage_never_raises():
 
 
 def test_detect_format_picks_the_most_confident_reader(caplog):
-    caplog.set_level("INFO")
+    caplog.set_level("DEBUG")
     raw = RawFile("a.txt", b"")
     assert detect.detect_format(raw, "buyer 2026-11-09 10:00:00\nhi\n") == "qianniu-text"
     assert detect.detect_format(raw, "2026年11月9日\n10:00:00\nhi\nbuyer\n") == "qianniu-web"
