@@ -69,8 +69,33 @@ def _header(sender: str, t: float, rnd: random.Random) -> str:
     return f"{sender}{time.strftime('%Y-%m-%d %H:%M:%S', lt)}"
 
 
-def generate(folder: Path, n: int = 1_000_000, seed: int = 7, encoding: str = "utf-8", days: int = 14) -> int:
-    """Write ``n`` messages of client text into ``folder`` (one file per agent and day); return n."""
+# common characters for the all-distinct mode: every message gets a unique tail of real CJK text
+_POOL = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
+    "而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好"
+    "应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道"
+)
+
+
+def _unique_tail(k: int, rnd: random.Random) -> str:
+    """A tail of CJK text that differs for every ``k`` (k written in base len(_POOL)) plus a random part."""
+    digits = []
+    while True:
+        k, r = divmod(k, len(_POOL))
+        digits.append(_POOL[r])
+        if k == 0:
+            break
+    return "，" + "".join(digits) + "".join(rnd.choice(_POOL) for _ in range(rnd.randint(2, 6)))
+
+
+def generate(
+    folder: Path, n: int = 1_000_000, seed: int = 7, encoding: str = "utf-8", days: int = 14, distinct: float = 0.25
+) -> int:
+    """Write ``n`` messages of client text into ``folder`` (one file per agent and day); return n.
+
+    ``distinct`` = share of messages given a unique CJK tail on top of the quick-reply mix; the default
+    0.25 gives ≈ 30 % distinct texts overall (DESIGN §8 "typical"); 1.0 makes every message text
+    different, the worst case for anything that works per distinct text."""
     rnd = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     per_file = max(1, n // (len(AGENTS) * days))
@@ -92,12 +117,11 @@ def generate(folder: Path, n: int = 1_000_000, seed: int = 7, encoding: str = "u
                     if k >= quota:
                         break
                     t += rnd.randint(1, 60)
-                    if k % 2 == 0:
-                        out.append(_header(buyer, t, rnd))
-                        out.append(_customer_text(rnd))
-                    else:
-                        out.append(_header(sender_agent, t, rnd))
-                        out.append(rnd.choice(QUICK))
+                    text = _customer_text(rnd) if k % 2 == 0 else rnd.choice(QUICK)
+                    if distinct and rnd.random() < distinct:
+                        text += _unique_tail(written + k, rnd)
+                    out.append(_header(buyer if k % 2 == 0 else sender_agent, t, rnd))
+                    out.append(text)
                     out.append("")
                     k += 1
                 if rnd.random() < 0.05:
@@ -140,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoding", default="utf-8", help="file encoding (utf-8 or gbk)")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs (best is reported)")
     ap.add_argument("--naive", action="store_true", help="also time the per-line loop parser")
+    ap.add_argument("--distinct", action="store_true", help="every message text different (default ≈ 30 %% distinct)")
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -148,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="csaudit-bench-") as tmp:
         folder = Path(tmp) / "chats"
         t0 = time.perf_counter()
-        n = generate(folder, args.n, encoding=args.encoding)
+        n = generate(folder, args.n, encoding=args.encoding, distinct=1.0 if args.distinct else 0.25)
         size = sum(p.stat().st_size for p in folder.iterdir())
         print(f"generated {n:,} messages in {len(list(folder.iterdir()))} files, {size / 1e6:.0f} MB "
               f"{args.encoding} ({time.perf_counter() - t0:.1f} s)")
