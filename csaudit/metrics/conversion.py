@@ -58,7 +58,7 @@ import pandas as pd
 
 from csaudit.config import ConversionConfig
 from csaudit.model import schema
-from csaudit.text import normalize_for_match, normalize_one
+from csaudit.text import normalize_one
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,9 @@ def _classify(messages: pd.DataFrame, conv: pd.DataFrame, codes: np.ndarray, ord
     if pattern is not None and cust.any():
         text = messages["text"][cust].astype("str").fillna("")
         t_codes, t_uniques = pd.factorize(text)
-        norm = normalize_for_match(pd.Series(t_uniques, dtype="str"))
+        from csaudit.metrics.lexicon import _to_list, normalize_many
+
+        norm = normalize_many(_to_list(t_uniques))  # = normalize_for_match, batched
         hit_u = np.fromiter((pattern.search(u) is not None for u in norm), dtype=bool, count=len(norm))
         hit = hit_u[t_codes] & before
     else:

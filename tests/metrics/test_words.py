@@ -115,3 +115,15 @@ def test_segment_many_equals_jieba_lcut_text_by_text() -> None:
         "C++ 和 c#、a.b_c 50% off",
     ]
     assert segment_many(texts) == [jieba.lcut(t) for t in texts]
+
+
+def test_segment_many_equals_jieba_lcut_on_sample_chats(sample_chats) -> None:
+    import jieba
+
+    from csaudit.metrics.lexicon import normalize_many
+    from csaudit.metrics.words import _jieba, segment_many
+
+    _jieba()
+    texts = normalize_many(sample_chats.messages["text"].dropna().unique().tolist())
+    assert len(texts) > 100
+    assert segment_many(texts) == [jieba.lcut(t) for t in texts]
