@@ -88,7 +88,7 @@ def build_tiny_audit(path: Path) -> Path:
         "agent": [A1, A2, A3], "n_conversations": [1, 1, 0], "n_customers": [1, 1, 0],
         "avg_response_s": [160.0, 10.0, None], "reply_rate": [1.0, 1.0, None], "within_3min_rate": [0.5, 1.0, None],
         "slow_rounds": [1, 0, 0], "negative_hits": [2, 1, 0], "qc_hits": [0, 0, 0], "critical_hits": [0, 1, 0],
-        "greeting_per100": [50.0, 0.0, None], "order_rate": [0.0, 1.0, None],
+        "greeting_per100": [50.0, 0.0, None], "order_conversion": [0.0, 1.0, None],
         "score_responsiveness": [70.0, 100.0, None], "score_politeness": [50.0, 0.0, None],
         "score_compliance": [55.0, 0.0, None], "score_sentiment": [20.0, 50.0, None], "score_conversion": [0.0, 100.0, None],
         "qa_score": [55.0, 0.0, None], "qa_score_critical_free": [55.0, 60.0, None], "rank": [1, 2, 3],

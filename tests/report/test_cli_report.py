@@ -13,7 +13,7 @@ import pytest
 
 import csaudit as ca
 from csaudit.report.html import esc
-from csaudit.report.views import agent_slug, fmt_value
+from csaudit.report.views import agent_slug, fmt_value, resolve_kpis
 
 from .conftest import PHONE, SCRIPT, Planted, Run
 
@@ -43,6 +43,7 @@ def test_all_outputs_exist(sample_report: Run) -> None:
         assert f'href="agents/{agent_slug(a)}.html"' in index
         assert (out / "notebooks" / f"{agent_slug(a)}.ipynb").exists()
     assert len(list((out / "agents").glob("*.html"))) == 8
+    assert "Needs response times and orders" not in index  # the sample has both: the scatter is drawn
     assert "8/8 agent reports ok" in sample_report.stdout
     # not a TTY: plain log lines, no progress bar
     assert "report 9/9 ok" in sample_report.stderr and "\r" not in sample_report.stderr
@@ -56,6 +57,10 @@ def test_each_report_shows_the_scorecard_values(sample_report: Run) -> None:
         html = body(sample_report.out / "agents" / f"{agent_slug(a)}.html")
         kpis = KPI_RE.findall(html)
         assert len(kpis) >= 10, a
+        # every headline KPI the scorecard has is shown (a renamed column would silently drop one)
+        shown_cols = {col for col, _, _ in kpis}
+        assert {col for _, col in resolve_kpis(agents.reset_index().columns)} <= shown_cols, a
+        assert {"order_conversion", "paid_conversion", "avg_response_s"} <= shown_cols, a
         for col, raw, shown in kpis:
             assert shown == fmt_value(col, row[col]), (a, col)
             if raw:
