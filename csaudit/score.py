@@ -141,12 +141,13 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     lex = h.loc[((h["side"] == "agent") & h["rule"].str.startswith("lexicon:")).to_numpy()]
     is_agent = (messages["role"] == "agent").to_numpy(dtype=bool)
     keep = is_agent | (messages["role"] == "customer").to_numpy(dtype=bool)
-    sp = messages.loc[keep, ["conversation_id", "message_id"]]
-    codes, uniq = pd.factorize(sp["conversation_id"])
+    keep_pos = np.flatnonzero(keep)  # speech rows, located by position (no copy of their ids/texts)
+    codes, uniq = pd.factorize(messages["conversation_id"].take(keep_pos))
     a = is_agent[keep]
     order = np.argsort(codes, kind="stable")  # a no-op when the table is sorted by conversation
     codes, a = codes[order], a[order]
-    mid = sp["message_id"]
+    order = keep_pos[order]  # message row of each (sorted) speech row
+    mid = messages["message_id"]
     n, m = len(uniq), len(codes)
 
     new_turn = np.ones(m, dtype=bool)
@@ -329,7 +330,7 @@ def hit_counts(hits: pd.DataFrame, qc_rules: Iterable[str] = (), aliases: dict[s
     agents = pd.Index(sorted(h["agent"].unique()), name="agent", dtype="str")
     out = pd.DataFrame(index=agents)
     out["qc_hits"] = qc.groupby("agent").size().reindex(agents, fill_value=0).astype("int64")
-    names = {r.removeprefix("qc:") for r in (*qc_rules, *aliases)} | {r.removeprefix("qc:") for r in qc["rule"]}
+    names = {r.removeprefix("qc:") for r in (*qc_rules, *aliases)} | {r.removeprefix("qc:") for r in qc["rule"].unique()}
     by_rule = qc.groupby(["rule", "agent"]).size()
     for r in sorted(names):
         key = f"qc:{r}"

@@ -722,9 +722,14 @@ def _isin(values: pd.Series, members: pd.Series) -> np.ndarray:
         return values.isin(members).to_numpy(dtype=bool)
 
 
-def _flags(speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] | list[str]) -> np.ndarray:
+def _flags(
+    speech: pd.DataFrame, hits: pd.DataFrame, categories: tuple[str, ...] | list[str], rows: np.ndarray
+) -> np.ndarray:
+    """For the speech rows at positions ``rows``: has the message an agent-side hit in ``categories``?
+    (Only those rows' ids are looked up: hashing every message id is the cost here.)"""
     sel = hits["category"].isin(list(categories)) & (hits["side"] == "agent")
-    return _isin(speech["message_id"], hits.loc[sel, "message_id"])
+    ids = pd.Series(speech["message_id"].array.take(rows))
+    return _isin(ids, hits.loc[sel, "message_id"])
 
 
 def _evidence(speech: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> pd.DataFrame:
@@ -747,7 +752,7 @@ def first_reply(
     first_turn = pd.Series(turn).groupby(conv).transform("min").to_numpy()
     in_first = turn == first_turn
     rows, conv_f = ag[in_first], conv[in_first]
-    flag = _flags(speech, hits, categories)[rows]
+    flag = _flags(speech, hits, categories, rows)
     ok = pd.Series(flag).groupby(conv_f, sort=False).any()
     head = np.unique(conv_f, return_index=True)[1]
     return _evidence(speech, rows[np.sort(head)], ok.reindex(conv_f[np.sort(head)]).to_numpy(dtype=bool))
@@ -765,7 +770,8 @@ def closing_check(
     ag = np.flatnonzero(speech["is_agent"].to_numpy())
     conv = speech["conv"].to_numpy()[ag]
     tail = speech["from_end"].to_numpy()[ag] < last_n
-    flag = _flags(speech, hits, categories)[ag] & tail
+    flag = np.zeros(len(ag), dtype=bool)
+    flag[tail] = _flags(speech, hits, categories, ag[tail])
     ok = pd.Series(flag).groupby(conv, sort=False).any()
     last_idx = len(conv) - 1 - np.unique(conv[::-1], return_index=True)[1]
     last_idx = np.sort(last_idx)
@@ -773,7 +779,11 @@ def closing_check(
 
 
 def politeness(
-    messages: pd.DataFrame, hits: pd.DataFrame, lexicon: Lexicon | None = None, closing_last_n: int = 10
+    messages: pd.DataFrame,
+    hits: pd.DataFrame,
+    lexicon: Lexicon | None = None,
+    closing_last_n: int = 10,
+    speech: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Politeness and negative-phrase figures per agent (one row per agent with agent messages).
 
@@ -792,6 +802,8 @@ def politeness(
     * ``<category>_hits`` — count for every negative category, and for every customer-side category
       (``repeated_hits``, ``escalation_hits``: customer messages in conversations whose primary agent
       is this agent).
+
+    ``speech``: :func:`agent_turns` of ``messages`` when the caller already has it (computed otherwise).
     """
     lexicon = lexicon or Lexicon.load()
     cols = ["message_id", "agent", "rule", "category", "severity", "side"]
@@ -808,7 +820,8 @@ def politeness(
 
     for cat in POLITENESS_RATE_CATEGORIES:
         res[f"{cat}_per100"] = 100.0 * count(cat) / res["n_agent_messages"]
-    speech = agent_turns(messages)
+    if speech is None:
+        speech = agent_turns(messages)
     fr = first_reply(speech, lex, ("greeting",))
     res["first_reply_greeting_rate"] = fr.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
     cl = closing_check(speech, lex, closing_last_n)

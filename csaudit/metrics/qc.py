@@ -151,7 +151,9 @@ def no_apology_after_wait(
     rep["agent_seq"] = rep["agent_seq"].astype("int64")
     cats = _settings(config, "apology_categories", ["apology"])
     apol_ids = hits.loc[hits["category"].isin(cats) & (hits["side"] == "agent"), "message_id"]
-    is_apol = speech["is_agent"].to_numpy() & _isin(speech["message_id"], apol_ids)
+    is_ag = speech["is_agent"].to_numpy()
+    is_apol = np.zeros(len(speech), dtype=bool)
+    is_apol[is_ag] = _isin(speech["message_id"][is_ag], apol_ids)  # only agent ids looked up
     apol = speech.loc[is_apol, ["conversation_id", "agent_seq"]]
     apol = apol.assign(conversation_id=apol["conversation_id"].astype("str"), apology_seq=apol["agent_seq"])
     rep = rep.sort_values("agent_seq", kind="stable")
@@ -195,12 +197,17 @@ def no_closing(speech: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.D
 
 
 def qc_hits(
-    messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config | None = None
+    messages: pd.DataFrame,
+    rounds: pd.DataFrame,
+    hits: pd.DataFrame,
+    config: Config | None = None,
+    speech: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """All QC findings (``RULES``) as HITS rows, ordered by conversation then time.
 
     ``messages``: MESSAGES sorted by conversation then time; ``rounds``: ROUNDS; ``hits``: the lexicon
-    hits of :func:`csaudit.metrics.lexicon.find_hits` on the same messages.
+    hits of :func:`csaudit.metrics.lexicon.find_hits` on the same messages; ``speech``:
+    :func:`csaudit.metrics.lexicon.agent_turns` of ``messages`` when the caller already has it.
     """
     config = config or Config()
     tz = _tz(messages)
@@ -210,7 +217,8 @@ def qc_hits(
         log.warning("qc.disabled_rules: unknown rule(s) %s", sorted(unknown))
     if not len(messages):
         return schema.empty("hits", tz)
-    speech = agent_turns(messages)
+    if speech is None:
+        speech = agent_turns(messages)
     parts = []
     if "no_greeting_first_reply" not in disabled:
         parts.append(_rows(no_greeting_first_reply(speech, hits, config), "no_greeting_first_reply", tz))
