@@ -137,8 +137,11 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     ``score.apology_categories`` hit at or after the first such reply.
     """
     sc = config.score
-    h = hits[["rule", "side", "category", "message_id", "conversation_id", "ts"]]  # never copy the texts
-    lex = h.loc[((h["side"] == "agent") & h["rule"].str.startswith("lexicon:")).to_numpy()]
+    # agent-side lexicon hits, as a row mask: copying them (≈ 600k rows per 1M messages) costs ≈ 180 MB
+    lex = ((hits["side"] == "agent") & hits["rule"].str.startswith("lexicon:")).to_numpy(dtype=bool, na_value=False)
+
+    def lex_in(cats: Iterable[str]) -> np.ndarray:
+        return lex & _mask_cat(hits, cats).to_numpy(dtype=bool, na_value=False)
     is_agent = (messages["role"] == "agent").to_numpy(dtype=bool)
     keep = is_agent | (messages["role"] == "customer").to_numpy(dtype=bool)
     keep_pos = np.flatnonzero(keep)  # speech rows, located by position (no copy of their ids/texts)
@@ -158,8 +161,8 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     first_turn = np.full(n, big, dtype=np.int64)
     ft = pd.Series(turn[a]).groupby(codes[a]).min()
     first_turn[ft.index.to_numpy()] = ft.to_numpy()
-    greet = lex.loc[_mask_cat(lex, sc.greeting_categories).to_numpy(), "message_id"].dropna().unique()
-    close = lex.loc[_mask_cat(lex, sc.closing_categories).to_numpy(), "message_id"].dropna().unique()
+    greet = hits.loc[lex_in(sc.greeting_categories), "message_id"].dropna().unique()
+    close = hits.loc[lex_in(sc.closing_categories), "message_id"].dropna().unique()
     in_first = a & (turn == first_turn[codes])
     size = np.bincount(codes, minlength=n)
     start = np.cumsum(size) - size
@@ -182,9 +185,9 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
         fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
         first_slow[fs.index.to_numpy()] = fs.to_numpy()
     needed = first_slow != _NAT
-    apol = lex.loc[_mask_cat(lex, sc.apology_categories).to_numpy()]
-    ac = _lookup(keys, apol["conversation_id"])
-    at = _ns(apol["ts"])
+    apol = lex_in(sc.apology_categories)
+    ac = _lookup(keys, hits.loc[apol, "conversation_id"])
+    at = _ns(hits.loc[apol, "ts"])
     good = (ac >= 0) & (at != _NAT)
     good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
     apology_ok = np.bincount(ac[good], minlength=n) > 0
