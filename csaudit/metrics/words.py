@@ -186,11 +186,12 @@ def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> p
     counts[:, 2] = wo.to_numpy()
     ambiguous = np.flatnonzero(norm.str.contains(_AMBIGUOUS, regex=True).to_numpy(dtype=bool))
     if len(ambiguous):
-        jieba = _jieba()
+        _jieba()
         if lexicon is not None:
             add_lexicon_words(lexicon)
-        for i in ambiguous.tolist():
-            counts[i] = _pronoun_counts(jieba.lcut(norm.iat[i]))
+        amb = ambiguous.tolist()
+        for i, toks in zip(amb, segment_many([norm.iat[i] for i in amb]), strict=True):
+            counts[i] = _pronoun_counts(toks)
     per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
     df = pd.DataFrame(per_row, columns=["nin_count", "ni_count", "wo_count", "we_count"])
     df["agent"] = ag["agent"].to_numpy()
