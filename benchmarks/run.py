@@ -136,13 +136,18 @@ def stage_audit(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]
         "stages_s": stages,
         "read_plus_audit_s_per_million": per_million,
         "peak_rss_mb": _peak_rss_mb(),
+        # forked workers (word figures, sentiment): RSS of the largest, pages shared with this process included
+        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     print(
         f"audit:     {t.wall:.2f} s (CPU {t.cpu:.2f} s); read + audit = {per_million:.2f} s per million messages"
     )
     for name, sec in stages.items():
         print(f"  {name:<14} {sec:7.2f} s")
-    print(f"  peak RSS so far {out['peak_rss_mb']:.0f} MB")
+    print(
+        f"  peak RSS so far {out['peak_rss_mb']:.0f} MB "
+        f"(largest forked worker {out['children_peak_rss_mb']:.0f} MB, mostly pages shared with this process)"
+    )
     return out
 
 

@@ -384,16 +384,18 @@ def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-#: compute the complaint keywords in a forked process while the other stages run here, for audits of
-#: at least :data:`PARALLEL_MIN_MESSAGES` messages. Off by default: on the 2-vCPU benchmark machine two
-#: busy processes each run at half speed (a pure-Python spin loop: 1.0 s alone, 1.9 s each when two
-#: run at once), so the fork only added ≈ 0.5 s of CPU (1M messages: audit 12.0 s forked vs 10.6 s
-#: in one process). Turn on where the second core is real.
-KEYWORDS_IN_WORKER = False
+#: compute the word figures (pronouns, complaint keywords: jieba, pure Python, ≈ 6 s per 1M typical
+#: messages) in a forked
+#: process while the other stages run here, for audits of at least :data:`PARALLEL_MIN_MESSAGES`
+#: messages. Measured on the 2-core benchmark machine, 1M messages (≈ 30 % distinct), quiet machine:
+#: audit 9.7–10.1 s with the worker vs 13.4 s without; the parent's peak RSS drops (jieba's dictionary
+#: lives in the worker: 1.35 GB vs 1.46 GB) but parent + worker private memory peaks at ≈ 1.68 GB.
+#: When the other core is busy the worker only adds ≈ 0.5 s of CPU. Set False to trade time for memory.
+KEYWORDS_IN_WORKER = True
 #: forking and loading jieba in the worker cost ≈ 1 s: never worth it below this many messages
 PARALLEL_MIN_MESSAGES = 200_000
 #: seconds to wait for the forked keywords worker before computing the keywords here instead
-FORK_TIMEOUT_S = 600.0
+FORK_TIMEOUT_S = 180.0
 
 _FORK_JOB: tuple[Any, tuple[Any, ...], dict[str, Any]] | None = None  # inherited by the forked worker
 
@@ -520,9 +522,9 @@ def audit(
         ords = ords.reset_index(drop=True)
         log.info("audit: %d messages, %d conversations, %d orders", len(msgs), msgs["conversation_id"].nunique(), len(ords))
 
-    # complaint keywords (jieba, pure Python) only need the prepared messages: on the second core
+    # the jieba figures (pure Python) only need the prepared messages: on the second core
     parallel = KEYWORDS_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
-    keywords_job = _Background(words.complaint_keywords, msgs, parallel=parallel, top=10)
+    words_job = _Background(words.word_figures, msgs, parallel=parallel, top=10)
 
     with _stage("rounds", timings):
         turns = rounds_mod.turns(msgs)
@@ -553,8 +555,7 @@ def audit(
         conv_sent = sentiment.conversation_sentiment(msgs, cfg.sentiment)
 
     with _stage("words", timings):
-        pronouns = words.pronoun_figures(msgs)
-        keywords = keywords_job.result()
+        pronouns, keywords = words_job.result()
 
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)

@@ -464,14 +464,16 @@ def test_message_order_kept_when_grouped_and_sorted_otherwise():
     assert fixed.loc[fixed["ts"].notna(), "message_id"].tolist() == ["m003", "m000", "m002"]
 
 
-def test_keywords_in_forked_worker_equal_in_process(sample_chats):
-    """The forked keywords worker (KEYWORDS_IN_WORKER) returns exactly what the in-process call does."""
+def test_word_figures_in_forked_worker_equal_in_process(sample_chats):
+    """The forked word-figures worker (KEYWORDS_IN_WORKER) returns exactly what the in-process call does."""
     import csaudit.audit as audit_mod
     from csaudit.metrics import words
 
     msgs = sample_chats.messages
-    here = words.complaint_keywords(msgs, top=10)
-    assert len(here) > 0
-    job = audit_mod._Background(words.complaint_keywords, msgs, parallel=True, top=10)
+    pronouns, keywords = words.word_figures(msgs, top=10)
+    assert len(pronouns) > 0 and len(keywords) > 0
+    job = audit_mod._Background(words.word_figures, msgs, parallel=True, top=10)
     assert job._async is not None  # really forked
-    pd.testing.assert_frame_equal(job.result(), here, check_exact=True)
+    got_p, got_k = job.result()
+    pd.testing.assert_frame_equal(got_p, pronouns, check_exact=True)
+    pd.testing.assert_frame_equal(got_k, keywords, check_exact=True)

@@ -319,3 +319,11 @@ def complaint_keywords(
         return empty
     out = pd.DataFrame(rows, columns=["agent", "keyword", "weight"])
     return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
+
+
+def word_figures(
+    messages: pd.DataFrame, top: int = 10, lexicon: Lexicon | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(pronoun_figures(messages, lexicon), complaint_keywords(messages, top, lexicon=lexicon))``:
+    everything that needs jieba, in one call (so one process loads its dictionary)."""
+    return pronoun_figures(messages, lexicon), complaint_keywords(messages, top=top, lexicon=lexicon)
