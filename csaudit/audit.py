@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 import types
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -424,6 +425,7 @@ class _Background:
         try:
             _FORK_JOB = self._call
             self._pool = multiprocessing.get_context("fork").Pool(1)
+            weakref.finalize(self, self._pool.terminate)  # a stage failed before result(): no stray worker
             self._async = self._pool.apply_async(_forked_job)
         except Exception as exc:  # pragma: no cover - platform without fork, resource limits
             log.info("audit: no forked worker (%s): computing here", exc)
