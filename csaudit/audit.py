@@ -120,23 +120,7 @@ def load_config(config: str | Path | None = None, preset: str | None = None) -> 
     or, with both, the file's settings applied on top of ``preset`` (the file may not name another one)."""
     if config is None:
         return Config.preset(preset) if preset else Config()
-    if preset is None:
-        return Config.load(config)
-    import tomllib
-
-    path = Path(config)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-    named = data.pop("preset", preset)
-    if named != preset:
-        raise ValueError(f"{path}: names preset {named!r} but --preset {preset!r} was given")
-    cfg = Config.preset(preset).updated(data, where=str(path))
-    cfg.base_dir = str(path.parent.resolve())
-    return cfg
+    return Config.load(config, preset=preset)
 
 
 # --------------------------------------------------------------------------------------------

@@ -238,8 +238,11 @@ class Config:
         return cls().updated(data)
 
     @classmethod
-    def load(cls, path: str | Path) -> Config:
-        """Read a ``csaudit.toml``: an optional ``preset = ...`` then section overrides."""
+    def load(cls, path: str | Path, preset: str | None = None) -> Config:
+        """Read a ``csaudit.toml``: an optional ``preset = ...`` then section overrides.
+
+        ``preset`` (e.g. from ``--preset``) is the base when the file names none; a file naming a
+        different preset is an error rather than a silent choice between the two."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -247,8 +250,10 @@ class Config:
             raise FileNotFoundError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"{path}: not valid TOML: {exc}") from None
-        base = cls.preset(data.pop("preset", "taobao"))
-        cfg = base.updated(data, where=str(path))
+        named = data.pop("preset", preset or "taobao")
+        if preset is not None and named != preset:
+            raise ValueError(f"{path}: names preset {named!r} but --preset {preset!r} was given")
+        cfg = cls.preset(named).updated(data, where=str(path))
         cfg.base_dir = str(path.parent.resolve())
         return cfg
 
