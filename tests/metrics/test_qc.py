@@ -75,7 +75,7 @@ def test_no_greeting_first_reply() -> None:
     assert rules_of(q, "no_greeting_first_reply") == ["m5"]  # c1 fine, c2 flagged, c3 has no agent
     row = q.loc[q["rule"] == "qc:no_greeting_first_reply"].iloc[0]
     assert row["text"] == "在的" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
-    assert row["category"] == "greeting" and row["side"] == "agent" and pd.isna(row["term"])
+    assert row["category"] == "no_greeting" and row["side"] == "agent" and pd.isna(row["term"])
     assert (
         pd.isna(row["start"]) and row["suggestion"] == rule_specs()["no_greeting_first_reply"]["suggestion"]
     )
