@@ -526,6 +526,7 @@ def audit(
         lex_hits = lexicon.find_hits(msgs, lex)
         speech = lexicon.agent_turns(msgs)  # shared by politeness and QC
         polite = lexicon.politeness(msgs, lex_hits, lex, closing_last_n=cfg.qc.closing_last_n, speech=speech)
+        polite = polite.drop(columns="n_agent_messages")  # the scorecard has it as latency's n_agent_msgs
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)

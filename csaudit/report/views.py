@@ -487,7 +487,7 @@ class AgentReport:
             self.previous = rdata.read_table(previous_audit_dir, "agents")
         self.team_median = agents.select_dtypes("number").median()
         activity = [] if self.row is None else [
-            self.row.get(c) for c in ("n_conversations", "n_agent_messages", "n_rounds") if c in self.row.index]
+            self.row.get(c) for c in ("n_conversations", "n_agent_msgs", "n_rounds") if c in self.row.index]
         if self.row is not None and not activity:
             activity = [len(self.data.conversations)]
         # no chats in the period: not in the scorecard, or no conversation, message or round of its own
