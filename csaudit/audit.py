@@ -510,7 +510,8 @@ def audit(
 
     # the jieba figures (pure Python) only need the prepared messages: on the second core
     parallel = KEYWORDS_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
-    words_job = _Background(words.word_figures, msgs, parallel=parallel, top=10)
+    lex = lexicon.Lexicon.load(cfg)  # the shop's own terms reach jieba's dictionary too
+    words_job = _Background(words.word_figures, msgs, parallel=parallel, top=10, lexicon=lex)
 
     with _stage("rounds", timings):
         turns = rounds_mod.turns(msgs)
@@ -522,7 +523,6 @@ def audit(
         unreplied = latency.unreplied(rounds, msgs)
 
     with _stage("lexicon", timings):
-        lex = lexicon.Lexicon.load(cfg)
         lex_hits = lexicon.find_hits(msgs, lex)
         speech = lexicon.agent_turns(msgs)  # shared by politeness and QC
         polite = lexicon.politeness(msgs, lex_hits, lex, closing_last_n=cfg.qc.closing_last_n, speech=speech)
