@@ -102,6 +102,10 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         rej.parent.mkdir(parents=True, exist_ok=True)
         chats.rejects.to_csv(rej, index=False)
         print(f"rejects written to {rej}")
+    if chats.messages.empty:
+        # nothing readable at all is a failure for a scheduler; some bad files among good ones is not
+        print("csaudit ingest: error: no chat messages could be read from the given paths", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -45,3 +45,11 @@ def test_ingest_forced_format_and_encoding(tmp_path, capsys):
     p.write_bytes("buyer 2026-11-09 10:00:00\n你好\n".encode("gbk"))
     assert main(["ingest", str(p), "--format", "qianniu-text", "--encoding", "gbk"]) == 0
     assert "[qianniu-text, gbk]" in capsys.readouterr().out
+
+
+def test_ingest_of_nothing_readable_exits_2_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "garbage.txt"
+    bad.write_bytes(b"\x00\x01\x02 not a chat \xff\xfe")
+    assert main(["ingest", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "no chat messages could be read" in err and "Traceback" not in err
