@@ -16,7 +16,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # zero-width space/joiners, word joiner, BOM, LRM/RLM, bidi embeddings/overrides/isolates, soft hyphen
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
@@ -32,6 +35,47 @@ def clean_one(text: str) -> str:
     return _TRAILING_WS.sub("", text)
 
 
+# the same classes for RE2 (Arrow): no look-ahead, so the line end is captured and put back
+_INVISIBLE_RE2 = "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]"
+_TRAILING_WS_RE2 = "[ \t\u3000]+(\n|$)"
+_NEEDS_CLEAN_RE2 = "\r|" + _INVISIBLE_RE2 + "|" + _TRAILING_WS_RE2
+
+
+def _nfc_changes(arr: pa.Array) -> np.ndarray:
+    """Boolean mask of the strings NFC (Arrow's utf8proc) would change. Used only as a detector:
+    the flagged strings are normalised by :mod:`unicodedata`, exactly as :func:`clean_one` does."""
+    return pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def clean_arrow(arr: pa.Array) -> pa.Array:
+    """:func:`clean_one` of every string of an Arrow string array (nulls stay null), vectorised.
+
+    Only strings that need it are touched: CR, invisible marks or trailing blanks (one RE2 scan)
+    or not in NFC (one utf8proc pass). Those get CRLF/CR → LF and mark removal by Arrow kernels;
+    the few whose NFC differs are normalised by :mod:`unicodedata` (same Unicode version as
+    :func:`clean_one`); then trailing blanks are trimmed. Same result as :func:`clean_one`.
+    """
+    if len(arr) == 0:
+        return arr
+    need = pc.match_substring_regex(arr, _NEEDS_CLEAN_RE2).fill_null(False).to_numpy(zero_copy_only=False)
+    need |= _nfc_changes(arr)
+    idx = np.flatnonzero(need)
+    if len(idx) == 0:
+        return arr
+    sub = arr.take(pa.array(idx))
+    sub = pc.replace_substring(sub, "\r\n", "\n")
+    sub = pc.replace_substring(sub, "\r", "\n")
+    sub = pc.replace_substring_regex(sub, _INVISIBLE_RE2, "")
+    nfc = np.flatnonzero(_nfc_changes(sub))
+    if len(nfc):
+        vals = sub.to_pylist()
+        for i in nfc:
+            vals[i] = unicodedata.normalize("NFC", vals[i])
+        sub = pa.array(vals, type=pa.string())
+    sub = pc.replace_substring_regex(sub, _TRAILING_WS_RE2, "\\1")
+    return pc.replace_with_mask(arr, pa.array(need), sub)
+
+
 def _map_distinct(s: pd.Series, fn) -> pd.Series:
     """Apply ``fn`` once per distinct non-missing value of ``s``."""
     if len(s) == 0:
@@ -43,8 +87,17 @@ def _map_distinct(s: pd.Series, fn) -> pd.Series:
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    """Stored form of message text (NFC, LF line ends, no invisible marks)."""
-    return _map_distinct(s, clean_one)
+    """Stored form of message text (NFC, LF line ends, no invisible marks); :func:`clean_one` of
+    each value, computed once per distinct value with Arrow kernels (:func:`clean_arrow`)."""
+    if len(s) == 0:
+        return s.astype("str")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    try:
+        arr = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    except (pa.ArrowException, UnicodeEncodeError):  # e.g. lone surrogates: not valid UTF-8
+        return _map_distinct(s, clean_one)
+    cleaned = pd.Index(clean_arrow(arr).to_pandas(), dtype="str")
+    return pd.Series(cleaned.take(codes, allow_fill=True, fill_value=None), index=s.index, dtype="str")
 
 
 @lru_cache(maxsize=1)

@@ -50,7 +50,7 @@ from csaudit.io.detect import decode, detect_format
 from csaudit.model import schema
 from csaudit.model.roles import _arrow, assign_roles, derive_parties
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
-from csaudit.text import clean_text
+from csaudit.text import clean_arrow
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,6 @@ READ_THREADS = min(4, os.cpu_count() or 1)
 """Files are parsed by this many threads (Arrow and numpy kernels release the GIL)."""
 TABLE_EXTENSIONS = (".csv", ".tsv", ".xlsx")
 
-_NEEDS_CLEAN = (
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\r]|[ \t\u3000]+(\n|$)"
-)
 _ORDER_ID = re.compile(r"订单号|订单编号|order[ _]?id|order[ _]?no", re.IGNORECASE)
 _CHAT_TEXT = re.compile(r"内容|消息|text|content|发送人|sender", re.IGNORECASE)
 
@@ -343,19 +340,19 @@ def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Cleaned texts (a categorical: later steps work per distinct text) and a stable uint64 hash
     of each row's text, computed once per distinct text."""
     codes, uniq = pd.factorize(texts.fillna(""))
-    u = pd.Series(uniq, dtype="str")
-    if len(u):
-        arr = _arrow(u)
-        flag = pc.match_substring_regex(arr, _NEEDS_CLEAN).to_numpy(zero_copy_only=False)
-        flag |= pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).to_numpy(zero_copy_only=False)
-        if flag.any():
-            u = u.copy()
-            u[flag] = clean_text(u[flag]).to_numpy()
-    ucodes, names = pd.factorize(u)  # cleaning can make two raw texts equal
-    hashes = hash_strings(np.asarray(names, dtype=object))[ucodes] if len(u) else np.zeros(0, np.uint64)
-    cat = pd.Categorical.from_codes(ucodes[codes] if len(codes) else codes, categories=pd.Index(names, dtype="str"))
-    cleaned = pd.Series(cat, index=texts.index)
-    return cleaned, hashes[codes] if len(codes) else np.zeros(0, np.uint64)
+    if len(uniq) == 0:
+        cat = pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str"))
+        return pd.Series(cat, index=texts.index), np.zeros(0, np.uint64)
+    arr = _arrow(pd.Series(uniq, dtype="str"))
+    cleaned = clean_arrow(arr)
+    if cleaned is arr:  # nothing needed cleaning: the distinct values stay distinct
+        names = pd.Index(uniq, dtype="str")
+    else:  # cleaning can make two raw texts equal
+        ucodes, names = pd.factorize(pd.Series(cleaned.to_pandas(), dtype="str"))
+        codes = ucodes[codes]
+    hashes = hash_strings(np.asarray(names, dtype=object))
+    cat = pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype="str"), validate=False)
+    return pd.Series(cat, index=texts.index), hashes[codes]
 
 
 def _clean_names(s: pd.Series) -> pd.Series:
@@ -365,13 +362,7 @@ def _clean_names(s: pd.Series) -> pd.Series:
     codes, uniq = pd.factorize(s)
     arr = pa.array(np.asarray(uniq, dtype=object), type=pa.string())
     if len(arr):
-        flag = pc.match_substring_regex(arr, _NEEDS_CLEAN).to_numpy(zero_copy_only=False)
-        flag |= pc.not_equal(pc.utf8_normalize(arr, "NFC"), arr).to_numpy(zero_copy_only=False)
-        if flag.any():
-            u = pd.Series(arr.to_pandas(), dtype="str")
-            u[flag] = clean_text(u[flag]).to_numpy()
-            arr = pa.array(u.to_numpy(dtype=object), type=pa.string())
-        arr = pc.utf8_trim_whitespace(arr)
+        arr = pc.utf8_trim_whitespace(clean_arrow(arr))
     ucodes, names = pd.factorize(pd.Series(arr.to_pandas(), dtype="str"))
     ucodes = np.append(ucodes, -1)
     new = ucodes[np.where(codes >= 0, codes, len(ucodes) - 1)]
