@@ -40,6 +40,16 @@ _INVISIBLE_RE2 = "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u0
 _TRAILING_WS_RE2 = "[ \t\u3000]+(\n|$)"
 _NEEDS_CLEAN_RE2 = "\r|" + _INVISIBLE_RE2 + "|" + _TRAILING_WS_RE2
 
+NFC_SAFE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x02FF), (0x2002, 0x20CF), (0x2100, 0x2125), (0x2127, 0x2129), (0x212C, 0x2328),
+    (0x232B, 0x2ADB), (0x2ADD, 0x2BFF), (0x3000, 0x3029), (0x3030, 0x3098), (0x309B, 0x30FF),
+    (0x4E00, 0x9FFF), (0xFF00, 0xFFEF), (0x1F000, 0x1FAFF),
+)
+"""Code points that are unchanged by NFC, have combining class 0 and never compose with a
+preceding character (checked against :mod:`unicodedata` in the tests): a string made only of
+these is already NFC, so it is not passed to the (slower) NFC detector."""
+_MAYBE_NOT_NFC_RE2 = "[^" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in NFC_SAFE_RANGES) + "]"
+
 
 def _nfc_changes(arr: pa.Array) -> np.ndarray:
     """Boolean mask of the strings NFC (Arrow's utf8proc) would change. Used only as a detector:
@@ -50,18 +60,26 @@ def _nfc_changes(arr: pa.Array) -> np.ndarray:
 def clean_arrow(arr: pa.Array) -> pa.Array:
     """:func:`clean_one` of every string of an Arrow string array (nulls stay null), vectorised.
 
-    Only strings that need it are touched: CR, invisible marks or trailing blanks (one RE2 scan)
-    or not in NFC (one utf8proc pass). Those get CRLF/CR → LF and mark removal by Arrow kernels;
+    Only strings that need it are touched: CR, invisible marks or trailing blanks (one RE2 scan,
+    which also picks the strings with a character outside :data:`NFC_SAFE_RANGES`) or not in NFC
+    (utf8proc, on those picked strings only). Those get CRLF/CR → LF and mark removal by Arrow kernels;
     the few whose NFC differs are normalised by :mod:`unicodedata` (same Unicode version as
     :func:`clean_one`); then trailing blanks are trimmed. Same result as :func:`clean_one`.
     """
     if len(arr) == 0:
         return arr
-    need = pc.match_substring_regex(arr, _NEEDS_CLEAN_RE2).fill_null(False).to_numpy(zero_copy_only=False)
-    need |= _nfc_changes(arr)
-    idx = np.flatnonzero(need)
+    cand = pc.match_substring_regex(arr, _NEEDS_CLEAN_RE2 + "|" + _MAYBE_NOT_NFC_RE2)
+    idx = np.flatnonzero(cand.fill_null(False).to_numpy(zero_copy_only=False))
     if len(idx) == 0:
         return arr
+    sub = arr.take(pa.array(idx))
+    need_sub = pc.match_substring_regex(sub, _NEEDS_CLEAN_RE2).fill_null(False).to_numpy(zero_copy_only=False)
+    need_sub |= _nfc_changes(sub)
+    idx = idx[need_sub]
+    if len(idx) == 0:
+        return arr
+    need = np.zeros(len(arr), dtype=bool)
+    need[idx] = True
     sub = arr.take(pa.array(idx))
     sub = pc.replace_substring(sub, "\r\n", "\n")
     sub = pc.replace_substring(sub, "\r", "\n")
