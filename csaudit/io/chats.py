@@ -373,7 +373,11 @@ def _materialise(s: pd.Series) -> pd.Series:
     """A categorical of strings → ``str`` via one Arrow take (≈ 4x faster than ``astype``)."""
     if not isinstance(s.dtype, pd.CategoricalDtype):
         return s
-    cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.string())
+    idx = s.cat.categories
+    if idx.dtype == "str" and len(idx):  # Arrow-backed already: no round trip through Python objects
+        cats = _arrow(pd.Series(idx, copy=False))
+    else:
+        cats = pa.array(np.asarray(idx, dtype=object), type=pa.string())
     codes = s.cat.codes.to_numpy()
     taken = cats.take(pa.array(codes, mask=codes < 0)) if len(cats) else pa.nulls(len(s), pa.string())
     return pd.Series(taken.to_pandas(), index=s.index, dtype="str")
