@@ -30,11 +30,11 @@ test: $(STAMP)
 	      || echo "could not install chromium: the browser test will be skipped"; \
 	  else echo "chromium/chromedriver missing and not root: the browser test will be skipped"; fi; \
 	fi
-	$(VENV)/bin/ruff check csaudit tests benchmarks
+	$(VENV)/bin/ruff check csaudit tests benchmarks notebooks
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check csaudit tests benchmarks
+	$(VENV)/bin/ruff check csaudit tests benchmarks notebooks
 
 ## bench: one command, prints ratios against the naive approach
 bench: $(STAMP)
