@@ -11,51 +11,7 @@ from hypothesis import strategies as st
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
 from csaudit.model.rounds import in_service_hours, message_rounds, rounds, transfer_sources, turns
-
-TZ = "Asia/Shanghai"
-A = "云栖家居:阿青"
-B = "云栖家居:小白"
-
-
-def msgs(rows, conv="c1", customer="买家1", day="2026-11-10"):
-    """rows: (role, agent, "HH:MM:SS" or None or full timestamp, text)."""
-    recs = []
-    for i, (role, agent, t, text) in enumerate(rows):
-        if t is None:
-            ts = pd.NaT
-        elif len(t) <= 8:
-            ts = pd.Timestamp(f"{day} {t}", tz=TZ)
-        else:
-            ts = pd.Timestamp(t, tz=TZ)
-        recs.append(
-            {
-                "message_id": f"{conv}-{i}",
-                "conversation_id": conv,
-                "shop": "云栖家居",
-                "customer": customer,
-                "sender": agent or customer,
-                "agent": agent,
-                "role": role,
-                "ts": ts,
-                "text": text,
-                "source": "t.txt",
-                "line": i + 1,
-            }
-        )
-    return schema.conform(pd.DataFrame(recs), "messages")
-
-
-def cat(*frames):
-    return schema.conform(pd.concat(frames, ignore_index=True), "messages")
-
-
-WORKED = [
-    ("customer", None, "10:10:15", "在吗"),
-    ("customer", None, "10:15:20", "这个沙发有灰色吗"),
-    ("agent", A, "10:18:10", "亲，有的"),
-    ("customer", None, "10:18:30", "几天发货"),
-    ("agent", A, "10:19:00", "48小时内发货哦"),
-]
+from tests.chat_builders import TZ, WORKED, A, B, cat, msgs  # noqa: F401
 
 
 def test_design_worked_examples():
