@@ -20,7 +20,7 @@ from csaudit.metrics.latency import (
     unreplied,
 )
 from csaudit.model.rounds import rounds
-from tests.chat_builders import TZ, WORKED, A, B, cat, msgs  # noqa: F401
+from tests.chat_builders import TZ, WORKED, A, B, cat, msgs
 
 
 def test_rate_column_names():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
 from csaudit.model.rounds import in_service_hours, message_rounds, rounds, transfer_sources, turns
-from tests.chat_builders import TZ, WORKED, A, B, cat, msgs  # noqa: F401
+from tests.chat_builders import TZ, WORKED, A, B, cat, msgs
 
 
 def test_design_worked_examples():
