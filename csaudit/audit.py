@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit import __version__
+from csaudit.arrays import NAT, first_per_group, lookup, ts_ns
 from csaudit.config import Config
 
 log = logging.getLogger(__name__)
@@ -262,17 +263,6 @@ def _release_arrow_memory() -> None:
         pa.default_memory_pool().release_unused()
 
 
-def _first_per_code(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """Row position of the first ``mask`` row of each code (codes sorted ascending); -1 where none."""
-    pos = np.flatnonzero(mask)
-    out = np.full(n, -1, dtype=np.int64)
-    if len(pos):
-        c = codes[pos]
-        keep = np.r_[True, c[1:] != c[:-1]]
-        out[c[keep]] = pos[keep]
-    return out
-
-
 def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
     """``s`` at positions ``pos`` (-1 → NA), as a plain str Series."""
     out = pd.Series(s.array.take(pos, allow_fill=True), dtype="str")
@@ -288,7 +278,6 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     of first message ("" when none); ``start``/``end`` = first/last timestamp; ``n_customer``/``n_agent``
     = customer-role / agent-role messages; ``n_rounds`` = 首问首答 rounds. Vectorised (no per-conversation
     Python work except joining the accounts of conversations with a transfer)."""
-    from csaudit.score import _NAT, _lookup, _ns
 
     codes, uniq = pd.factorize(messages["conversation_id"])
     if len(codes) > 1 and (np.diff(codes) < 0).any():  # conversations not contiguous: group them, stably
@@ -302,19 +291,19 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     has_acc = messages["agent"].notna().to_numpy()
 
     tz = messages["ts"].dt.tz
-    ns = _ns(messages["ts"])
+    ns = ts_ns(messages["ts"])
     big = np.iinfo(np.int64).max
-    lo = np.minimum.reduceat(np.where(ns == _NAT, big, ns), first) if m else np.zeros(0, np.int64)
+    lo = np.minimum.reduceat(np.where(ns == NAT, big, ns), first) if m else np.zeros(0, np.int64)
     hi = np.maximum.reduceat(ns, first) if m else np.zeros(0, np.int64)
 
     def stamp(v: np.ndarray, missing: int) -> pd.Series:
-        v = np.where(v == missing, _NAT, v).view("datetime64[ns]")
+        v = np.where(v == missing, NAT, v).view("datetime64[ns]")
         out = pd.Series(pd.to_datetime(v, utc=True))
         return out.dt.tz_convert(tz) if tz is not None else out.dt.tz_localize(None)
 
     human = is_agent & has_acc
-    prim = _first_per_code(codes, human, n)
-    auto = _first_per_code(codes, (role == "auto_reply").to_numpy(dtype=bool) & has_acc, n)
+    prim = first_per_group(codes, np.flatnonzero(human), n)
+    auto = first_per_group(codes, np.flatnonzero((role == "auto_reply").to_numpy(dtype=bool) & has_acc), n)
     agent = _take(messages["agent"], np.where(prim >= 0, prim, auto))
 
     # every agent-role account in order of first message: one account (most conversations) needs no join
@@ -330,7 +319,7 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
         joined = sub.groupby("c", sort=False)["a"].agg("|".join)
         agents.iloc[joined.index.to_numpy()] = joined.to_numpy()
 
-    rc = _lookup(pd.Series(uniq), rounds["conversation_id"])
+    rc = lookup(pd.Series(uniq), rounds["conversation_id"])
     out = pd.DataFrame(
         {
             "conversation_id": pd.Series(uniq, dtype="str"),
@@ -339,7 +328,7 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
             "agent": agent,
             "agents": agents.astype("str"),
             "start": stamp(lo, big),
-            "end": stamp(hi, _NAT),
+            "end": stamp(hi, NAT),
             "n_customer": np.add.reduceat(is_cust.astype(np.int64), first) if m else np.zeros(0, np.int64),
             "n_agent": np.add.reduceat(is_agent.astype(np.int64), first) if m else np.zeros(0, np.int64),
             "n_rounds": np.bincount(rc[rc >= 0], minlength=n).astype(np.int64),
@@ -355,11 +344,10 @@ def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     """MESSAGES grouped by conversation and in time order inside each. A table that already is (what
     ``read_chats`` returns) keeps its row order — rows without a timestamp stay where the reader put
     them; otherwise it is sorted by ``conversation_id, ts, line``."""
-    from csaudit.score import _NAT, _ns
 
     codes, _ = pd.factorize(messages["conversation_id"])
-    ns = _ns(messages["ts"])
-    timed = np.flatnonzero(ns != _NAT)
+    ns = ts_ns(messages["ts"])
+    timed = np.flatnonzero(ns != NAT)
     same = codes[timed][1:] == codes[timed][:-1]
     grouped = len(codes) < 2 or bool((np.diff(codes) >= 0).all())
     if grouped and not (same & (np.diff(ns[timed]) < 0)).any():
@@ -438,14 +426,13 @@ class _Background:
 def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:
     """``base`` with the columns of ``extra`` it does not have yet, matched on ``on`` (left join).
     Uses one hash lookup and positional takes when every key of ``base`` is in ``extra``."""
-    from csaudit.score import _lookup
 
     if extra is None or len(extra.columns) == 0:
         return base
     extra = extra.reset_index() if on not in extra.columns else extra
     new = [c for c in extra.columns if c != on and c not in base.columns]
     extra = extra[[on, *new]].drop_duplicates(on)
-    pos = _lookup(extra[on], base[on])
+    pos = lookup(extra[on], base[on])
     if len(pos) and (pos < 0).any():
         return base.merge(extra, on=on, how="left", validate="one_to_one")
     out = base.copy()
@@ -478,7 +465,6 @@ def audit(
     from csaudit.model import rounds as rounds_mod
     from csaudit.model import schema
     from csaudit.score import (
-        _lookup,
         agent_scores,
         base_counts,
         conversation_scores,
@@ -568,7 +554,7 @@ def audit(
                 conversations["order_amount"] = np.nan
 
     with _stage("score", timings):
-        hc = _lookup(conversations["conversation_id"], hits["conversation_id"])
+        hc = lookup(conversations["conversation_id"], hits["conversation_id"])
         conversations["n_hits"] = np.bincount(hc[hc >= 0], minlength=len(conversations)).astype("int64")
         scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders)
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",

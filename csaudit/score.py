@@ -50,6 +50,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import NAT, lookup, ts_ns
 from csaudit.config import Config
 
 log = logging.getLogger(__name__)
@@ -63,24 +64,6 @@ def _mask_cat(hits: pd.DataFrame, cats: Iterable[str], sides: Iterable[str] | No
     if sides is not None:
         m &= hits["side"].isin(list(sides))
     return m
-
-
-def _ns(ts: pd.Series) -> np.ndarray:
-    """Timestamps as int64 nanoseconds since the epoch (UTC); NaT → the smallest int64."""
-    if isinstance(ts.dtype, pd.DatetimeTZDtype):
-        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ts.to_numpy(dtype="datetime64[ns]").view("int64")
-
-
-_NAT = np.iinfo(np.int64).min
-
-
-def _lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Position in ``keys`` (unique) of each of ``values``; -1 where absent. One hash factorisation."""
-    codes, _ = pd.factorize(pd.concat([pd.Series(keys, dtype="str"), pd.Series(values, dtype="str")], ignore_index=True))
-    n = len(keys)
-    out = codes[n:]
-    return np.where((out >= 0) & (out < n), out, -1)
 
 
 def _isin(s: pd.Series, *value_sets: object) -> list[np.ndarray]:
@@ -177,18 +160,18 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     keys = pd.Series(uniq, dtype="str")
     resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
-    first_slow = np.full(n, _NAT, dtype=np.int64)
+    first_slow = np.full(n, NAT, dtype=np.int64)
     if slow.any():
-        rc = _lookup(keys, rounds.loc[slow, "conversation_id"])
-        rt = _ns(rounds.loc[slow, "reply"])
-        ok = (rc >= 0) & (rt != _NAT)
+        rc = lookup(keys, rounds.loc[slow, "conversation_id"])
+        rt = ts_ns(rounds.loc[slow, "reply"])
+        ok = (rc >= 0) & (rt != NAT)
         fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
         first_slow[fs.index.to_numpy()] = fs.to_numpy()
-    needed = first_slow != _NAT
+    needed = first_slow != NAT
     apol = lex_in(sc.apology_categories)
-    ac = _lookup(keys, hits.loc[apol, "conversation_id"])
-    at = _ns(hits.loc[apol, "ts"])
-    good = (ac >= 0) & (at != _NAT)
+    ac = lookup(keys, hits.loc[apol, "conversation_id"])
+    at = ts_ns(hits.loc[apol, "ts"])
+    good = (ac >= 0) & (at != NAT)
     good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
     apology_ok = np.bincount(ac[good], minlength=n) > 0
 

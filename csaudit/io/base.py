@@ -83,3 +83,12 @@ def rejects_frame(lines: list[int], raws: list[str], reasons: list[str]) -> pd.D
             "reason": pd.Series(reasons, dtype="str"),
         }
     )
+
+
+def json_head(text: str | None, size: int = 8192) -> str | None:
+    """The first ``size`` characters of ``text`` without BOM/leading blanks if it starts like JSON
+    (``{`` or ``[``), else None — what the JSON readers' ``sniff`` functions look at."""
+    if text is None:
+        return None
+    head = text[:size].lstrip("\ufeff \n\t\r")
+    return head if head[:1] in ("{", "[") else None

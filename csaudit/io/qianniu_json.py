@@ -30,7 +30,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
+from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
 from csaudit.io.table import (
     AGENT_SIDE,
     ROLE_VALUES,
@@ -59,10 +59,8 @@ _HEAD_FIELDS = ('"sender"', '"user"', '"date"', '"imgUrl"', '"exportTime"')
 
 def sniff(raw: RawFile, text: str | None) -> float:
     """A JSON object with a ``"chats": [`` array and the record fields near the start → 0.95."""
-    if text is None:
-        return 0.0
-    head = text[:8192].lstrip("\ufeff \n\t\r")
-    if head[:1] not in ("{", "["):
+    head = json_head(text)
+    if head is None:
         return 0.0
     if not _HEAD_CHATS.search(head):
         return 0.0

@@ -38,7 +38,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
-from csaudit.io.base import Parsed, RawFile, ReadContext, rejects_frame
+from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
 from csaudit.io.table import (
     EPOCH_MAX_S,
     empty_parsed,
@@ -62,10 +62,8 @@ _HEAD = re.compile(r'"(msg_list|send_time|origin|external_userid|open_kfid|servi
 
 def sniff(raw: RawFile, text: str | None) -> float:
     """JSON with ``msg_list`` or several WeCom message keys near the start → up to 0.95."""
-    if text is None:
-        return 0.0
-    head = text[:8192].lstrip("\ufeff \n\t\r")
-    if head[:1] not in ("{", "["):
+    head = json_head(text)
+    if head is None:
         return 0.0
     keys = set(_HEAD.findall(head))
     if "msg_list" in keys and len(keys) >= 2:

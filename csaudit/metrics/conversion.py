@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import NAT
 from csaudit.config import ConversionConfig
 from csaudit.model import schema
 from csaudit.text import normalize_one
@@ -131,8 +132,6 @@ def _ns(s: pd.Series) -> np.ndarray:
     return np.asarray(_utc(s).array.asi8, dtype=np.int64)
 
 
-_NAT = np.iinfo(np.int64).min
-
 
 def _key_codes(left: pd.DataFrame, right: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """One int64 key per row of ``left`` and ``right`` for the ``by`` columns (equal values → equal keys)."""
@@ -166,7 +165,7 @@ def _asof(
     if not len(left) or not len(right):
         return out
     lt, rt = _ns(left[left_on]), _ns(right[right_on])
-    lmask, rmask = lt != _NAT, rt != _NAT
+    lmask, rmask = lt != NAT, rt != NAT
     if not lmask.any() or not rmask.any():
         return out
     lk, rk = _key_codes(left, right, by)
@@ -183,7 +182,7 @@ def _asof(
 
 def _per_group(values: np.ndarray, codes: np.ndarray, n: int, how: str) -> np.ndarray:
     """``min``/``max`` of int64 ``values`` (or ``first``/``last`` row position) per code 0..n-1; −1/NaT if none."""
-    fill = _NAT if how in ("min", "max") else -1
+    fill = NAT if how in ("min", "max") else -1
     out = np.full(n, fill, dtype=np.int64)
     if len(values):
         g = pd.Series(values).groupby(codes, sort=False)
@@ -205,7 +204,7 @@ def _conversation_frame(
     is_agent = (msgs["role"] == "agent").to_numpy(dtype=bool)
     is_cust = (msgs["role"] == "customer").to_numpy(dtype=bool)
     ts = _ns(msgs["ts"])
-    timed = ts != _NAT
+    timed = ts != NAT
     first_row = _per_group(rows, codes, n, "first")
     base = pd.DataFrame({"conversation_id": pd.Series(ids, dtype="str")})
     given = None
@@ -236,7 +235,7 @@ def _conversation_frame(
     cust_timed = is_cust & timed
     first_cust = _per_group(ts[cust_timed], codes[cust_timed], n, "min")
     ask = _ns(base["start"]) if len(base) else np.zeros(0, dtype=np.int64)
-    base["ask_start"] = times(np.where(ask != _NAT, ask, first_cust))
+    base["ask_start"] = times(np.where(ask != NAT, ask, first_cust))
     base["last_text"] = take("text", _per_group(rows[is_cust], codes[is_cust], n, "last"))
     for c in ("shop", "customer", "agent"):
         base[c] = base[c].astype("str")
@@ -261,20 +260,20 @@ def _classify(messages: pd.DataFrame, conv: pd.DataFrame, codes: np.ndarray, ord
               cc: ConversionConfig, by: list[str]) -> pd.DataFrame:
     conv = conv.copy()
     # the customer's first order created during the conversation cuts the text that is looked at
-    cut_ns = np.full(len(conv), _NAT, dtype=np.int64)
+    cut_ns = np.full(len(conv), NAT, dtype=np.int64)
     if orders is not None and len(orders) and len(conv):
         pos = _asof(conv, "start", orders, "created", by, "forward", tolerance=None)
         has = pos >= 0
         if has.any():
             created = _ns(orders["created"])[pos[has]]
             end = _ns(conv["end"])[has]
-            inside = (end != _NAT) & (created <= end)
+            inside = (end != NAT) & (created <= end)
             cut_ns[np.flatnonzero(has)[inside]] = created[inside]
     cust = (messages["role"] == "customer").to_numpy(dtype=bool)
     cm_codes = codes[cust]
     cm_ts = _ns(messages["ts"])[cust]
     cm_cut = cut_ns[cm_codes]
-    before = (cm_cut == _NAT) | (cm_ts == _NAT) | (cm_ts < cm_cut)
+    before = (cm_cut == NAT) | (cm_ts == NAT) | (cm_ts < cm_cut)
     pattern = after_sales_pattern(cc.after_sales_keywords)
     if pattern is not None and cust.any():
         text = messages["text"][cust].astype("str").fillna("")

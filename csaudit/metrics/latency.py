@@ -45,11 +45,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import NAT, first_per_group
 from csaudit.config import LatencyConfig
 from csaudit.model.rounds import (
-    _NAT,
     NS,
-    _first_per_group,
     _grouped_order,
     _roles,
     _take_str,
@@ -130,7 +129,7 @@ def first_responses(messages: pd.DataFrame, cfg: object | None = None) -> pd.Dat
     role = _roles(m["role"])
     n, n_conv = len(m), len(ids)
     is_reply = role == "agent"
-    first_cust = _first_per_group(codes, np.flatnonzero(role == "customer"), n_conv)
+    first_cust = first_per_group(codes, np.flatnonzero(role == "customer"), n_conv)
     # position of the next valid reply at or after each row
     nxt = np.minimum.accumulate(np.where(is_reply, np.arange(n), n)[::-1])[::-1]
     fr = np.where(first_cust >= 0, nxt[np.maximum(first_cust, 0)], n)
@@ -138,9 +137,9 @@ def first_responses(messages: pd.DataFrame, cfg: object | None = None) -> pd.Dat
     ok[ok] = codes[fr[ok]] == codes[first_cust[ok]]
     fr = np.where(ok, fr, -1)
     ns, tz = _ts_ns(m["ts"], lc.timezone)
-    t0 = np.where(first_cust >= 0, ns[np.maximum(first_cust, 0)], _NAT)
-    t1 = np.where(ok, ns[np.maximum(fr, 0)], _NAT)
-    known = ok & (t0 != _NAT) & (t1 != _NAT)
+    t0 = np.where(first_cust >= 0, ns[np.maximum(first_cust, 0)], NAT)
+    t1 = np.where(ok, ns[np.maximum(fr, 0)], NAT)
+    known = ok & (t0 != NAT) & (t1 != NAT)
     resp = np.full(n_conv, np.nan)
     resp[known] = np.maximum(t1[known] - t0[known], 0) / NS
     return pd.DataFrame(

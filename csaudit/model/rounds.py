@@ -59,13 +59,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import NAT, first_per_group
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
 
 log = logging.getLogger(__name__)
 
 NS = 1_000_000_000
-_NAT = np.iinfo(np.int64).min
 _TRANSFER = re.compile(r"^\s*由\s*(?P<src>\S+?)\s*转交给\s*(?P<dst>\S+)")
 
 ROUND_EXTRA = ("n_messages", "transfer", "start_message_id", "reply_message_id")
@@ -106,16 +106,6 @@ def _take_str(values: pd.Series, rows: np.ndarray) -> pd.Series:
 def _ts_series(ns: np.ndarray, tz: str) -> pd.Series:
     """int64 UTC nanoseconds (int64 min = NaT) → tz-aware ``datetime64[ns, tz]`` Series."""
     return pd.Series(pd.to_datetime(ns.view("datetime64[ns]"), utc=True)).dt.tz_convert(tz).dt.as_unit("ns")
-
-
-def _first_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
-    """First of ``rows`` (already in row order) for each group code; −1 where a group has none."""
-    out = np.full(n_groups, -1, dtype=np.int64)
-    if len(rows):
-        g = group[rows]
-        first = np.r_[True, g[1:] != g[:-1]]
-        out[g[first]] = rows[first]
-    return out
 
 
 def _roles(role: pd.Series) -> np.ndarray:
@@ -183,10 +173,10 @@ def turns(messages: pd.DataFrame) -> pd.DataFrame:
     turn_no = k - np.maximum.accumulate(np.where(conv_first, k, 0)) + 1
 
     ns, tz = _ts_ns(m["ts"], tz_default)
-    valid = ns != _NAT
+    valid = ns != NAT
     # first / last non-missing time of each turn
-    first_ns = np.full(len(starts), _NAT, dtype=np.int64)
-    last_ns = np.full(len(starts), _NAT, dtype=np.int64)
+    first_ns = np.full(len(starts), NAT, dtype=np.int64)
+    last_ns = np.full(len(starts), NAT, dtype=np.int64)
     rows_valid = np.flatnonzero(valid)
     if len(rows_valid):
         t = turn_id[rows_valid]
@@ -260,7 +250,7 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
     agent_row = np.where(answered | transfer, end_row, prev)
     agent_code = np.where(agent_row >= 0, account[np.maximum(agent_row, 0)], -1)
     if nr and (agent_code < 0).any():
-        primary = _first_per_group(codes, np.flatnonzero(sg.is_reply), len(sg.uniques))[rconv]
+        primary = first_per_group(codes, np.flatnonzero(sg.is_reply), len(sg.uniques))[rconv]
         fill = (agent_code < 0) & (primary >= 0)
         agent_code[fill] = account[primary[fill]]
     agent = pd.Series(sg.agent_names.array.take(agent_code, allow_fill=True), dtype="str")
@@ -268,8 +258,8 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
     # times
     ns, tz = _ts_ns(m["ts"], cfg.timezone)
     start_ns = ns[start_row]
-    reply_ns = np.where(answered, ns[np.maximum(reply_row, 0)], _NAT)
-    known = answered & (start_ns != _NAT) & (reply_ns != _NAT)
+    reply_ns = np.where(answered, ns[np.maximum(reply_row, 0)], NAT)
+    known = answered & (start_ns != NAT) & (reply_ns != NAT)
     response = np.full(nr, np.nan)
     response[known] = (reply_ns[known] - start_ns[known]) / NS
     negative = known & (response < 0)
@@ -278,14 +268,14 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
         response[negative] = 0.0
     capped = np.minimum(response, cfg.cap_s)
     if cfg.unanswered == "cap":
-        capped = np.where(~answered & (start_ns != _NAT), float(cfg.cap_s), capped)
+        capped = np.where(~answered & (start_ns != NAT), float(cfg.cap_s), capped)
     start = _ts_series(start_ns, tz)
     in_hours = in_service_hours(start, cfg)
     effective = np.where(answered, response, capped)  # unanswered: cap_s under "cap", NA under "exclude"
     with np.errstate(invalid="ignore"):
         slow = in_hours & ~np.isnan(effective) & (effective > cfg.slow_s)
     if cfg.unanswered == "cap":  # no timestamp at all: an unanswered round still waited "forever"
-        slow = slow | (in_hours & ~answered & (start_ns == _NAT) & (cfg.cap_s > cfg.slow_s))
+        slow = slow | (in_hours & ~answered & (start_ns == NAT) & (cfg.cap_s > cfg.slow_s))
 
     if "message_id" in m.columns:
         start_id, reply_id = _take_str(m["message_id"], start_row), _take_str(m["message_id"], reply_row)

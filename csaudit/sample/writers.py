@@ -47,6 +47,14 @@ def _slash(ts: datetime) -> str:
 CLIENT_STYLES = ("dash", "dash", "dash", "slash", "nospace", "ownline")
 
 
+def _system_line(m: Msg, lines: list[str]) -> None:
+    """A system line is written as its text alone, with no sender or time (as the platforms export it)."""
+    m.ts_exported = False
+    m.sender_out = ""
+    lines.append(m.text)
+    m.line = len(lines)
+
+
 def client_text(msgs: list[Msg], source: str, rng: random.Random) -> str:
     """Qianniu client text: ``SENDER TIMESTAMP`` headers in mixed variants, content lines below."""
     style = rng.choice(CLIENT_STYLES)
@@ -58,10 +66,7 @@ def client_text(msgs: list[Msg], source: str, rng: random.Random) -> str:
         for m in sess:
             m.source = source
             if m.role == "system":
-                m.ts_exported = False
-                m.sender_out = ""
-                lines.append(m.text)
-                m.line = len(lines)
+                _system_line(m, lines)
                 continue
             s = style if rng.random() > 0.1 else rng.choice(CLIENT_STYLES)
             sender = _sender(m, full_width and rng.random() > 0.05)
@@ -92,10 +97,7 @@ def web_text(msgs: list[Msg], source: str, rng: random.Random) -> str:
         for m in sess:
             m.source = source
             if m.role == "system":
-                m.ts_exported = False
-                m.sender_out = ""
-                lines.append(m.text)
-                m.line = len(lines)
+                _system_line(m, lines)
                 continue
             if m.ts.date() != day:
                 day = m.ts.date()

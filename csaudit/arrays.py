@@ -1,0 +1,40 @@
+"""Small numpy helpers shared by the vectorised stages (rounds, latency, score, audit).
+
+Timestamps are handled as int64 nanoseconds since the epoch (UTC) with :data:`NAT` for missing, so
+group-wise minima, maxima and differences run on plain integer arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+NAT = np.iinfo(np.int64).min
+"""The int64 value of a missing timestamp (NaT)."""
+
+
+def ts_ns(ts: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch, UTC (naive values taken as UTC); NaT → :data:`NAT`."""
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def first_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row position of the first of ``rows`` (ascending) in each group; −1 where a group has none.
+
+    ``group`` holds a group code per row and must be sorted (each group's rows contiguous)."""
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if len(rows):
+        g = group[rows]
+        first = np.r_[True, g[1:] != g[:-1]]
+        out[g[first]] = rows[first]
+    return out
+
+
+def lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
+    """Position in ``keys`` (unique) of each of ``values``; −1 where absent. One hash factorisation."""
+    codes, _ = pd.factorize(pd.concat([pd.Series(keys, dtype="str"), pd.Series(values, dtype="str")], ignore_index=True))
+    n = len(keys)
+    out = codes[n:]
+    return np.where((out >= 0) & (out < n), out, -1)
