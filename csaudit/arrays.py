@@ -38,3 +38,12 @@ def lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
     n = len(keys)
     out = codes[n:]
     return np.where((out >= 0) & (out < n), out, -1)
+
+
+def one_chunk(s: pd.Series) -> pd.Series:
+    """``s`` with its Arrow data in one contiguous chunk (``concat`` and parquet leave several; Arrow's
+    ``take`` is slow on many and some kernels want a plain ``Array``). Other Series are returned as is."""
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None or getattr(arr, "num_chunks", 1) <= 1:
+        return s
+    return pd.Series(arr.combine_chunks().to_pandas(types_mapper=None), index=s.index, dtype=s.dtype)

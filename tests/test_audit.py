@@ -477,3 +477,22 @@ def test_word_figures_in_forked_worker_equal_in_process(sample_chats):
     got_p, got_k = job.result()
     pd.testing.assert_frame_equal(got_p, pronouns, check_exact=True)
     pd.testing.assert_frame_equal(got_k, keywords, check_exact=True)
+
+
+def test_audit_of_messages_read_back_from_parquet_in_chunks(sample_run, tmp_path):
+    """A messages table saved by `csaudit ingest -o` and read back may hold its text in several Arrow
+    chunks: the audit works on it and gives the same tables as on the table read from the chats."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import csaudit as ca
+
+    messages, orders, res = sample_run
+    first = messages.iloc[:5000]
+    pq.write_table(pa.Table.from_pandas(messages, preserve_index=False), tmp_path / "m.parquet", row_group_size=4000)
+    back = pd.read_parquet(tmp_path / "m.parquet")
+    assert back["text"].array._pa_array.num_chunks > 1
+    got = ca.audit(back.iloc[:5000], orders=orders)
+    want = ca.audit(first, orders=orders)
+    for name in ("turns", "rounds", "hits", "conversations"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)

@@ -44,6 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from csaudit.arrays import one_chunk
 from csaudit.config import Config
 from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
 from csaudit.io.detect import decode, detect_format
@@ -383,13 +384,6 @@ def _materialise(s: pd.Series) -> pd.Series:
     return pd.Series(taken.to_pandas(), index=s.index, dtype="str")
 
 
-def _rechunk(s: pd.Series) -> pd.Series:
-    """One contiguous Arrow chunk (``concat`` leaves one per file; ``take`` is slow on many)."""
-    arr = getattr(s.array, "_pa_array", None)
-    if arr is None or not isinstance(arr, pa.ChunkedArray) or arr.num_chunks <= 1:
-        return s
-    return pd.Series(arr.combine_chunks().to_pandas(), index=s.index, dtype=s.dtype)
-
 
 def _neighbour(nat: np.ndarray, group: np.ndarray) -> np.ndarray:
     """For each row, the next row of its group with a timestamp (else the previous one, else itself)."""
@@ -432,7 +426,7 @@ def _combine(results: list[_FileResult], tz: str) -> pd.DataFrame | None:
     df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     for col in df.columns:
         if df[col].dtype == "str":
-            df[col] = _rechunk(df[col])
+            df[col] = one_chunk(df[col])
     return df
 
 

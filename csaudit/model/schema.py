@@ -11,6 +11,8 @@ import logging
 
 import pandas as pd
 
+from csaudit.arrays import one_chunk
+
 log = logging.getLogger(__name__)
 
 TZ_DEFAULT = "Asia/Shanghai"
@@ -130,7 +132,8 @@ def empty(name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
 
 
 def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
-    """Columns of table ``name`` in declared order and dtype (extra columns kept after them)."""
+    """Columns of table ``name`` in declared order and dtype (extra columns kept after them); text
+    columns in one Arrow chunk (a table read from parquet may come in several)."""
     spec = TABLES[name]
     out = {}
     for col, (d, _) in spec.items():
@@ -142,7 +145,7 @@ def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
             s = s.dt.as_unit("ns")
         elif str(s.dtype) != str(dt):
             s = s.astype(dt)
-        out[col] = s
+        out[col] = one_chunk(s)
     extra = [c for c in df.columns if c not in spec]
     res = pd.DataFrame(out, index=df.index)
     for c in extra:
