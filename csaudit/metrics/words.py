@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csaudit.metrics.jiebaseg import cut_blocks
 from csaudit.metrics.lexicon import Lexicon, _to_list, conversation_agent, normalize_many
 
 log = logging.getLogger(__name__)
@@ -69,67 +70,27 @@ def segment_many(texts: list[str]) -> list[list[str]]:
 
     jieba cuts a sentence block by block (runs of 汉字/letters/digits, and what lies between them)
     and segments each block on its own, so the tokens of a text are the concatenation of the tokens
-    of its blocks: each distinct block is cut once. Inside a block, jieba's HMM re-segments each run
-    of unknown single characters; the same run recurs across blocks (templates around order numbers
-    and prices), so each distinct run is decoded once. Same tokens as ``jieba.lcut``, text by text.
+    of its blocks: each distinct block is cut once, all 汉字/letter/digit blocks together with numpy
+    (:func:`csaudit.metrics.jiebaseg.cut_blocks`: jieba's DAG, route and HMM, decision for decision).
+    Same tokens as ``jieba.lcut``, text by text.
     """
     jieba = _jieba()
     split = jieba.re_han_default.split
     is_han = jieba.re_han_default.match
     lcut = jieba.lcut
-    dt = jieba.dt
-    freq = dt.FREQ
-    hmm_memo: dict[str, list[str]] = {}
-
-    def hmm(buf: str) -> list[str]:
-        got = hmm_memo.get(buf)
-        if got is None:
-            got = hmm_memo[buf] = list(jieba.finalseg.cut(buf))
-        return got
-
-    def cut_block(blk: str) -> list[str]:
-        # jieba.Tokenizer.__cut_DAG (jieba 0.42), with the HMM step memoised
-        dag = dt.get_DAG(blk)
-        route: dict[int, tuple[float, int]] = {}
-        dt.calc(blk, dag, route)
-        out: list[str] = []
-        x, buf, n = 0, "", len(blk)
-        while x < n:
-            y = route[x][1] + 1
-            word = blk[x:y]
-            if y - x == 1:
-                buf += word
-            else:
-                if buf:
-                    if len(buf) == 1:
-                        out.append(buf)
-                    elif not freq.get(buf):
-                        out.extend(hmm(buf))
-                    else:
-                        out.extend(buf)
-                    buf = ""
-                out.append(word)
-            x = y
-        if buf:
-            if len(buf) == 1:
-                out.append(buf)
-            elif not freq.get(buf):
-                out.extend(hmm(buf))
-            else:
-                out.extend(buf)
-        return out
-
-    memo: dict[str, list[str]] = {}
+    text_blocks = [[b for b in split(text) if b] for text in texts]
+    memo: dict[str, list[str]] = dict.fromkeys(b for blks in text_blocks for b in blks)  # type: ignore[arg-type]
+    han = [b for b in memo if is_han(b)]
+    for b, toks in zip(han, cut_blocks(han, jieba.dt, jieba.finalseg), strict=True):
+        memo[b] = toks
+    for b, toks in memo.items():
+        if toks is None:
+            memo[b] = lcut(b)
     out: list[list[str]] = []
-    for text in texts:
+    for blks in text_blocks:
         toks: list[str] = []
-        for blk in split(text):
-            if not blk:
-                continue
-            got = memo.get(blk)
-            if got is None:
-                got = memo[blk] = cut_block(blk) if is_han(blk) else lcut(blk)
-            toks.extend(got)
+        for b in blks:
+            toks.extend(memo[b])
         out.append(toks)
     return out
 

@@ -1,0 +1,384 @@
+"""jieba's accurate mode (``jieba.lcut(text)``, HMM on), vectorised: many blocks cut at once with numpy.
+
+Reproduces ``jieba.Tokenizer.__cut_DAG`` (jieba 0.42) for many 汉字/letter/digit blocks together,
+decision for decision:
+
+* **DAG** (``get_DAG``): from each character, the words of the dictionary starting there. jieba
+  extends the fragment one character at a time while it is a key of ``FREQ`` (any frequency) and
+  keeps the fragments with a non-zero frequency; here the same walk runs level by level for all
+  positions at once over a table of (parent key, next character) → key;
+* **route** (``calc``): right to left, ``route[i] = max((log(FREQ[w] or 1) - log(total) +
+  route[j + 1][0], j) for j in DAG[i])`` with the same float operations in the same order (the
+  word terms are computed with ``math.log`` like jieba's), ties going to the larger ``j`` as with
+  Python's tuple ``max``; one numpy step per distance from the block end, for all blocks;
+* **HMM**: runs of single-character words whose concatenation is no dictionary word are cut by
+  ``jieba.finalseg.cut``: its regex splitting, then a Viterbi over B/M/E/S with jieba's model,
+  ``MIN_FLOAT`` for unseen emissions, ties to the larger state letter (tuple ``max`` over
+  ``(prob, state)``), final state the better of E and S (S on a tie). Distinct Chinese runs are
+  decoded once, in padded batches (one numpy step per character position).
+
+Every step yields a partition of its block (jieba's HMM only allows B/S after E/S and ends on E/S,
+so its words never overlap), so the result is kept as "a word starts here" flags over the characters
+of all blocks, split at the end. Tables are derived from ``jieba.dt`` and rebuilt when its dictionary
+changes (e.g. after ``jieba.add_word``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: bits of a code point in an edge key ``(parent node + 1) << CODE_BITS | code point``
+CODE_BITS = 21
+#: padded characters (runs × longest run) per Viterbi batch
+BATCH_CELLS = 1 << 16
+_STATES = "BEMS"  # alphabetical: on a tie jieba's tuple max takes the larger letter = larger index
+_SEP = " "  # never inside a block (jieba's blocks hold no whitespace)
+
+
+@dataclass(frozen=True)
+class DictTables:
+    """jieba's dictionary (``Tokenizer.FREQ`` / ``total``) as arrays for the DAG walk.
+
+    Nodes are the keys of ``FREQ`` reachable one character at a time (each prefix a key too).
+    """
+
+    edge_keys: np.ndarray  # int64, sorted: (parent node + 1) << CODE_BITS | code point of last char
+    edge_node: np.ndarray  # int64: the node of each edge key
+    node_word: np.ndarray  # bool: FREQ[key] is non-zero (a word of the DAG)
+    node_val: np.ndarray  # float64: log(FREQ[key] or 1) - log(total), as jieba's calc computes it
+    single_val: float  # log(1) - log(total): a character that is no word
+    max_len: int  # longest reachable key (characters)
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def _signature(dt: Any) -> tuple[int, int, int, int]:
+    """Changes whenever ``add_word`` / ``del_word`` changed the dictionary (each adds its frequency
+    to ``total``; a re-added word with the same total changes the sum of frequencies)."""
+    freq = dt.FREQ
+    return id(freq), len(freq), int(dt.total), sum(freq.values())
+
+
+def dict_tables(dt: Any) -> DictTables:
+    """:class:`DictTables` of the jieba tokenizer ``dt`` (built once per dictionary state, ≈ 0.3 s)."""
+    sig = _signature(dt)
+    if _CACHE.get("sig") != sig:
+        _CACHE["tables"] = _build_tables(dt.FREQ, dt.total)
+        _CACHE["sig"] = sig
+    return _CACHE["tables"]
+
+
+def _build_tables(freq: dict[str, int], total: int) -> DictTables:
+    keys = [k for k in freq if k]
+    n = len(keys)
+    lens = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    parent = pd.Index(keys).get_indexer([k[:-1] for k in keys]).astype(np.int64)
+    parent[lens == 1] = -1  # the root (an empty key is never looked up)
+    last = np.fromiter((ord(k[-1]) for k in keys), dtype=np.int64, count=n)
+    # reachable: every prefix is a key (jieba's walk stops at the first fragment that is not)
+    reach = lens == 1
+    for _ in range(int(lens.max(initial=1)) - 1):
+        nxt = reach | ((parent >= 0) & reach[np.maximum(parent, 0)])
+        if (nxt == reach).all():
+            break
+        reach = nxt
+    ids = np.flatnonzero(reach)
+    ekeys = ((parent[ids] + 1) << CODE_BITS) | last[ids]
+    order = np.argsort(ekeys, kind="stable")
+    logtotal = math.log(total)
+    values = [freq[k] for k in keys]
+    node_word = np.fromiter(map(bool, values), dtype=bool, count=n)
+    node_val = np.fromiter((math.log(v or 1) - logtotal for v in values), dtype=np.float64, count=n)
+    return DictTables(
+        edge_keys=ekeys[order],
+        edge_node=ids[order],
+        node_word=node_word,
+        node_val=node_val,
+        single_val=math.log(1) - logtotal,
+        max_len=int(lens[ids].max(initial=1)),
+    )
+
+
+def _codes(s: str) -> np.ndarray:
+    """Code points of ``s`` (int64)."""
+    return np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+
+def _dag(codes: np.ndarray, ends: np.ndarray, t: DictTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DAG edges of all positions: (start, last character, word value), as ``get_DAG`` finds them
+    (plus the one-character fallback of positions without any word). ``ends``: exclusive block end
+    of each position."""
+    n = len(codes)
+    pos = np.arange(n)
+    node = np.full(n, -1, dtype=np.int64)
+    starts_l, lasts_l, vals_l = [], [], []
+    nk = len(t.edge_keys)
+    for depth in range(t.max_len):
+        at = pos + depth
+        ok = at < ends[pos]
+        pos, node, at = pos[ok], node[ok], at[ok]
+        if not len(pos) or not nk:
+            break
+        key = ((node + 1) << CODE_BITS) | codes[at]
+        j = np.minimum(np.searchsorted(t.edge_keys, key), nk - 1)
+        found = t.edge_keys[j] == key
+        pos, node, at = pos[found], t.edge_node[j[found]], at[found]
+        word = t.node_word[node]
+        starts_l.append(pos[word])
+        lasts_l.append(at[word])
+        vals_l.append(t.node_val[node[word]])
+    has = np.zeros(n, dtype=bool)
+    for s in starts_l:
+        has[s] = True
+    lone = np.flatnonzero(~has)
+    starts_l.append(lone)
+    lasts_l.append(lone)
+    vals_l.append(np.full(len(lone), t.single_val))
+    return np.concatenate(starts_l), np.concatenate(lasts_l), np.concatenate(vals_l)
+
+
+def _route(codes: np.ndarray, block_of: np.ndarray, ends: np.ndarray, t: DictTables) -> np.ndarray:
+    """``route[i][1]`` of jieba's ``calc`` for every position: the last character of the word
+    chosen from ``i``."""
+    n = len(codes)
+    e_pos, e_last, e_val = _dag(codes, ends, t)
+    dist = ends[e_pos] - e_pos  # 1 = last character of its block
+    order = np.lexsort((e_last, e_pos, dist))
+    e_pos, e_last, e_val, dist = e_pos[order], e_last[order], e_val[order], dist[order]
+    # route values live at position + block index; slot end + block index is the block's 0 sentinel
+    score = np.zeros(n + (int(block_of[-1]) + 1 if n else 0), dtype=np.float64)
+    e_slot = e_last + block_of[e_last] + 1  # slot of route[j + 1]
+    p_slot = e_pos + block_of[e_pos]
+    best = np.empty(n, dtype=np.int64)
+    bounds = np.searchsorted(dist, np.arange(1, int(dist.max(initial=0)) + 2))
+    for d in range(len(bounds) - 1):
+        a, b = bounds[d], bounds[d + 1]
+        if a == b:
+            continue
+        cand = e_val[a:b] + score[e_slot[a:b]]  # (log(freq) - logtotal) + route[j + 1][0]
+        p = e_pos[a:b]
+        first = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+        top = np.maximum.reduceat(cand, first)
+        cnt = np.diff(np.r_[first, len(p)])
+        idx = np.where(cand == np.repeat(top, cnt), np.arange(len(p)), -1)
+        pick = np.maximum.reduceat(idx, first)  # last j reaching the max: the largest j
+        score[p_slot[a:b][pick]] = cand[pick]
+        best[p[pick]] = e_last[a:b][pick]
+    return best
+
+
+def cut_blocks(blocks: Sequence[str], dt: Any, finalseg: Any) -> list[list[str]]:
+    """``list(dt.cut(b))`` for each block matched by ``jieba.re_han_default`` (non-empty, no
+    whitespace), i.e. ``Tokenizer.__cut_DAG`` with the HMM, for all blocks at once."""
+    if not len(blocks):
+        return []
+    t = dict_tables(dt)
+    joined = "".join(blocks)
+    codes = _codes(joined)
+    lens = np.fromiter(map(len, blocks), dtype=np.int64, count=len(blocks))
+    starts = np.cumsum(lens) - lens
+    block_of = np.repeat(np.arange(len(blocks)), lens)
+    ends = (starts + lens)[block_of]
+    best = _route(codes, block_of, ends, t)
+    # words on the route: from each block start, follow best
+    n = len(codes)
+    word_start = np.zeros(n, dtype=bool)
+    cur = starts
+    while len(cur):
+        word_start[cur] = True
+        cur = best[cur] + 1
+        cur = cur[cur < ends[cur - 1]]
+    ws = np.flatnonzero(word_start)
+    we = best[ws] + 1
+    cut = word_start.copy()  # a token starts at this character
+    _cut_single_runs(joined, ws, we, starts, cut, dt, finalseg)
+    n_tok = np.add.reduceat(cut.astype(np.int64), starts)
+    spaced = np.insert(codes.astype(np.uint32), np.flatnonzero(cut[1:]) + 1, np.uint32(ord(_SEP)))
+    tokens = spaced.tobytes().decode("utf-32-le").split(_SEP)
+    bounds = np.r_[0, np.cumsum(n_tok)].tolist()
+    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _cut_single_runs(
+    joined: str, ws: np.ndarray, we: np.ndarray, starts: np.ndarray, cut: np.ndarray, dt: Any, finalseg: Any
+) -> None:
+    """Runs of one-character words of the route (jieba's ``buf``; ``ws``/``we``: word starts and
+    exclusive ends): kept as characters when the run is one character or a dictionary word (non-zero
+    frequency), else cut by the HMM (``finalseg.cut``). Updates the token starts ``cut`` in place."""
+    single = (we - ws) == 1
+    block_start = np.zeros(len(cut), dtype=bool)
+    block_start[starts] = True
+    prev_single = np.r_[False, single[:-1]] & ~block_start[ws]
+    run_first = single & ~prev_single
+    next_single = np.r_[single[1:], False] & ~np.r_[block_start[ws[1:]], True]
+    run_last = single & ~next_single
+    r0 = ws[run_first]
+    r1 = we[run_last]
+    multi = (r1 - r0) > 1
+    r0, r1 = r0[multi], r1[multi]
+    if not len(r0):
+        return
+    # every character of a run is a word start already ("kept as characters"); runs that are no
+    # dictionary word are re-cut by the HMM
+    freq = dt.FREQ
+    bufs = [joined[a:b] for a, b in zip(r0.tolist(), r1.tolist(), strict=True)]
+    codes_b, uniq = pd.factorize(pd.Index(bufs, dtype=object))
+    uniq_l = uniq.tolist()
+    use_hmm = np.fromiter((not freq.get(b) for b in uniq_l), dtype=bool, count=len(uniq_l))
+    occ = use_hmm[codes_b]
+    if not occ.any():
+        return
+    hmm_ids = np.flatnonzero(use_hmm)
+    hmm_bufs = [uniq_l[i] for i in hmm_ids.tolist()]
+    hcut = hmm_cuts(hmm_bufs, finalseg)
+    hl = np.fromiter(map(len, hmm_bufs), dtype=np.int64, count=len(hmm_bufs))
+    hstart = np.cumsum(hl) - hl
+    slot = np.full(len(uniq_l), -1, dtype=np.int64)
+    slot[hmm_ids] = np.arange(len(hmm_ids))
+    o0, o1 = r0[occ], r1[occ]
+    oid = slot[codes_b[occ]]
+    olen = o1 - o0
+    rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
+    cut[np.repeat(o0, olen) + rel] = hcut[np.repeat(hstart[oid], olen) + rel]
+
+
+def hmm_cuts(bufs: Sequence[str], finalseg: Any) -> np.ndarray:
+    """Token starts of ``list(finalseg.cut(b))`` over the characters of ``"".join(bufs)`` (bool).
+
+    ``finalseg.cut`` splits a buffer into Chinese runs (``re_han``), decoded by the Viterbi, and
+    other pieces split by ``re_skip`` (empty pieces dropped); its tokens partition the buffer.
+    """
+    if finalseg.Force_Split_Words:  # words deleted with del_word: jieba's own (slower) path
+        return _cuts_of_tokens([list(finalseg.cut(b)) for b in bufs])
+    re_han, re_skip = finalseg.re_han, finalseg.re_skip
+    pieces: list[str] = []
+    han: list[bool] = []
+    for b in bufs:
+        for blk in re_han.split(b):
+            if not blk:
+                continue
+            if re_han.match(blk):
+                pieces.append(blk)
+                han.append(True)
+            else:
+                for x in re_skip.split(blk):
+                    if x:
+                        pieces.append(x)
+                        han.append(False)
+    cut = _cuts_of_tokens([pieces])
+    is_han = np.fromiter(han, dtype=bool, count=len(han))
+    if is_han.any():
+        pl = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        ps = np.cumsum(pl) - pl
+        han_pieces = [p for p, h in zip(pieces, han, strict=True) if h]
+        hc, huniq = pd.factorize(pd.Index(han_pieces, dtype=object))
+        runs = huniq.tolist()
+        rcut = _viterbi_cuts(runs, finalseg)
+        rl = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+        rs = np.cumsum(rl) - rl
+        o0 = ps[is_han]
+        olen = rl[hc]
+        rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
+        cut[np.repeat(o0, olen) + rel] = rcut[np.repeat(rs[hc], olen) + rel]
+    return cut
+
+
+def _cuts_of_tokens(token_lists: list[list[str]]) -> np.ndarray:
+    """Token-start flags over the characters of the concatenated tokens."""
+    lens = np.fromiter((len(w) for toks in token_lists for w in toks), dtype=np.int64)
+    cut = np.zeros(int(lens.sum()), dtype=bool)
+    cut[(np.cumsum(lens) - lens)[lens > 0]] = True
+    return cut
+
+
+@dataclass(frozen=True)
+class HmmModel:
+    """jieba.finalseg's B/M/E/S model as arrays (state order :data:`_STATES`)."""
+
+    start: np.ndarray  # float64 [4]
+    trans: np.ndarray  # float64 [4 prev, 4 cur], MIN_FLOAT where jieba has no entry
+    prev: np.ndarray  # int64 [4 cur, 2]: PrevStatus as indices, ascending
+    emit: dict[str, dict[str, float]]
+    min_float: float
+
+
+def hmm_model(finalseg: Any) -> HmmModel:
+    """The model of ``finalseg`` (its module globals, read at each call: cheap)."""
+    mf = finalseg.MIN_FLOAT
+    ix = {s: i for i, s in enumerate(_STATES)}
+    start = np.array([finalseg.start_P[s] for s in _STATES], dtype=np.float64)
+    trans = np.array([[finalseg.trans_P[a].get(b, mf) for b in _STATES] for a in _STATES], dtype=np.float64)
+    prev = np.array([sorted(ix[p] for p in finalseg.PrevStatus[s]) for s in _STATES], dtype=np.int64)
+    return HmmModel(start, trans, prev, finalseg.emit_P, mf)
+
+
+def _viterbi_cuts(runs: list[str], finalseg: Any) -> np.ndarray:
+    """Token starts of jieba's ``finalseg.__cut`` over ``"".join(runs)`` (distinct Chinese runs)."""
+    m = hmm_model(finalseg)
+    if any(len(finalseg.PrevStatus[s]) != 2 for s in _STATES):  # pragma: no cover - other models
+        raise ValueError("jieba.finalseg model with other than two predecessors per state")
+    joined = "".join(runs)
+    codes = _codes(joined)
+    uc, cid = np.unique(codes, return_inverse=True)
+    chars = [chr(c) for c in uc.tolist()]
+    emit = np.array([[m.emit[s].get(c, m.min_float) for s in _STATES] for c in chars], dtype=np.float64)
+    emit = emit.reshape(len(chars), 4)
+    lens = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+    starts = np.cumsum(lens) - lens
+    tags = np.zeros(len(codes), dtype=np.int8)
+    order = np.argsort(-lens, kind="stable")
+    i = 0
+    while i < len(order):
+        k = max(1, BATCH_CELLS // int(lens[order[i]]))
+        rows = order[i : i + k]
+        rl = lens[rows]
+        flat = np.repeat(starts[rows] - (np.cumsum(rl) - rl), rl) + np.arange(int(rl.sum()))
+        valid = np.arange(int(rl[0]))[None, :] < rl[:, None]
+        ids2d = np.zeros((len(rows), int(rl[0])), dtype=np.int64)
+        ids2d[valid] = cid[flat]
+        tags[flat] = _viterbi(ids2d, rl, emit, m)[valid]
+        i += k
+    # a token starts at a run start and after each E or S (jieba's path only allows B/S there)
+    cut = np.zeros(len(codes), dtype=bool)
+    cut[1:] = (tags[:-1] == 1) | (tags[:-1] == 3)
+    cut[starts] = True
+    return cut
+
+
+def _viterbi(ids2d: np.ndarray, lens: np.ndarray, emit: np.ndarray, m: HmmModel) -> np.ndarray:
+    """State indices (int8 [n, Lmax]) of ``finalseg.viterbi`` for padded runs sorted by length,
+    longest first (char ids into ``emit``)."""
+    n, lmax = ids2d.shape
+    n_at = np.searchsorted(-lens, -np.arange(lmax + 1), side="left")  # rows with len > i
+    v = m.start[None, :] + emit[ids2d[:, 0]]  # start_p[y] + emit_p[y].get(obs[0], MIN_FLOAT)
+    final = np.empty((n, 4), dtype=np.float64)
+    final[n_at[1] :] = v[n_at[1] :]
+    p0, p1 = m.prev[:, 0], m.prev[:, 1]
+    t0 = m.trans[p0, np.arange(4)]  # trans_p[y0][y] of each state's first / second predecessor
+    t1 = m.trans[p1, np.arange(4)]
+    bps: list[np.ndarray] = []
+    for i in range(1, lmax):
+        k = n_at[i]
+        v = v[:k]
+        em = emit[ids2d[:k, i]]
+        c0 = v[:, p0] + t0 + em  # (V[t-1][y0] + trans_p[y0][y]) + em_p, in jieba's order
+        c1 = v[:, p1] + t1 + em
+        second = c1 >= c0  # tuple max: a tie goes to the larger state letter
+        v = np.where(second, c1, c0)
+        bps.append(np.where(second, p1, p0).astype(np.int8))
+        final[n_at[i + 1] : k] = v[n_at[i + 1] :]
+    tags = np.zeros((n, lmax), dtype=np.int8)
+    last = lens - 1
+    rows = np.arange(n)
+    tags[rows, last] = np.where(final[:, 3] >= final[:, 1], 3, 1)  # max over (V[y], y) for y in "ES"
+    for i in range(lmax - 1, 0, -1):
+        k = n_at[i]
+        tags[:k, i - 1] = bps[i - 1][np.arange(k), tags[:k, i]]
+    return tags
