@@ -9,7 +9,10 @@
 
 The pipeline runs top to bottom (DESIGN §2): period filter → turns and rounds → latency → lexicon
 hits → QC hits → sentiment → word figures → conversation table → conversion → QA scores → the
-AGENTS scorecard. Each stage is logged with its duration. The caller's frames are never modified.
+AGENTS scorecard. Sentiment and the word figures need only the prepared messages: for big audits
+they run in a forked process on the second core (:func:`side_stages`) while this process computes
+rounds, latency, lexicon and QC hits. Each stage is logged with its duration. The caller's frames
+are never modified.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit import __version__
-from csaudit.arrays import NAT, first_per_group, lookup, ts_ns
+from csaudit.arrays import NAT, factorize_runs, first_per_group, lookup, ts_ns
 from csaudit.config import Config
 
 log = logging.getLogger(__name__)
@@ -279,7 +282,7 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     = customer-role / agent-role messages; ``n_rounds`` = 首问首答 rounds. Vectorised (no per-conversation
     Python work except joining the accounts of conversations with a transfer)."""
 
-    codes, uniq = pd.factorize(messages["conversation_id"])
+    codes, uniq = factorize_runs(messages["conversation_id"])
     if len(codes) > 1 and (np.diff(codes) < 0).any():  # conversations not contiguous: group them, stably
         order = np.argsort(codes, kind="stable")
         messages, codes = messages.take(order), codes[order]
@@ -345,7 +348,7 @@ def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     ``read_chats`` returns) keeps its row order — rows without a timestamp stay where the reader put
     them; otherwise it is sorted by ``conversation_id, ts, line``."""
 
-    codes, _ = pd.factorize(messages["conversation_id"])
+    codes, _ = factorize_runs(messages["conversation_id"])
     ns = ts_ns(messages["ts"])
     timed = np.flatnonzero(ns != NAT)
     same = codes[timed][1:] == codes[timed][:-1]
@@ -357,17 +360,14 @@ def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-#: compute the word figures (pronouns, complaint keywords: jieba, pure Python, ≈ 6 s per 1M typical
-#: messages) in a forked
-#: process while the other stages run here, for audits of at least :data:`PARALLEL_MIN_MESSAGES`
-#: messages. Measured on the 2-core benchmark machine, 1M messages (≈ 30 % distinct), quiet machine:
-#: audit 9.7–10.1 s with the worker vs 13.4 s without; the parent's peak RSS drops (jieba's dictionary
-#: lives in the worker: 1.35 GB vs 1.46 GB) but parent + worker private memory peaks at ≈ 1.68 GB.
-#: When the other core is busy the worker only adds ≈ 0.5 s of CPU. Set False to trade time for memory.
-KEYWORDS_IN_WORKER = True
+#: compute customer sentiment and the word figures (pronouns, complaint keywords: jieba) in a forked
+#: process on the second core while the other stages run here, for audits of at least
+#: :data:`PARALLEL_MIN_MESSAGES` messages. Both only need the prepared messages; only their (small)
+#: results travel back. Set False to keep everything in this process (less memory, more time).
+SIDE_STAGES_IN_WORKER = True
 #: forking and loading jieba in the worker cost ≈ 1 s: never worth it below this many messages
 PARALLEL_MIN_MESSAGES = 200_000
-#: seconds to wait for the forked keywords worker before computing the keywords here instead
+#: seconds to wait for the forked worker before computing its stages here instead
 FORK_TIMEOUT_S = 180.0
 
 _FORK_JOB: tuple[Any, tuple[Any, ...], dict[str, Any]] | None = None  # inherited by the forked worker
@@ -423,6 +423,34 @@ class _Background:
         return fn(*args, **kwargs)
 
 
+@dataclass
+class SideStages:
+    """What :func:`side_stages` computes: ``sentiment`` (float64 per message, NaN for non-customer
+    rows), ``conversations`` (per-conversation sentiment figures), ``pronouns`` and ``keywords`` (word
+    figures) and ``timings`` (seconds of each of its two stages, wherever they ran)."""
+
+    sentiment: np.ndarray
+    conversations: pd.DataFrame
+    pronouns: pd.DataFrame
+    keywords: pd.DataFrame
+    timings: dict[str, float]
+
+
+def side_stages(msgs: pd.DataFrame, cfg: Config, lex: Any) -> SideStages:
+    """Customer sentiment (per message, then start/end/drift per conversation) and the word figures
+    (pronoun counts, complaint keywords with jieba): the stages that need nothing but the prepared
+    messages, so :func:`audit` runs them on the second core while it computes the rest."""
+    from csaudit.metrics import sentiment, words
+
+    t0 = time.perf_counter()
+    msg_sent = sentiment.message_sentiment(msgs).to_numpy(dtype="float64")
+    conv_sent = sentiment.conversation_sentiment(msgs.assign(sentiment=msg_sent), cfg.sentiment)
+    t1 = time.perf_counter()
+    pronouns, keywords = words.word_figures(msgs, top=10, lexicon=lex)
+    t2 = time.perf_counter()
+    return SideStages(msg_sent, conv_sent, pronouns, keywords, {"sentiment": t1 - t0, "words": t2 - t1})
+
+
 def _merge(base: pd.DataFrame, extra: pd.DataFrame | None, on: str = "conversation_id") -> pd.DataFrame:
     """``base`` with the columns of ``extra`` it does not have yet, matched on ``on`` (left join).
     Uses one hash lookup and positional takes when every key of ``base`` is in ``extra``."""
@@ -461,7 +489,7 @@ def audit(
     ``lost_inquiries`` is empty. Raises ``ValueError`` when no message is left to audit.
     """
     from csaudit.metrics import conversion as conversion_mod
-    from csaudit.metrics import latency, lexicon, qc, sentiment, words
+    from csaudit.metrics import latency, lexicon, qc
     from csaudit.model import rounds as rounds_mod
     from csaudit.model import schema
     from csaudit.score import (
@@ -494,10 +522,10 @@ def audit(
         ords = ords.reset_index(drop=True)
         log.info("audit: %d messages, %d conversations, %d orders", len(msgs), msgs["conversation_id"].nunique(), len(ords))
 
-    # the jieba figures (pure Python) only need the prepared messages: on the second core
-    parallel = KEYWORDS_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
+    # sentiment and the jieba word figures only need the prepared messages: on the second core
+    parallel = SIDE_STAGES_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
     lex = lexicon.Lexicon.load(cfg)  # the shop's own terms reach jieba's dictionary too
-    words_job = _Background(words.word_figures, msgs, parallel=parallel, top=10, lexicon=lex)
+    side_job = _Background(side_stages, msgs, cfg, lex, parallel=parallel)
 
     with _stage("rounds", timings):
         turns = rounds_mod.turns(msgs)
@@ -522,13 +550,14 @@ def audit(
         hits = schema.conform(hits, "hits", tz=tz)
         del lex_hits, qc_hits, frames  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
 
-    with _stage("sentiment", timings):
-        msg_sent = sentiment.message_sentiment(msgs)
-        msgs = msgs.assign(sentiment=np.asarray(msg_sent, dtype="float64"))
-        conv_sent = sentiment.conversation_sentiment(msgs, cfg.sentiment)
-
-    with _stage("words", timings):
-        pronouns, keywords = words_job.result()
+    # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
+    with _stage("wait_side", timings):
+        side = side_job.result()
+        msgs = msgs.assign(sentiment=side.sentiment)
+        conv_sent, pronouns, keywords = side.conversations, side.pronouns, side.keywords
+    timings.update(side.timings)
+    log.info("audit: sentiment %.2f s, words %.2f s (%s)", side.timings["sentiment"], side.timings["words"],
+             "second core" if parallel else "this process")
 
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)
@@ -587,6 +616,7 @@ def audit(
         "csaudit_version": __version__,
         "n_messages": int(len(msgs)),
         "has_orders": has_orders,
+        "side_stages_parallel": parallel,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
     tables = dict(

@@ -464,19 +464,25 @@ def test_message_order_kept_when_grouped_and_sorted_otherwise():
     assert fixed.loc[fixed["ts"].notna(), "message_id"].tolist() == ["m003", "m000", "m002"]
 
 
-def test_word_figures_in_forked_worker_equal_in_process(sample_chats):
-    """The forked word-figures worker (KEYWORDS_IN_WORKER) returns exactly what the in-process call does."""
+def test_side_stages_in_forked_worker_equal_in_process(sample_chats):
+    """The forked worker of the side stages (sentiment, word figures) returns exactly what the
+    in-process call does, and the sentiment it computes is snownlp's (no nested fork needed)."""
     import csaudit.audit as audit_mod
-    from csaudit.metrics import words
+    from csaudit.config import Config
+    from csaudit.metrics.lexicon import Lexicon
 
+    cfg = Config()
     msgs = sample_chats.messages
-    pronouns, keywords = words.word_figures(msgs, top=10)
-    assert len(pronouns) > 0 and len(keywords) > 0
-    job = audit_mod._Background(words.word_figures, msgs, parallel=True, top=10)
+    here = audit_mod.side_stages(msgs, cfg, Lexicon.load(cfg))
+    assert len(here.pronouns) > 0 and len(here.keywords) > 0
+    assert np.isfinite(here.sentiment[(msgs["role"] == "customer").to_numpy()]).all()
+    job = audit_mod._Background(audit_mod.side_stages, msgs, cfg, Lexicon.load(cfg), parallel=True)
     assert job._async is not None  # really forked
-    got_p, got_k = job.result()
-    pd.testing.assert_frame_equal(got_p, pronouns, check_exact=True)
-    pd.testing.assert_frame_equal(got_k, keywords, check_exact=True)
+    got = job.result()
+    np.testing.assert_array_equal(got.sentiment, here.sentiment)
+    for name in ("conversations", "pronouns", "keywords"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(here, name), check_exact=True)
+    assert set(got.timings) == {"sentiment", "words"}
 
 
 def test_audit_of_messages_read_back_from_parquet_in_chunks(sample_run, tmp_path):

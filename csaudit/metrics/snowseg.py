@@ -211,13 +211,20 @@ def tag_runs(
         n = max(1, BATCH_CELLS // int(lengths[order[i]]))
         batches.append(order[i : i + n])
         i += n
-    workers = WORKERS if workers is None else workers
-    if workers > 1 and len(ids) >= PARALLEL_MIN_CHARS and len(batches) > 1:
+    if _workers(workers) > 1 and len(ids) >= PARALLEL_MIN_CHARS and len(batches) > 1:
         try:
             return _tag_forked(ids, lengths, starts, batches, t)
         except Exception as exc:  # pragma: no cover - platform without fork, resource limits
             log.warning("parallel segmentation failed (%s); continuing in one process", exc)
     return _tag_batches(ids, lengths, starts, batches, t)
+
+
+def _workers(workers: int | None = None) -> int:
+    """Processes to decode with: ``workers`` (default :data:`WORKERS`), but 1 inside a daemonic
+    process such as a pool's worker (the audit's second-core worker), which may not fork."""
+    if multiprocessing.current_process().daemon:
+        return 1
+    return WORKERS if workers is None else workers
 
 
 def _tag_batches(

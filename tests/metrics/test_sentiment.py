@@ -331,3 +331,17 @@ def test_empty_messages() -> None:
     assert sentiment.message_sentiment(msgs).empty
     out = sentiment.conversation_sentiment(msgs, SentimentConfig())
     assert out.empty and list(out.columns) == sentiment.CONVERSATION_COLUMNS
+
+
+def _workers_in_pool_worker() -> int:
+    return snowseg._workers(2)
+
+
+def test_segmenter_does_not_fork_inside_a_pool_worker() -> None:
+    """The audit scores sentiment in a daemonic pool worker, which may not fork: the segmenter then
+    decodes in that process (asking for 2 workers there would only fail and log a warning)."""
+    import multiprocessing
+
+    assert snowseg._workers(2) == 2
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_workers_in_pool_worker) == 1
