@@ -47,3 +47,28 @@ def one_chunk(s: pd.Series) -> pd.Series:
     if arr is None or getattr(arr, "num_chunks", 1) <= 1:
         return s
     return pd.Series(arr.combine_chunks().to_pandas(types_mapper=None), index=s.index, dtype=s.dtype)
+
+
+def factorize_runs(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(s)`` — int64 codes in order of first appearance (−1 for missing) and the
+    distinct values — computed faster when equal values sit in contiguous runs, as the ids of
+    MESSAGES grouped by conversation do: one comparison of neighbours (Arrow) and a factorisation of
+    the run heads only. Any other input (a value that comes back after a different one, missing
+    values, non-Arrow data) gets plain ``pd.factorize``: the result is always the same."""
+    arr = getattr(s.array, "_pa_array", None)
+    n = len(s)
+    if arr is None or n < 2 or arr.null_count:
+        codes, uniques = pd.factorize(s)
+        return codes, pd.Index(uniques)
+    import pyarrow.compute as pc
+
+    flat = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    change = pc.not_equal(flat.slice(1), flat.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    heads = np.flatnonzero(np.r_[True, change])
+    head_values = s.iloc[heads]
+    _, uniques = pd.factorize(head_values)
+    if len(uniques) != len(heads):  # a value comes back later: not contiguous
+        codes, uniques = pd.factorize(s)
+        return codes, pd.Index(uniques)
+    codes = np.repeat(np.arange(len(heads), dtype=np.intp), np.diff(np.r_[heads, n]))
+    return codes, pd.Index(uniques)

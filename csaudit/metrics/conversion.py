@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import NAT
+from csaudit.arrays import NAT, factorize_runs
 from csaudit.config import ConversionConfig
 from csaudit.model import schema
 from csaudit.text import normalize_one
@@ -198,7 +198,7 @@ def _conversation_frame(
     last_text — one row per conversation; the conversation's row number for every message).
     Columns of ``conversations``, when given, win over the ones computed from the messages."""
     msgs = messages
-    codes, ids = pd.factorize(msgs["conversation_id"].astype("str"))
+    codes, ids = factorize_runs(msgs["conversation_id"].astype("str"))
     n = len(ids)
     rows = np.arange(len(msgs))
     is_agent = (msgs["role"] == "agent").to_numpy(dtype=bool)

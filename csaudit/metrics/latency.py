@@ -45,7 +45,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import NAT, first_per_group
+from csaudit.arrays import NAT, factorize_runs, first_per_group
 from csaudit.config import LatencyConfig
 from csaudit.model.rounds import (
     NS,
@@ -290,7 +290,7 @@ def unreplied(rounds: pd.DataFrame, messages: pd.DataFrame | None = None) -> pd.
     out = open_[["customer", "conversation_id", "agent", "start", "round"]].reset_index(drop=True)
     if messages is not None and len(out):
         cols = [c for c in ("conversation_id", "role", "agent", "shop", "ts", "text") if c in messages.columns]
-        codes, ids = pd.factorize(messages["conversation_id"])
+        codes, ids = factorize_runs(messages["conversation_id"])
         wanted = np.zeros(len(ids), dtype=bool)
         pos = pd.Index(ids).get_indexer(out["conversation_id"].unique())
         wanted[pos[pos >= 0]] = True

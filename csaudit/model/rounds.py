@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import NAT, first_per_group
+from csaudit.arrays import NAT, factorize_runs, first_per_group
 from csaudit.config import LatencyConfig
 from csaudit.model import schema
 
@@ -75,7 +75,7 @@ ROUND_EXTRA = ("n_messages", "transfer", "start_message_id", "reply_message_id")
 # -- shared helpers ----------------------------------------------------------------------------
 def _grouped_order(conv_ids: pd.Series) -> tuple[np.ndarray, np.ndarray | None, pd.Index]:
     """Conversation codes in row order and, if conversations are not contiguous, a stable order."""
-    codes, uniques = pd.factorize(conv_ids, use_na_sentinel=True)
+    codes, uniques = factorize_runs(conv_ids)
     if len(codes) and (codes < 0).any():
         raise ValueError("messages: conversation_id must not be missing (run assign_conversations first)")
     order = None
@@ -108,13 +108,19 @@ def _ts_series(ns: np.ndarray, tz: str) -> pd.Series:
     return pd.Series(pd.to_datetime(ns.view("datetime64[ns]"), utc=True)).dt.tz_convert(tz).dt.as_unit("ns")
 
 
+def _role_codes(role: pd.Series) -> np.ndarray:
+    """Code of each row's role in :data:`schema.ROLES` (−1 where missing or unknown); free for the
+    categorical MESSAGES column."""
+    if role.dtype != schema.ROLE_DTYPE:
+        role = role.astype("str").astype(schema.ROLE_DTYPE)
+    return role.cat.codes.to_numpy()
+
+
 def _roles(role: pd.Series) -> np.ndarray:
-    """Role of each row as an object array of strings (cheap for the categorical MESSAGES column)."""
-    if isinstance(role.dtype, pd.CategoricalDtype):
-        cats = np.asarray(role.cat.categories.astype("str"), dtype=object)
-        codes = role.cat.codes.to_numpy()
-        return np.where(codes >= 0, cats[np.maximum(codes, 0)], None)
-    return role.astype("str").to_numpy(dtype=object, na_value=None)
+    """Role of each row as a numpy unicode array ("" where missing): comparisons stay vectorised."""
+    codes = _role_codes(role)
+    names = np.array([*schema.ROLES, ""])
+    return names[codes]  # code −1 → the trailing ""
 
 
 def _clock_minutes(hhmm: str) -> float:
@@ -157,8 +163,7 @@ def turns(messages: pd.DataFrame) -> pd.DataFrame:
         return schema.empty("turns")
     codes, order, uniques = _grouped_order(messages["conversation_id"])
     m = messages if order is None else messages.iloc[order]
-    role = _roles(m["role"])
-    role_codes, _ = pd.factorize(role, use_na_sentinel=True)
+    role_codes = _role_codes(m["role"])
     agent_codes, _ = pd.factorize(m["agent"], use_na_sentinel=True)
     new = np.ones(n, dtype=bool)
     new[1:] = (codes[1:] != codes[:-1]) | (role_codes[1:] != role_codes[:-1]) | (agent_codes[1:] != agent_codes[:-1])
@@ -191,7 +196,7 @@ def turns(messages: pd.DataFrame) -> pd.DataFrame:
         {
             "conversation_id": _take_str(m["conversation_id"], starts),
             "turn": turn_no.astype("int64"),
-            "role": pd.Categorical(role[starts], dtype=schema.ROLE_DTYPE),
+            "role": pd.Categorical.from_codes(role_codes[starts], dtype=schema.ROLE_DTYPE),
             "agent": _take_str(m["agent"], starts),
             "start": _ts_series(first_ns, tz),
             "end": _ts_series(last_ns, tz),
