@@ -45,12 +45,14 @@ from csaudit.metrics.lexicon import (
     LEXICON_DIR,
     Category,
     Lexicon,
+    _closing_check,
+    _first_reply,
+    _flag_functions,
     _isin,
+    _speech_pos,
     _tz,
     agent_turns,
-    closing_check,
     find_hits,
-    first_reply,
 )
 from csaudit.model import schema
 
@@ -106,17 +108,22 @@ def _rows(evidence: pd.DataFrame, rule: str, tz: str) -> pd.DataFrame:
     return schema.conform(out, "hits", tz)
 
 
-def no_greeting_first_reply(speech: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Evidence rows: first agent messages of conversations whose first agent turn has no greeting."""
-    fr = first_reply(speech, hits, tuple(_settings(config, "greeting_categories", ["greeting"])))
+def no_greeting_first_reply(
+    speech: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None
+) -> pd.DataFrame:
+    """Evidence rows: first agent messages of conversations whose first agent turn has no greeting.
+    ``flag_of``: ``lexicon._flag_functions`` of the same speech and hits (found here otherwise)."""
+    flag_of = flag_of or _flag_functions(None, speech, hits)
+    fr = _first_reply(speech, flag_of(tuple(_settings(config, "greeting_categories", ["greeting"]))))
     return fr.loc[~fr["ok"]]
 
 
 def no_apology_after_wait(
-    speech: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config
+    speech: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None
 ) -> pd.DataFrame:
     """Evidence rows: reply messages of rounds slower than ``qc.long_wait_s`` with no apology among the
-    ``qc.apology_within_msgs`` agent messages starting with the reply."""
+    ``qc.apology_within_msgs`` agent messages starting with the reply. ``flag_of``: as in
+    :func:`no_greeting_first_reply`."""
     q = config.qc
     cols = ["conversation_id", "message_id", "agent", "ts", "text"]
     resp = pd.to_numeric(rounds["response_s"], errors="coerce")
@@ -150,10 +157,10 @@ def no_apology_after_wait(
         return speech.iloc[:0][cols]
     rep["agent_seq"] = rep["agent_seq"].astype("int64")
     cats = _settings(config, "apology_categories", ["apology"])
-    apol_ids = hits.loc[hits["category"].isin(cats) & (hits["side"] == "agent"), "message_id"]
-    is_ag = speech["is_agent"].to_numpy()
+    flag_of = flag_of or _flag_functions(None, speech, hits)
+    ag_rows = np.flatnonzero(speech["is_agent"].to_numpy())
     is_apol = np.zeros(len(speech), dtype=bool)
-    is_apol[is_ag] = _isin(speech["message_id"][is_ag], apol_ids)  # only agent ids looked up
+    is_apol[ag_rows] = flag_of(tuple(cats))(ag_rows)  # only agent rows looked up
     apol = speech.loc[is_apol, ["conversation_id", "agent_seq"]]
     apol = apol.assign(conversation_id=apol["conversation_id"].astype("str"), apology_seq=apol["agent_seq"])
     rep = rep.sort_values("agent_seq", kind="stable")
@@ -177,22 +184,30 @@ def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Confi
     hold_lex = Lexicon(
         {"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))}
     )
-    ag = speech.loc[speech["is_agent"], ["conv", "ts", "message_id"]]
+    is_agent = speech["is_agent"].to_numpy()
+    ag = speech.loc[is_agent, ["conv", "ts", "message_id"]]
     nxt = ag.groupby("conv", sort=False)["ts"].shift(-1)
     gap = (nxt - ag["ts"]).dt.total_seconds()
-    late = ag["ts"].notna() & (nxt.isna() | (gap > 60.0 * config.qc.hold_followup_min))
-    cand_ids = ag.loc[late, "message_id"]
-    if not len(cand_ids):
+    late = (ag["ts"].notna() & (nxt.isna() | (gap > 60.0 * config.qc.hold_followup_min))).to_numpy()
+    if not late.any():
         return pd.DataFrame()
-    cand = messages.loc[_isin(messages["message_id"], cand_ids)]
+    pos = _speech_pos(messages, speech)
+    if pos is not None:  # by row: no hashing of message ids
+        is_cand = np.zeros(len(messages), dtype=bool)
+        is_cand[pos[np.flatnonzero(is_agent)[late]]] = True
+    else:
+        is_cand = _isin(messages["message_id"], ag.loc[late, "message_id"])
+    cand = messages.loc[is_cand]
     h = find_hits(cand, hold_lex).drop_duplicates("message_id")  # first hold phrase of each message
     return h[["conversation_id", "message_id", "agent", "ts", "text", "term", "start", "end"]]
 
 
-def no_closing(speech: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Evidence rows: last agent messages of conversations without a closing/rating invitation at the end."""
+def no_closing(speech: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None) -> pd.DataFrame:
+    """Evidence rows: last agent messages of conversations without a closing/rating invitation at the end.
+    ``flag_of``: as in :func:`no_greeting_first_reply`."""
     cats = tuple(_settings(config, "closing_categories", ["closing", "rating_invite"]))
-    cl = closing_check(speech, hits, int(config.qc.closing_last_n), cats)
+    flag_of = flag_of or _flag_functions(None, speech, hits)
+    cl = _closing_check(speech, int(config.qc.closing_last_n), flag_of(cats))
     return cl.loc[~cl["ok"]]
 
 
@@ -219,17 +234,20 @@ def qc_hits(
         return schema.empty("hits", tz)
     if speech is None:
         speech = agent_turns(messages)
+    flag_of = _flag_functions(messages, speech, hits)
     parts = []
     if "no_greeting_first_reply" not in disabled:
-        parts.append(_rows(no_greeting_first_reply(speech, hits, config), "no_greeting_first_reply", tz))
+        ev = no_greeting_first_reply(speech, hits, config, flag_of)
+        parts.append(_rows(ev, "no_greeting_first_reply", tz))
     if "no_apology_after_wait" not in disabled and len(rounds):
-        parts.append(_rows(no_apology_after_wait(speech, rounds, hits, config), "no_apology_after_wait", tz))
+        ev = no_apology_after_wait(speech, rounds, hits, config, flag_of)
+        parts.append(_rows(ev, "no_apology_after_wait", tz))
     if "hold_no_followup" not in disabled:
         ev = hold_no_followup(messages, speech, config)
         if len(ev):
             parts.append(_rows(ev, "hold_no_followup", tz))
     if "no_closing" not in disabled:
-        parts.append(_rows(no_closing(speech, hits, config), "no_closing", tz))
+        parts.append(_rows(no_closing(speech, hits, config, flag_of), "no_closing", tz))
     parts = [p for p in parts if len(p)]
     if not parts:
         return schema.empty("hits", tz)

@@ -204,3 +204,60 @@ def test_qc_does_not_mutate_inputs(n: int) -> None:
     pd.testing.assert_frame_equal(m, before[0])
     pd.testing.assert_frame_equal(h, before[1])
     pd.testing.assert_frame_equal(r, before[2])
+
+
+def _varied_rows(n_conv: int = 12) -> list[tuple]:
+    """Conversations mixing greetings, closings, apologies, holds and silent stretches."""
+    texts = ["您好亲", "稍等，我查一下", "不好意思久等了", "感谢光临", "好的", "亲，满意的话给个评价哦", "嗯"]
+    rows = []
+    for c in range(n_conv):
+        t = 0
+        for k in range(3 + c % 4):
+            rows.append((f"c{c}", "customer", f"在吗{k % 2}", t))
+            t += 30 + 200 * ((c + k) % 3)
+            rows.append((f"c{c}", "agent", texts[(c + k) % len(texts)], t))
+            if (c + k) % 2:
+                rows.append((f"c{c}", "system", "系统消息", t + 1))
+            t += 400 * (k % 2)
+    return rows
+
+
+def _rounds_of(rows: list[tuple]) -> pd.DataFrame:
+    from csaudit.model.rounds import rounds
+
+    return rounds(make_messages(rows), Config().latency)
+
+
+@pytest.mark.parametrize("ids", ["as_made", "fixed_width", "duplicated"])
+def test_row_lookups_equal_message_id_lookups(ids: str) -> None:
+    """politeness/qc flag messages by row when the hits come straight from find_hits (and ids are
+    unique), by message id otherwise: both give the same figures and findings."""
+    from csaudit.metrics.lexicon import politeness
+
+    rows = _varied_rows()
+    m = make_messages(rows)
+    if ids == "fixed_width":
+        m["message_id"] = pd.array([f"{i:08x}" for i in range(len(m))], dtype="str")
+    elif ids == "duplicated":  # a customer message shares the id of an agent message
+        m["message_id"] = pd.array([f"{i // 2:08x}" for i in range(len(m))], dtype="str")
+    r = _rounds_of(rows)
+    cfg = Config()
+    h = find_hits(m, LEX)
+    by_row = (qc_hits(m, r, h, cfg), politeness(m, h, LEX))
+    h_copy = h.copy()  # not find_hits' own result: looked up by message id
+    by_id = (qc_hits(m, r, h_copy, cfg), politeness(m, h_copy, LEX))
+    pd.testing.assert_frame_equal(by_row[0], by_id[0], check_exact=True)
+    pd.testing.assert_frame_equal(by_row[1], by_id[1], check_exact=True)
+    assert set(by_row[0]["rule"]) >= {"qc:no_greeting_first_reply", "qc:no_closing", "qc:hold_no_followup"}
+
+
+def test_distinct_fixed_width() -> None:
+    import pyarrow as pa
+
+    from csaudit.metrics.lexicon import _distinct_fixed_width
+
+    assert _distinct_fixed_width(pa.array(["a1b2c3d4e5f6a7b8", "a1b2c3d4e5f6a7b9", "ffffffffffffffff"]))
+    assert not _distinct_fixed_width(pa.array(["a1b2c3d4e5f6a7b8", "x", "a1b2c3d4e5f6a7b8"]))
+    assert not _distinct_fixed_width(pa.array(["abc", "abd", "abc"], type=pa.large_string()))
+    assert _distinct_fixed_width(pa.array(["abc", "abd", "abe"], type=pa.large_string()).slice(1))
+    assert _distinct_fixed_width(pa.array(["0123456789abcdefXYZ", "0123456789abcdefXYz"]))
