@@ -318,9 +318,12 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     agents = _take(messages["agent"], prim).fillna("")
     multi = n_acc[codes[firsts]] > 1
     if multi.any():
-        sub = pd.DataFrame({"c": codes[firsts][multi], "a": messages["agent"].take(firsts[multi]).to_numpy()})
-        joined = sub.groupby("c", sort=False)["a"].agg("|".join)
-        agents.iloc[joined.index.to_numpy()] = joined.to_numpy()
+        c_multi = codes[firsts][multi]  # grouped by conversation, accounts in order of first message
+        names = messages["agent"].take(firsts[multi]).tolist()
+        heads = np.flatnonzero(np.r_[True, c_multi[1:] != c_multi[:-1]])
+        bounds = np.r_[heads, len(c_multi)].tolist()
+        joined = ["|".join(names[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        agents.iloc[c_multi[heads]] = joined
 
     rc = lookup(pd.Series(uniq), rounds["conversation_id"])
     out = pd.DataFrame(

@@ -147,7 +147,7 @@ def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
             s = s.astype(dt)
         out[col] = one_chunk(s)
     extra = [c for c in df.columns if c not in spec]
-    res = pd.DataFrame(out, index=df.index)
+    res = pd.DataFrame(out, index=df.index, copy=False)  # copy-on-write: the caller's frame stays untouched
     for c in extra:
         res[c] = df[c]
     return res
