@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import factorize_runs
 from csaudit.config import Config
 from csaudit.model import schema
 from csaudit.text import _t2s, _width_table, normalize_one
@@ -679,7 +680,7 @@ def agent_turns(messages: pd.DataFrame) -> pd.DataFrame:
     role = messages["role"]
     is_ag_all = (role == "agent").to_numpy(dtype=bool, na_value=False)
     pos = np.flatnonzero(is_ag_all | (role == "customer").to_numpy(dtype=bool, na_value=False))
-    codes = pd.factorize(messages["conversation_id"])[0][pos]
+    codes = factorize_runs(messages["conversation_id"])[0][pos]
     is_agent = is_ag_all[pos]
     n = len(pos)
     new_conv = np.ones(n, dtype=bool)
@@ -736,16 +737,25 @@ def _flags(
 
 
 # -- positional look-ups (no hashing of message ids) ----------------------------------------------
-# find_hits remembers, for its last result, the message row of every hit. politeness and qc_hits then
-# flag messages by row instead of hashing message ids (≈ 0.15 s per look-up per 1M messages). The
-# rows are only used after checking that the hits still carry those messages' ids and that the
-# message ids are unique (so a row look-up gives exactly what an id look-up gives).
+# find_hits remembers, for its last result, the message row of every hit together with the Arrow
+# arrays of the messages' and the hits' ``message_id``. Arrow arrays are immutable, so while both
+# frames still hold those very array objects the rows are valid; politeness and qc_hits then flag
+# messages by row instead of hashing message ids (≈ 0.15 s per look-up per 1M messages). Rows are
+# only used when message ids are unique, so a row look-up gives exactly what an id look-up gives.
 _ROWS: dict[str, Any] = {}
+_UNIQUE: dict[str, Any] = {}
+
+
+def _pa_of(s: pd.Series) -> Any:
+    """The Arrow data object behind ``s`` (None when not Arrow-backed)."""
+    return getattr(s.array, "_pa_array", None)
 
 
 def _remember_rows(messages: pd.DataFrame, hits: pd.DataFrame, rows: np.ndarray) -> None:
     _ROWS.clear()
-    _ROWS.update(messages=weakref.ref(messages), hits=weakref.ref(hits), rows=rows)
+    ids, hit_ids = _pa_of(messages["message_id"]), _pa_of(hits["message_id"])
+    if ids is not None and hit_ids is not None:
+        _ROWS.update(ids=weakref.ref(ids), hit_ids=weakref.ref(hit_ids), rows=rows)
 
 
 def _arrow(values: pd.Series) -> Any:
@@ -756,13 +766,16 @@ def _arrow(values: pd.Series) -> Any:
 
 
 def _unique_ids(messages: pd.DataFrame) -> bool:
-    """Whether ``messages["message_id"]`` has no duplicate and no missing value (cached per frame)."""
+    """Whether ``messages["message_id"]`` (Arrow-backed) has no duplicate and no missing value;
+    remembered for the last Arrow array asked about."""
     import pyarrow.compute as pc
 
-    key = (weakref.ref(messages), id(messages["message_id"].array))
-    hit = _ROWS.get("unique")
-    if hit is not None and hit[0]() is messages and hit[1] == key[1]:
-        return hit[2]
+    obj = _pa_of(messages["message_id"])
+    if obj is None:
+        return False
+    ref = _UNIQUE.get("ids")
+    if ref is not None and ref() is obj:
+        return _UNIQUE["ok"]
     try:
         arr = _arrow(messages["message_id"])
         ok = arr.null_count == 0 and (
@@ -770,8 +783,8 @@ def _unique_ids(messages: pd.DataFrame) -> bool:
         )
     except (TypeError, ValueError, ArithmeticError, IndexError):  # pragma: no cover - non-string ids
         ok = False
-    _ROWS["unique"] = (key[0], key[1], ok)
-    return ok
+    _UNIQUE.update(ids=weakref.ref(obj), ok=bool(ok))
+    return bool(ok)
 
 
 def _distinct_fixed_width(arr: Any) -> bool:
@@ -806,22 +819,14 @@ def _distinct_fixed_width(arr: Any) -> bool:
 
 
 def _hit_rows(messages: pd.DataFrame, hits: pd.DataFrame) -> np.ndarray | None:
-    """Row of ``messages`` of every row of ``hits`` when ``hits`` is :func:`find_hits` of ``messages``
-    (its last result, unchanged) and message ids are unique; else None."""
-    import pyarrow.compute as pc
-
-    ref_m, ref_h = _ROWS.get("messages"), _ROWS.get("hits")
-    if ref_m is None or ref_m() is not messages or ref_h() is not hits:
+    """Row of ``messages`` of every row of ``hits`` when ``hits`` is the last :func:`find_hits`
+    result, both still holding the message ids it was made from, and message ids are unique; else None."""
+    ids, hit_ids = _pa_of(messages["message_id"]), _pa_of(hits["message_id"])
+    if ids is None or hit_ids is None or not _ROWS:
         return None
-    rows = _ROWS["rows"]
-    if len(rows) != len(hits) or not _unique_ids(messages):
+    if _ROWS["ids"]() is not ids or _ROWS["hit_ids"]() is not hit_ids:
         return None
-    try:
-        same = pc.equal(_arrow(messages["message_id"]).take(rows), _arrow(hits["message_id"]))
-        ok = same.null_count == 0 and pc.all(same).as_py() is not False
-    except (TypeError, ValueError, ArithmeticError):  # pragma: no cover - non-string ids
-        return None
-    return rows if ok else None
+    return _ROWS["rows"] if _unique_ids(messages) else None
 
 
 def _speech_pos(messages: pd.DataFrame, speech: pd.DataFrame) -> np.ndarray | None:
@@ -867,9 +872,16 @@ def _speech_flags(
     return flags
 
 
+def _run_heads(codes: np.ndarray) -> np.ndarray | None:
+    """Start of each run of equal ``codes`` when they never decrease (each value's rows contiguous)
+    and there is at least one; else None."""
+    if not len(codes) or (np.diff(codes) < 0).any():
+        return None
+    return np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+
+
 def _evidence(speech: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> pd.DataFrame:
-    sub = speech.iloc[rows]
-    res = sub[["conversation_id", "message_id", "agent", "ts", "text"]].reset_index(drop=True)
+    res = speech[["conversation_id", "message_id", "agent", "ts", "text"]].iloc[rows].reset_index(drop=True)
     res["ok"] = ok
     return res
 
@@ -889,6 +901,14 @@ def _first_reply(speech: pd.DataFrame, flag_of: Any) -> pd.DataFrame:
     ag = np.flatnonzero(speech["is_agent"].to_numpy())
     conv = speech["conv"].to_numpy()[ag]
     turn = speech["turn"].to_numpy()[ag]
+    heads = _run_heads(conv)
+    if heads is not None:  # each conversation's agent rows contiguous: per-run reductions
+        first_turn = np.repeat(np.minimum.reduceat(turn, heads), np.diff(np.append(heads, len(conv))))
+        in_first = turn == first_turn
+        rows, conv_f = ag[in_first], conv[in_first]
+        head_f = np.flatnonzero(np.r_[True, conv_f[1:] != conv_f[:-1]])
+        ok = np.logical_or.reduceat(flag_of(rows), head_f)
+        return _evidence(speech, rows[head_f], ok)
     first_turn = pd.Series(turn).groupby(conv).transform("min").to_numpy()
     in_first = turn == first_turn
     rows, conv_f = ag[in_first], conv[in_first]
@@ -917,6 +937,10 @@ def _closing_check(speech: pd.DataFrame, last_n: int, flag_of: Any) -> pd.DataFr
     tail = speech["from_end"].to_numpy()[ag] < last_n
     flag = np.zeros(len(ag), dtype=bool)
     flag[tail] = flag_of(ag[tail])
+    heads = _run_heads(conv)
+    if heads is not None:  # each conversation's agent rows contiguous: per-run reductions
+        last = np.append(heads[1:], len(conv)) - 1
+        return _evidence(speech, ag[last], np.logical_or.reduceat(flag, heads))
     ok = pd.Series(flag).groupby(conv, sort=False).any()
     last_idx = len(conv) - 1 - np.unique(conv[::-1], return_index=True)[1]
     last_idx = np.sort(last_idx)

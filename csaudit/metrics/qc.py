@@ -90,18 +90,18 @@ def _rows(evidence: pd.DataFrame, rule: str, tz: str) -> pd.DataFrame:
     n = len(evidence)
     out = pd.DataFrame(
         {
-            "message_id": evidence["message_id"].to_numpy(),
-            "conversation_id": evidence["conversation_id"].to_numpy(),
-            "agent": evidence["agent"].to_numpy(),
+            "message_id": evidence["message_id"].array,
+            "conversation_id": evidence["conversation_id"].array,
+            "agent": evidence["agent"].array,
             "ts": evidence["ts"].array if "ts" in evidence else pd.NaT,
             "rule": f"qc:{rule}",
             "category": spec["category"],
             "severity": spec["severity"],
             "side": spec["side"],
-            "term": evidence["term"].to_numpy() if "term" in evidence else np.full(n, None, dtype=object),
+            "term": evidence["term"].array if "term" in evidence else np.full(n, None, dtype=object),
             "start": evidence["start"].to_numpy() if "start" in evidence else pd.NA,
             "end": evidence["end"].to_numpy() if "end" in evidence else pd.NA,
-            "text": evidence["text"].to_numpy(),
+            "text": evidence["text"].array,
             "suggestion": spec["suggestion"],
         }
     )

@@ -244,7 +244,8 @@ def test_row_lookups_equal_message_id_lookups(ids: str) -> None:
     cfg = Config()
     h = find_hits(m, LEX)
     by_row = (qc_hits(m, r, h, cfg), politeness(m, h, LEX))
-    h_copy = h.copy()  # not find_hits' own result: looked up by message id
+    # new id arrays (not find_hits' own): looked up by message id
+    h_copy = h.assign(message_id=pd.array(h["message_id"].tolist(), dtype="str"))
     by_id = (qc_hits(m, r, h_copy, cfg), politeness(m, h_copy, LEX))
     pd.testing.assert_frame_equal(by_row[0], by_id[0], check_exact=True)
     pd.testing.assert_frame_equal(by_row[1], by_id[1], check_exact=True)
@@ -261,3 +262,17 @@ def test_distinct_fixed_width() -> None:
     assert not _distinct_fixed_width(pa.array(["abc", "abd", "abc"], type=pa.large_string()))
     assert _distinct_fixed_width(pa.array(["abc", "abd", "abe"], type=pa.large_string()).slice(1))
     assert _distinct_fixed_width(pa.array(["0123456789abcdefXYZ", "0123456789abcdefXYz"]))
+
+
+def test_first_reply_and_closing_run_path_equals_groupby_path() -> None:
+    """Conversation codes that never decrease take the per-run path; the same speech with codes
+    renumbered backwards (still one run per conversation) takes the groupby path: same evidence."""
+    from csaudit.metrics.lexicon import agent_turns, closing_check, first_reply
+
+    m = make_messages(_varied_rows())
+    h = find_hits(m, LEX)
+    speech = agent_turns(m)
+    backwards = speech.assign(conv=speech["conv"].max() - speech["conv"])
+    for f in (lambda s: first_reply(s, h), lambda s: closing_check(s, h, 3), lambda s: closing_check(s, h, 10)):
+        pd.testing.assert_frame_equal(f(speech), f(backwards), check_exact=True)
+        assert len(f(speech)) == m["conversation_id"].nunique()
