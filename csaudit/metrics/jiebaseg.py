@@ -38,7 +38,6 @@ CODE_BITS = 21
 #: padded characters (runs × longest run) per Viterbi batch
 BATCH_CELLS = 1 << 16
 _STATES = "BEMS"  # alphabetical: on a tie jieba's tuple max takes the larger letter = larger index
-_SEP = " "  # never inside a block (jieba's blocks hold no whitespace)
 
 
 @dataclass(frozen=True)
@@ -179,6 +178,15 @@ def cut_blocks(blocks: Sequence[str], dt: Any, finalseg: Any) -> list[list[str]]
     whitespace), i.e. ``Tokenizer.__cut_DAG`` with the HMM, for all blocks at once."""
     if not len(blocks):
         return []
+    cut = block_cuts(blocks, dt, finalseg)
+    lens = np.fromiter(map(len, blocks), dtype=np.int64, count=len(blocks))
+    tokens, n_tok = _split_at(_codes("".join(blocks)), cut, np.cumsum(lens) - lens)
+    bounds = np.r_[0, np.cumsum(n_tok)].tolist()
+    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def block_cuts(blocks: Sequence[str], dt: Any, finalseg: Any) -> np.ndarray:
+    """Token starts (bool) over the characters of ``"".join(blocks)`` of :func:`cut_blocks`."""
     t = dict_tables(dt)
     joined = "".join(blocks)
     codes = _codes(joined)
@@ -199,11 +207,74 @@ def cut_blocks(blocks: Sequence[str], dt: Any, finalseg: Any) -> list[list[str]]
     we = best[ws] + 1
     cut = word_start.copy()  # a token starts at this character
     _cut_single_runs(joined, ws, we, starts, cut, dt, finalseg)
-    n_tok = np.add.reduceat(cut.astype(np.int64), starts)
-    spaced = np.insert(codes.astype(np.uint32), np.flatnonzero(cut[1:]) + 1, np.uint32(ord(_SEP)))
-    tokens = spaced.tobytes().decode("utf-32-le").split(_SEP)
-    bounds = np.r_[0, np.cumsum(n_tok)].tolist()
-    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return cut
+
+
+def _split_at(codes: np.ndarray, cut: np.ndarray, starts: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The tokens of the text of code points ``codes`` (a token starts where ``cut``) and the number
+    of tokens of each non-empty piece starting at the increasing ``starts``."""
+    sep = _free_code_point(codes)
+    spaced = np.insert(codes.astype(np.uint32), np.flatnonzero(cut[1:]) + 1, np.uint32(sep))
+    tokens = spaced.tobytes().decode("utf-32-le", "surrogatepass").split(chr(sep))
+    return tokens, np.add.reduceat(cut.astype(np.int64), starts)
+
+
+def _free_code_point(codes: np.ndarray) -> int:
+    """A code point absent from ``codes`` (a separator for one ``str.split``)."""
+    for c in (0x1F, *range(0xE000, 0xF900)):
+        if not (codes == c).any():
+            return c
+    raise ValueError("no free code point")  # pragma: no cover - needs 6,401 private-use characters
+
+
+#: characters of jieba's ``re_han_default`` blocks (汉字 U+4E00–U+9FD5, ASCII letters and digits, +#&._%-)
+_HAN_PATTERN = "([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)"
+_SKIP_PATTERN = "(\r\n|\\s)"
+_BLOCK_ASCII = frozenset(map(ord, "+#&._%-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+def cut_texts(texts: Sequence[str], jieba: Any) -> tuple[list[str], np.ndarray]:
+    """``jieba.lcut(t)`` (accurate mode, HMM on) of every text, as one list of all tokens (text by
+    text) and the number of tokens of each text.
+
+    jieba splits a text into blocks: runs of 汉字/letters/digits (``re_han_default``), cut by
+    :func:`block_cuts` (each distinct block once), and the runs between them, cut into single
+    characters except ``\\r\\n`` (``re_skip_default``).
+    """
+    patterns = (jieba.re_han_default.pattern, jieba.re_skip_default.pattern)
+    if patterns != (_HAN_PATTERN, _SKIP_PATTERN):  # pragma: no cover - another jieba version
+        toks = [jieba.lcut(t) for t in texts]
+        return [w for ts in toks for w in ts], np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    n_tok = np.zeros(len(texts), dtype=np.int64)
+    joined = "".join(texts)
+    if not joined:
+        return [], n_tok
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    starts = np.cumsum(lens) - lens
+    text_start = np.zeros(len(codes), dtype=bool)
+    text_start[starts[lens > 0]] = True
+    han = ((codes >= 0x4E00) & (codes <= 0x9FD5)) | np.isin(codes, np.fromiter(_BLOCK_ASCII, dtype=np.int64))
+    block_start = text_start.copy()
+    block_start[1:] |= han[1:] != han[:-1]
+    cut = ~han  # between blocks: every character a token ...
+    cut[1:] &= ~((codes[1:] == 10) & (codes[:-1] == 13) & ~block_start[1:])  # ... but \r\n
+    cut |= block_start
+    b0 = np.flatnonzero(block_start & han)
+    if len(b0):
+        b1 = np.r_[np.flatnonzero(block_start), len(codes)]
+        b1 = b1[np.searchsorted(b1, b0, side="right")]
+        blocks = [joined[a:b] for a, b in zip(b0.tolist(), b1.tolist(), strict=True)]
+        ids, uniq = pd.factorize(pd.Index(blocks, dtype=object))
+        distinct = uniq.tolist()
+        dcut = block_cuts(distinct, jieba.dt, jieba.finalseg)
+        dl = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
+        olen = b1 - b0
+        rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
+        cut[np.repeat(b0, olen) + rel] = dcut[np.repeat((np.cumsum(dl) - dl)[ids], olen) + rel]
+    nz = lens > 0
+    tokens, n_tok[nz] = _split_at(codes, cut, starts[nz])
+    return tokens, n_tok
 
 
 def _cut_single_runs(

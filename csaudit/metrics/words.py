@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from csaudit.metrics.jiebaseg import cut_blocks
-from csaudit.metrics.lexicon import Lexicon, _to_list, conversation_agent, normalize_many
+from csaudit.metrics.jiebaseg import cut_texts
+from csaudit.metrics.lexicon import Lexicon, _to_list, normalize_many
 
 log = logging.getLogger(__name__)
 
@@ -70,29 +69,13 @@ def segment_many(texts: list[str]) -> list[list[str]]:
 
     jieba cuts a sentence block by block (runs of 汉字/letters/digits, and what lies between them)
     and segments each block on its own, so the tokens of a text are the concatenation of the tokens
-    of its blocks: each distinct block is cut once, all 汉字/letter/digit blocks together with numpy
-    (:func:`csaudit.metrics.jiebaseg.cut_blocks`: jieba's DAG, route and HMM, decision for decision).
+    of its blocks: each distinct block is cut once, all together with numpy
+    (:func:`csaudit.metrics.jiebaseg.cut_texts`: jieba's DAG, route and HMM, decision for decision).
     Same tokens as ``jieba.lcut``, text by text.
     """
-    jieba = _jieba()
-    split = jieba.re_han_default.split
-    is_han = jieba.re_han_default.match
-    lcut = jieba.lcut
-    text_blocks = [[b for b in split(text) if b] for text in texts]
-    memo: dict[str, list[str]] = dict.fromkeys(b for blks in text_blocks for b in blks)  # type: ignore[arg-type]
-    han = [b for b in memo if is_han(b)]
-    for b, toks in zip(han, cut_blocks(han, jieba.dt, jieba.finalseg), strict=True):
-        memo[b] = toks
-    for b, toks in memo.items():
-        if toks is None:
-            memo[b] = lcut(b)
-    out: list[list[str]] = []
-    for blks in text_blocks:
-        toks: list[str] = []
-        for b in blks:
-            toks.extend(memo[b])
-        out.append(toks)
-    return out
+    tokens, n_tok = cut_texts(texts, _jieba())
+    bounds = np.r_[0, np.cumsum(n_tok)].tolist()
+    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
@@ -213,18 +196,9 @@ def complaint_keywords(
     Returns DataFrame[agent, keyword, weight], by agent then weight (descending).
     """
     stop = CHAT_STOP_WORDS if stop_words is None else frozenset(stop_words)
-    empty = pd.DataFrame(
-        {
-            "agent": pd.Series(dtype="str"),
-            "keyword": pd.Series(dtype="str"),
-            "weight": pd.Series(dtype="float64"),
-        }
-    )
-    cust = messages.loc[messages["role"] == "customer", ["conversation_id", "text"]]
-    owner = cust["conversation_id"].map(conversation_agent(messages))
-    cust = cust.assign(agent=owner).dropna(subset=["agent", "text"])
-    if not len(cust):
-        return empty
+    agent, text, names = _customer_texts(messages)
+    if not len(text):
+        return _no_keywords()
     if max_texts is None:
         from csaudit.config import Config
 
@@ -232,11 +206,11 @@ def complaint_keywords(
     idf, median_idf = _idf()
     if lexicon is not None:
         add_lexicon_words(lexicon)
-    codes, uniques = pd.factorize(cust["text"], use_na_sentinel=True)
+    codes, uniques = pd.factorize(text)
     n_distinct = len(uniques)
     chosen = np.arange(n_distinct)
     if n_distinct > max_texts:
-        freq = np.bincount(codes[codes >= 0], minlength=n_distinct)
+        freq = np.bincount(codes, minlength=n_distinct)
         chosen = np.sort(np.argsort(-freq, kind="stable")[:max_texts])
         log.info(
             "complaint keywords: using the %d most frequent of %d distinct customer texts",
@@ -244,42 +218,101 @@ def complaint_keywords(
             n_distinct,
         )
     # only the chosen distinct texts are normalised and segmented; the others count no token
-    chosen_list = chosen.tolist()
-    segmented = segment_many(normalize_many(_to_list(uniques.take(chosen))))
+    tokens, n_tok = cut_texts(normalize_many(_to_list(uniques.take(chosen))), _jieba())
+    tok, vocab = pd.factorize(pd.Index(tokens, dtype=object))
+    words = vocab.tolist()
     jieba_stop = JIEBA_STOP_WORDS
-    counted: dict[str, bool] = {}  # token → counted as a keyword candidate (decided once per token)
-
-    def counts(w: str) -> bool:
-        ok = counted.get(w)
-        if ok is None:
-            ok = counted[w] = (
-                len(w.strip()) >= 2
-                and w.lower() not in jieba_stop
-                and w not in stop
-                and not w.strip().replace(".", "").isdigit()
-            )
-        return ok
-
-    kept: list[list[str]] = [[] for _ in range(n_distinct)]
-    for i, toks in zip(chosen_list, segmented, strict=True):
-        kept[i] = [w for w in toks if counts(w)]
-    pairs = pd.DataFrame({"agent": cust["agent"].to_numpy(), "code": codes}).value_counts().reset_index()
-    rows = []
-    for agent, grp in pairs.groupby("agent", sort=True):
-        freq: Counter[str] = Counter()
-        for code, n in zip(grp["code"].tolist(), grp["count"].tolist(), strict=True):
-            for w in kept[code]:
-                freq[w] += n
-        total = sum(freq.values())
-        if not total:
-            continue
-        weights = {w: c * idf.get(w, median_idf) / total for w, c in freq.items()}
-        best = sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[:top]
-        rows.extend((agent, w, float(x)) for w, x in best)
-    if not rows:
-        return empty
-    out = pd.DataFrame(rows, columns=["agent", "keyword", "weight"])
+    counted = np.fromiter(
+        (
+            len(w.strip()) >= 2
+            and w.lower() not in jieba_stop
+            and w not in stop
+            and not w.strip().replace(".", "").isdigit()
+            for w in words
+        ),
+        dtype=bool,
+        count=len(words),
+    )
+    keep = counted[tok]
+    kept_tok = tok[keep]  # counted tokens of the chosen texts, text by text (chosen is ascending)
+    kept_n = np.zeros(n_distinct, dtype=np.int64)  # counted tokens of each distinct text
+    kept_n[chosen] = np.bincount(np.repeat(np.arange(len(chosen)), n_tok)[keep], minlength=len(chosen))
+    idf_of = np.fromiter((idf.get(w, median_idf) for w in words), dtype=np.float64, count=len(words))
+    ag, word, weight = _tfidf_top(agent, codes, kept_tok, kept_n, idf_of, top)
+    if not len(ag):
+        return _no_keywords()
+    out = pd.DataFrame({"agent": names.take(ag), "keyword": vocab.take(word), "weight": weight})
     return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
+
+
+def _no_keywords() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "agent": pd.Series(dtype="str"),
+            "keyword": pd.Series(dtype="str"),
+            "weight": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def _customer_texts(messages: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.Index]:
+    """Customer messages with a text, in a conversation with a primary agent (its first
+    ``role == "agent"`` message with an agent, as :func:`conversation_agent`): the agent of each
+    (int codes into the sorted agent names), their texts, and the agent names."""
+    conv, _ = pd.factorize(messages["conversation_id"], use_na_sentinel=True)
+    has_agent = messages["agent"].notna().to_numpy(dtype=bool)
+    sel = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool) & has_agent & (conv >= 0))
+    first_conv, first_at = np.unique(conv[sel], return_index=True)
+    owner_codes, names = pd.factorize(messages["agent"].take(sel[first_at]), sort=True)
+    owner = np.full(int(conv.max(initial=-1)) + 1, -1, dtype=np.int64)
+    owner[first_conv] = owner_codes
+    cust = np.flatnonzero((messages["role"] == "customer").to_numpy(dtype=bool) & (conv >= 0))
+    agent = owner[conv[cust]]
+    text = messages["text"].take(cust)
+    ok = (agent >= 0) & text.notna().to_numpy(dtype=bool)
+    return agent[ok], text[ok], pd.Index(names)
+
+
+def _tfidf_top(
+    agent: np.ndarray,
+    codes: np.ndarray,
+    kept_tok: np.ndarray,
+    kept_n: np.ndarray,
+    idf_of: np.ndarray,
+    top: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top ``top`` TF-IDF words per agent: (agent code, word code, weight), by agent then weight.
+
+    ``agent``/``codes``: agent and distinct-text code of each customer message; ``kept_tok``: the
+    counted word codes of all distinct texts, text by text, ``kept_n`` per text; ``idf_of``: IDF per
+    word code. Reproduces, float for float, the former loop: per agent (sorted), its (text, count)
+    pairs as ``DataFrame.value_counts`` orders them (count descending, then first appearance), a
+    ``Counter`` of the words of those texts (``+= count``: insertion order = first occurrence),
+    ``weight = count * idf / total`` and a stable sort by weight descending (ties: first occurrence).
+    """
+    n_text = len(kept_n)
+    pair, first, cnt = np.unique(agent * n_text + codes, return_index=True, return_counts=True)
+    pa, pc = pair // n_text, pair % n_text
+    order = np.lexsort((first, -cnt, pa))
+    pa, pc, pn = pa[order], pc[order], cnt[order]
+    kn = kept_n[pc]
+    kept_start = np.cumsum(kept_n) - kept_n
+    rel = np.arange(int(kn.sum())) - np.repeat(np.cumsum(kn) - kn, kn)
+    e_tok = kept_tok[np.repeat(kept_start[pc], kn) + rel]  # words in the loop's order
+    n_words = len(idf_of)
+    key, e_first, inv = np.unique(np.repeat(pa, kn) * n_words + e_tok, return_index=True, return_inverse=True)
+    count = np.bincount(inv, weights=np.repeat(pn, kn).astype(np.float64))  # integers (exact)
+    ka, kw = key // n_words, key % n_words
+    total = np.bincount(ka, weights=count)[ka]
+    weight = count * idf_of[kw] / total  # (count × idf) ÷ total, as the loop computed it
+    order = np.lexsort((e_first, -weight, ka))
+    ka, kw, weight = ka[order], kw[order], weight[order]
+    start = np.flatnonzero(np.r_[True, ka[1:] != ka[:-1]])
+    size = np.diff(np.r_[start, len(ka)])
+    rank = np.arange(len(ka)) - np.repeat(start, size)
+    limit = np.repeat(np.full(len(size), top) if top >= 0 else np.maximum(size + top, 0), size)  # [:top]
+    best = rank < limit
+    return ka[best], kw[best], weight[best]
 
 
 def word_figures(

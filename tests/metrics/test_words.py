@@ -127,3 +127,79 @@ def test_segment_many_equals_jieba_lcut_on_sample_chats(sample_chats) -> None:
     texts = normalize_many(sample_chats.messages["text"].dropna().unique().tolist())
     assert len(texts) > 100
     assert segment_many(texts) == [jieba.lcut(t) for t in texts]
+
+
+def _reference_keywords(
+    messages: pd.DataFrame, top: int, stop: frozenset[str], max_texts: int
+) -> pd.DataFrame:
+    """The straightforward per-agent loop (jieba.lcut, Counter, sorted) that complaint_keywords
+    reproduces with numpy."""
+    from collections import Counter
+
+    import jieba
+
+    from csaudit.metrics.lexicon import _to_list, conversation_agent, normalize_many
+    from csaudit.metrics.words import _jieba
+
+    _jieba()
+    idf, median_idf = _idf()
+    cust = messages.loc[messages["role"] == "customer", ["conversation_id", "text"]]
+    cust = cust.assign(agent=cust["conversation_id"].map(conversation_agent(messages)))
+    cust = cust.dropna(subset=["agent", "text"])
+    codes, uniques = pd.factorize(cust["text"])
+    chosen = np.arange(len(uniques))
+    if len(uniques) > max_texts:
+        freq = np.bincount(codes, minlength=len(uniques))
+        chosen = np.sort(np.argsort(-freq, kind="stable")[:max_texts])
+    kept: list[list[str]] = [[] for _ in range(len(uniques))]
+    for i, t in zip(chosen.tolist(), normalize_many(_to_list(uniques.take(chosen))), strict=True):
+        kept[i] = [
+            w
+            for w in jieba.lcut(t)
+            if len(w.strip()) >= 2
+            and w.lower() not in JIEBA_STOP_WORDS
+            and w not in stop
+            and not w.strip().replace(".", "").isdigit()
+        ]
+    pairs = pd.DataFrame({"agent": cust["agent"].to_numpy(), "code": codes}).value_counts().reset_index()
+    rows = []
+    for agent, grp in pairs.groupby("agent", sort=True):
+        counter: Counter[str] = Counter()
+        for code, n in zip(grp["code"].tolist(), grp["count"].tolist(), strict=True):
+            for w in kept[code]:
+                counter[w] += n
+        total = sum(counter.values())
+        if total:
+            weights = {w: c * idf.get(w, median_idf) / total for w, c in counter.items()}
+            best = sorted(weights.items(), key=lambda kv: kv[1], reverse=True)[:top]
+            rows.extend((agent, w, float(x)) for w, x in best)
+    out = pd.DataFrame(rows, columns=["agent", "keyword", "weight"])
+    return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
+
+
+@pytest.mark.parametrize("top", [10, 3, 0, -2])
+def test_complaint_keywords_equal_reference_loop_on_sample_chats(sample_chats, top: int) -> None:
+    from csaudit.metrics.words import CHAT_STOP_WORDS
+
+    m = sample_chats.messages
+    got = complaint_keywords(m, top=top, max_texts=400)
+    ref = _reference_keywords(m, top, CHAT_STOP_WORDS, 400)
+    assert len(ref) > 0 or top == 0
+    pd.testing.assert_frame_equal(got, ref if len(ref) else got.iloc[:0], check_exact=True)
+
+
+def test_complaint_keywords_ties_keep_first_occurrence_order() -> None:
+    # many words with equal counts and the median IDF: order decided by first occurrence
+    texts = ["甲乙丙丁戊 子丑寅卯", "卯寅丑子 乙甲", "龘靐齉 麤灥", "麤灥 龘靐齉", "子丑寅卯"]
+    rows: list[tuple] = []
+    for c in range(6):
+        rows.append((f"c{c}", "agent", "您好"))
+        rows += [(f"c{c}", "customer", texts[(c + k) % len(texts)]) for k in range(c % 3 + 1)]
+    a = make_messages(rows[: len(rows) // 2], agent="店:乙")
+    b = make_messages(rows[len(rows) // 2 :], agent="店:甲").assign(
+        message_id=lambda d: "b" + d["message_id"]
+    )
+    m = pd.concat([a, b], ignore_index=True)
+    for top in (1, 2, 5, 50):
+        got = complaint_keywords(m, top=top, stop_words=frozenset())
+        pd.testing.assert_frame_equal(got, _reference_keywords(m, top, frozenset(), 50_000), check_exact=True)
