@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import factorize_runs
+
 if TYPE_CHECKING:  # pragma: no cover
     from csaudit.config import SentimentConfig
     from csaudit.metrics.snowmodel import SnowTables
@@ -339,20 +341,26 @@ def conversation_sentiment(messages: pd.DataFrame, cfg: SentimentConfig | None =
     k = int(cfg.k)
     if k < 1:
         raise ValueError(f"sentiment.k must be >= 1, got {k}")
-    conv = messages["conversation_id"]
     s = messages["sentiment"] if "sentiment" in messages.columns else message_sentiment(messages)
+    conv = messages["conversation_id"]
+    codes, ids = factorize_runs(conv)  # integer groups for the positions: no string hashing per row
     is_cust = (messages["role"].astype("str") == "customer").to_numpy()
     vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    use = is_cust & ~np.isnan(vals)
-    frame = pd.DataFrame({"conversation_id": conv.to_numpy()[use], "s": vals[use]})
-    g = frame.groupby("conversation_id", sort=False)
-    pos = g.cumcount().to_numpy()
-    rpos = g.cumcount(ascending=False).to_numpy()
+    use = np.flatnonzero(is_cust & ~np.isnan(vals) & (codes >= 0))  # scored rows, in row order
+    c = codes[use]
+    order = np.argsort(c, kind="stable")  # rows grouped by conversation (a no-op when they are)
+    n_scored = np.bincount(c, minlength=len(ids))
+    pos = np.empty(len(c), dtype=np.int64)  # 0-based position of each scored row in its conversation
+    pos[order] = np.arange(len(c)) - (np.cumsum(n_scored) - n_scored)[c[order]]
+    rpos = n_scored[c] - 1 - pos  # from the end
+    frame = pd.DataFrame({"conversation_id": conv.astype("str").take(use).reset_index(drop=True), "s": vals[use]})
+    # the means as pandas' groupby computes them (its summation decides the last bit)
     start = frame[pos < k].groupby("conversation_id")["s"].mean()
     end = frame[rpos < k].groupby("conversation_id")["s"].mean()
-    n_scored = frame.groupby("conversation_id")["s"].size()
 
-    ids = pd.Index(pd.unique(conv.dropna()), dtype="str").sort_values()
+    ids = pd.Index(ids, dtype="str")
+    sort = ids.argsort()  # output sorted by id (ids are distinct)
+    ids = ids[sort]
     out = pd.DataFrame({"conversation_id": pd.Series(ids, dtype="str")})
     out["sentiment_start"] = start.reindex(ids).to_numpy(dtype=np.float64)
     out["sentiment_end"] = end.reindex(ids).to_numpy(dtype=np.float64)
@@ -360,5 +368,5 @@ def conversation_sentiment(messages: pd.DataFrame, cfg: SentimentConfig | None =
     drift = out["sentiment_drift"].to_numpy()
     with np.errstate(invalid="ignore"):
         out["deteriorated"] = ~np.isnan(drift) & (drift <= cfg.deteriorated_drift + _DRIFT_EPS)
-    out["n_scored"] = n_scored.reindex(ids, fill_value=0).to_numpy(dtype=np.int64)
+    out["n_scored"] = n_scored[sort].astype(np.int64)
     return out
