@@ -97,7 +97,62 @@ def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
     return nin, ni, wo, we
 
 
-_AMBIGUOUS = re.compile("|".join(sorted(NOT_PRONOUN, key=len, reverse=True)))
+def _joined_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Code points of the concatenated ``texts`` (int64), start and end offsets of each text."""
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    cp = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    starts = np.cumsum(lens) - lens
+    return cp, starts, starts + lens
+
+
+def _word_at(cp: np.ndarray, ends_of: np.ndarray, word: str) -> np.ndarray:
+    """Positions where ``word`` starts and lies inside one text (``ends_of``: end of each
+    position's text)."""
+    hit = np.ones(len(cp), dtype=bool)
+    for k, ch in enumerate(word):
+        hit[: len(cp) - k] &= cp[k:] == ord(ch)
+        hit[len(cp) - k :] = False
+    return hit & (np.arange(len(cp)) + len(word) <= ends_of)
+
+
+def _self_overlapping(word: str) -> bool:
+    return any(word[:k] == word[-k:] for k in range(1, len(word)))
+
+
+def _per_text(hit: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Number of ``hit`` positions of each text."""
+    cs = np.r_[0, np.cumsum(hit, dtype=np.int64)]
+    return cs[ends] - cs[starts]
+
+
+def _pronoun_char_counts(norm: list[str]) -> np.ndarray:
+    """(您, 你/妳, 我 not in 我们/我司/我方/我店, 咱) of each normalised text, int64 [n, 4]: the
+    counts of ``str.count`` (non-overlapping) without looking at words."""
+    cp, starts, ends = _joined_codes(norm)
+    ends_of = np.repeat(ends, ends - starts)
+    counts = np.zeros((len(norm), 4), dtype=np.int64)
+    counts[:, 0] = _per_text(cp == ord("您"), starts, ends)
+    counts[:, 1] = _per_text((cp == ord("你")) | (cp == ord("妳")), starts, ends)
+    counts[:, 3] = _per_text(cp == ord("咱"), starts, ends)
+    wo = _per_text(cp == ord("我"), starts, ends)
+    for w in EXCLUSIVE_WE:
+        if w != "我们家":  # 我们家 ⊃ 我们: counted once
+            if _self_overlapping(w):  # pragma: no cover - none of the words is
+                wo -= np.array([t.count(w) for t in norm], dtype=np.int64)
+            else:
+                wo -= _per_text(_word_at(cp, ends_of, w), starts, ends)
+    counts[:, 2] = wo
+    return counts
+
+
+def _contains_any(norm: list[str], words: frozenset[str]) -> np.ndarray:
+    """Whether each text contains one of ``words`` (bool)."""
+    cp, starts, ends = _joined_codes(norm)
+    ends_of = np.repeat(ends, ends - starts)
+    hit = np.zeros(len(cp), dtype=bool)
+    for w in words:
+        hit |= _word_at(cp, ends_of, w)
+    return _per_text(hit, starts, ends) > 0
 
 
 def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
@@ -118,28 +173,23 @@ def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> p
         dtypes = {"agent": "str", "honorific_ratio": "float64", "wo_ratio": "float64"}
         return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "int64")) for c in PRONOUN_COLUMNS})
     codes, uniques = pd.factorize(ag["text"], use_na_sentinel=True)
-    norm = pd.Series(normalize_many(["" if not isinstance(u, str) else u for u in uniques]), dtype="str")
-    counts = np.zeros((len(norm), 4), dtype=np.int64)
-    counts[:, 0] = norm.str.count("您").to_numpy()
-    counts[:, 1] = norm.str.count("[你妳]").to_numpy()
-    counts[:, 3] = norm.str.count("咱").to_numpy()
-    wo = norm.str.count("我")
-    for w in EXCLUSIVE_WE:
-        if w != "我们家":  # 我们家 ⊃ 我们: counted once
-            wo = wo - norm.str.count(w)
-    counts[:, 2] = wo.to_numpy()
-    ambiguous = np.flatnonzero(norm.str.contains(_AMBIGUOUS, regex=True).to_numpy(dtype=bool))
+    norm = normalize_many(_to_list(uniques))
+    counts = _pronoun_char_counts(norm)
+    ambiguous = np.flatnonzero(_contains_any(norm, NOT_PRONOUN))
     if len(ambiguous):
         _jieba()
         if lexicon is not None:
             add_lexicon_words(lexicon)
         amb = ambiguous.tolist()
-        for i, toks in zip(amb, segment_many([norm.iat[i] for i in amb]), strict=True):
+        for i, toks in zip(amb, segment_many([norm[i] for i in amb]), strict=True):
             counts[i] = _pronoun_counts(toks)
-    per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
-    df = pd.DataFrame(per_row, columns=["nin_count", "ni_count", "wo_count", "we_count"])
-    df["agent"] = ag["agent"].to_numpy()
-    out = df.groupby("agent", sort=True).sum()
+    agent, names = pd.factorize(ag["agent"], sort=True)
+    known = codes >= 0
+    sums = np.zeros((len(names), 4), dtype=np.int64)
+    for k in range(4):  # integer sums per agent (exact in float64 below 2**53)
+        sums[:, k] = np.bincount(agent[known], weights=counts[codes[known], k], minlength=len(names))
+    cols = ["nin_count", "ni_count", "wo_count", "we_count"]
+    out = pd.DataFrame(sums, columns=cols, index=pd.Index(names, dtype="str", name="agent"))
     nin, ni, wo_, we = (out[c].astype("float64") for c in ("nin_count", "ni_count", "wo_count", "we_count"))
     out["honorific_ratio"] = (nin / (nin + ni)).where(nin + ni > 0)
     out["wo_ratio"] = (wo_ / (wo_ + nin + we)).where(wo_ + nin + we > 0)

@@ -203,3 +203,51 @@ def test_complaint_keywords_ties_keep_first_occurrence_order() -> None:
     for top in (1, 2, 5, 50):
         got = complaint_keywords(m, top=top, stop_words=frozenset())
         pd.testing.assert_frame_equal(got, _reference_keywords(m, top, frozenset(), 50_000), check_exact=True)
+
+
+def _reference_pronouns(messages: pd.DataFrame) -> pd.DataFrame:
+    """The former pandas implementation (str.count per distinct text, groupby) of pronoun_figures."""
+    from csaudit.metrics.lexicon import normalize_many
+    from csaudit.metrics.words import EXCLUSIVE_WE, NOT_PRONOUN, _pronoun_counts, segment_many
+
+    ag = messages.loc[(messages["role"] == "agent") & messages["agent"].notna(), ["agent", "text"]]
+    codes, uniques = pd.factorize(ag["text"], use_na_sentinel=True)
+    norm = pd.Series(normalize_many([str(u) for u in uniques]), dtype="str")
+    counts = np.zeros((len(norm), 4), dtype=np.int64)
+    counts[:, 0] = norm.str.count("您").to_numpy()
+    counts[:, 1] = norm.str.count("[你妳]").to_numpy()
+    counts[:, 3] = norm.str.count("咱").to_numpy()
+    wo = norm.str.count("我")
+    for w in EXCLUSIVE_WE - {"我们家"}:
+        wo = wo - norm.str.count(w)
+    counts[:, 2] = wo.to_numpy()
+    amb = np.flatnonzero(norm.str.contains("|".join(NOT_PRONOUN), regex=True).to_numpy(dtype=bool)).tolist()
+    for i, toks in zip(amb, segment_many([norm.iat[i] for i in amb]), strict=True):
+        counts[i] = _pronoun_counts(toks)
+    per_row = np.where((codes >= 0)[:, None], counts[np.maximum(codes, 0)], 0)
+    df = pd.DataFrame(per_row, columns=["nin_count", "ni_count", "wo_count", "we_count"])
+    df["agent"] = ag["agent"].to_numpy()
+    out = df.groupby("agent", sort=True).sum()
+    nin, ni, wo_, we = (out[c].astype("float64") for c in ("nin_count", "ni_count", "wo_count", "we_count"))
+    out["honorific_ratio"] = (nin / (nin + ni)).where(nin + ni > 0)
+    out["wo_ratio"] = (wo_ / (wo_ + nin + we)).where(wo_ + nin + we > 0)
+    return out.reset_index()[PRONOUN_COLUMNS]
+
+
+def test_pronoun_figures_equal_reference_on_sample_and_edge_texts(sample_chats) -> None:
+    m = sample_chats.messages
+    pd.testing.assert_frame_equal(pronoun_figures(m), _reference_pronouns(m), check_exact=True)
+    texts = [
+        "我们我们我",
+        "我",
+        "们我",
+        "我司我方我店我们家我",
+        "",
+        "迷你我国",
+        "您您你妳咱我",
+        "我\n们",
+        "自我我们",
+    ]
+    rows = [("c1", "agent", t) for t in texts] + [("c2", "agent", None), ("c2", "agent", "我们")]
+    e = make_messages(rows)
+    pd.testing.assert_frame_equal(pronoun_figures(e), _reference_pronouns(e), check_exact=True)
