@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import NAT, ts_ns
 from csaudit.config import Config
 from csaudit.metrics.lexicon import (
     LEXICON_DIR,
@@ -49,6 +50,7 @@ from csaudit.metrics.lexicon import (
     _first_reply,
     _flag_functions,
     _isin,
+    _run_heads,
     _speech_pos,
     _tz,
     agent_turns,
@@ -137,6 +139,11 @@ def no_apology_after_wait(
     tz = str(ag["ts"].dt.tz) if ag["ts"].dt.tz is not None else None
     reply = pd.to_datetime(slow["reply"])
     reply = reply.dt.tz_localize(tz) if reply.dt.tz is None else reply.dt.tz_convert(tz)
+    flag_of = flag_of or _flag_functions(None, speech, hits)
+    cats = tuple(_settings(config, "apology_categories", ["apology"]))
+    by_row = _no_apology_rows(speech, slow["conversation_id"], reply, flag_of(cats), q.apology_within_msgs)
+    if by_row is not None:
+        return by_row
     left = pd.DataFrame(
         {
             "conversation_id": slow["conversation_id"].astype("str").to_numpy(),
@@ -156,11 +163,9 @@ def no_apology_after_wait(
     if not len(rep):
         return speech.iloc[:0][cols]
     rep["agent_seq"] = rep["agent_seq"].astype("int64")
-    cats = _settings(config, "apology_categories", ["apology"])
-    flag_of = flag_of or _flag_functions(None, speech, hits)
     ag_rows = np.flatnonzero(speech["is_agent"].to_numpy())
     is_apol = np.zeros(len(speech), dtype=bool)
-    is_apol[ag_rows] = flag_of(tuple(cats))(ag_rows)  # only agent rows looked up
+    is_apol[ag_rows] = flag_of(cats)(ag_rows)  # only agent rows looked up
     apol = speech.loc[is_apol, ["conversation_id", "agent_seq"]]
     apol = apol.assign(conversation_id=apol["conversation_id"].astype("str"), apology_seq=apol["agent_seq"])
     rep = rep.sort_values("agent_seq", kind="stable")
@@ -175,6 +180,69 @@ def no_apology_after_wait(
     bad = found.loc[~ok].drop_duplicates("message_id")
     bad = bad.sort_values(["conversation_id", "agent_seq"], kind="stable")
     return bad[cols].reset_index(drop=True)
+
+
+def _no_apology_rows(
+    speech: pd.DataFrame, conv_ids: pd.Series, reply: pd.Series, apology_of: Any, within: int
+) -> pd.DataFrame | None:
+    """:func:`no_apology_after_wait`'s evidence by integer search instead of two ``merge_asof``:
+    the reply of a slow round (``conv_ids``, ``reply`` times) is the first agent message of its
+    conversation with a time at or after ``reply`` (ties: the earlier speech row); it is bad when no
+    apology (``apology_of(agent rows)``) comes among the ``within`` agent messages starting with it.
+    None (use the merges) when a conversation's speech rows are not contiguous or the bad replies'
+    message ids are not distinct."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = ["conversation_id", "message_id", "agent", "ts", "text"]
+    conv = speech["conv"].to_numpy()
+    heads = _run_heads(conv)
+    if heads is None:
+        return None
+    # conversation code of each round (-1: no speech in that conversation)
+    head_ids = pd.Index(speech["conversation_id"].astype("str").array.take(heads))
+    at = head_ids.get_indexer(pd.Series(conv_ids, dtype="str").array)
+    q_conv = np.where(at >= 0, conv[heads[np.maximum(at, 0)]], -1)
+    q_ns = ts_ns(reply)
+    # agent rows with a time, keyed by (conversation, time rank), speech order on ties
+    ts_all = ts_ns(speech["ts"])
+    is_agent = speech["is_agent"].to_numpy()
+    a_rows = np.flatnonzero(is_agent & (ts_all != NAT))
+    t = ts_all[a_rows]
+    tu = np.unique(t)
+    width = len(tu) + 1
+    key = conv[a_rows] * width + np.searchsorted(tu, t)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    q_key = q_conv * width + np.searchsorted(tu, q_ns, side="left")
+    at = np.searchsorted(key, q_key, side="left")
+    found = (q_conv >= 0) & (at < len(key))
+    found[found] = key[at[found]] // width == q_conv[found]
+    reply_rows = a_rows[order[at[found]]]
+    reply_rows = reply_rows[speech["message_id"].notna().to_numpy()[reply_rows]]
+    reply_rows = np.unique(reply_rows)
+    # next apology at or after each agent row, within its conversation (agent_seq counts agent rows)
+    g = np.flatnonzero(is_agent)
+    apol = apology_of(g)
+    idx = np.where(apol, np.arange(len(g)), len(g))
+    nxt = np.minimum.accumulate(idx[::-1])[::-1]
+    gi = np.searchsorted(g, reply_rows)
+    nj = nxt[gi]
+    has = nj < len(g)
+    seq = speech["agent_seq"].to_numpy()
+    nj_row = g[np.minimum(nj, len(g) - 1)]
+    has &= conv[nj_row] == conv[reply_rows]
+    ok = has & (seq[nj_row] - seq[reply_rows] < within)
+    bad = reply_rows[~ok]
+    ids = pa.array(speech["message_id"].array.take(bad))
+    if len(bad) and pc.count_distinct(ids).as_py() != len(bad):
+        return None
+    keys = pd.DataFrame(
+        {"conversation_id": speech["conversation_id"].astype("str").array.take(bad), "agent_seq": seq[bad]}
+    )
+    bad = bad[keys.sort_values(["conversation_id", "agent_seq"], kind="stable").index.to_numpy()]
+    res = speech[cols].iloc[bad].reset_index(drop=True)
+    return res.assign(conversation_id=res["conversation_id"].astype("str"))
 
 
 def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -252,5 +320,23 @@ def qc_hits(
     if not parts:
         return schema.empty("hits", tz)
     out = pd.concat(parts, ignore_index=True)
-    out = out.sort_values(["conversation_id", "ts", "rule"], kind="stable", na_position="first")
+    out = out.take(_order(out))
     return schema.conform(out.reset_index(drop=True), "hits", tz)
+
+
+def _order(hits: pd.DataFrame) -> np.ndarray:
+    """Row order by conversation_id, ts, rule, missing first, ties kept in place: the order of
+    ``sort_values(..., kind="stable", na_position="first")``, by one Arrow sort of the three keys."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = ["conversation_id", "ts", "rule"]
+    try:
+        table = pa.table({k: pa.array(hits[k].array) for k in keys})
+    except (TypeError, ValueError, pa.ArrowException):  # pragma: no cover - not Arrow-convertible
+        return hits.reset_index(drop=True).sort_values(keys, kind="stable", na_position="first").index.to_numpy()
+    if int(pa.__version__.split(".")[0]) >= 25:  # null placement per key (the global one is deprecated)
+        idx = pc.sort_indices(table, sort_keys=[(k, "ascending", "at_start") for k in keys])
+    else:  # pragma: no cover - older pyarrow
+        idx = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in keys], null_placement="at_start")
+    return idx.to_numpy()

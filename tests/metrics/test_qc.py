@@ -276,3 +276,46 @@ def test_first_reply_and_closing_run_path_equals_groupby_path() -> None:
     for f in (lambda s: first_reply(s, h), lambda s: closing_check(s, h, 3), lambda s: closing_check(s, h, 10)):
         pd.testing.assert_frame_equal(f(speech), f(backwards), check_exact=True)
         assert len(f(speech)) == m["conversation_id"].nunique()
+
+
+@pytest.mark.parametrize(("n_conv", "no_time"), [(1, False), (5, True), (12, False), (12, True)])
+def test_no_apology_search_equals_merges(n_conv: int, no_time: bool) -> None:
+    """The integer search of no_apology_after_wait gives the merge_asof result (taken when the
+    conversation codes are renumbered backwards), also with agent messages without a time."""
+    from csaudit.metrics.lexicon import agent_turns
+    from csaudit.metrics.qc import no_apology_after_wait
+
+    rows = _varied_rows(n_conv) + [("cx", "customer", "在吗", 0), ("cx", "agent", "稍等", 900)]
+    m = make_messages(rows)
+    if no_time:  # every third agent message loses its time
+        agent_rows = m.index[m["role"] == "agent"][::3]
+        m.loc[agent_rows, "ts"] = pd.NaT
+    h = find_hits(m, LEX)
+    speech = agent_turns(m)
+    backwards = speech.assign(conv=speech["conv"].max() - speech["conv"])
+    r = _rounds_of(rows)
+    for within in (1, 2, 3):
+        cfg = Config(qc=dataclasses.replace(QCConfig(), long_wait_s=100, apology_within_msgs=within))
+        got = no_apology_after_wait(speech, r, h, cfg)
+        want = no_apology_after_wait(backwards, r, h, cfg)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(got) and len(got) < len(r)
+
+
+def test_order_equals_stable_sort_values() -> None:
+    from csaudit.metrics.qc import _order
+
+    ts = pd.Series(
+        [T0, pd.NaT, T0, T0 + pd.Timedelta(1, "s"), pd.NaT, T0, T0], dtype="datetime64[ns, Asia/Shanghai]"
+    )
+    df = pd.DataFrame(
+        {
+            "conversation_id": pd.array(["c2", "c1", "c1", None, "c10", "c1", "c2"], dtype="str"),
+            "ts": ts,
+            "rule": pd.array(["qc:b", "qc:a", "qc:a", "qc:a", None, "qc:a", "qc:a"], dtype="str"),
+            "n": range(7),
+        },
+        index=[5, 3, 9, 0, 1, 2, 4],
+    )
+    want = df.sort_values(["conversation_id", "ts", "rule"], kind="stable", na_position="first")
+    pd.testing.assert_frame_equal(df.take(_order(df)), want, check_exact=True)
