@@ -49,7 +49,7 @@ from csaudit.config import Config
 from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
 from csaudit.io.detect import decode, detect_format
 from csaudit.model import schema
-from csaudit.model.roles import _arrow, assign_roles, derive_parties
+from csaudit.model.roles import _arrow, assign_roles, derive_parties, str_categorical
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
 from csaudit.text import clean_arrow
 
@@ -337,37 +337,42 @@ def _normalise_parsed(df: pd.DataFrame, tz: str) -> pd.DataFrame:
 # -- batch post-processing -----------------------------------------------------------------------
 
 
+def _encode(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """``pd.factorize`` on Arrow strings: int64 codes (null → -1) and the distinct values in order
+    of first appearance (one Arrow hash pass, no Python objects)."""
+    enc = pc.dictionary_encode(arr)
+    idx = enc.indices
+    codes = (pc.fill_null(idx, -1) if idx.null_count else idx).to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64, copy=False), enc.dictionary
+
+
 def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Cleaned texts (a categorical: later steps work per distinct text) and a stable uint64 hash
     of each row's text, computed once per distinct text."""
-    codes, uniq = pd.factorize(texts.fillna(""))
+    arr = _arrow(texts)
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    codes, uniq = _encode(arr)
     if len(uniq) == 0:
-        cat = pd.Categorical.from_codes(codes, categories=pd.Index([], dtype="str"))
-        return pd.Series(cat, index=texts.index), np.zeros(0, np.uint64)
-    arr = _arrow(pd.Series(uniq, dtype="str"))
-    cleaned = clean_arrow(arr)
-    if cleaned is arr:  # nothing needed cleaning: the distinct values stay distinct
-        names = pd.Index(uniq, dtype="str")
-    else:  # cleaning can make two raw texts equal
-        ucodes, names = pd.factorize(pd.Series(cleaned.to_pandas(), dtype="str"))
+        return str_categorical(codes, pd.Index([], dtype="str"), texts.index), np.zeros(0, np.uint64)
+    cleaned = clean_arrow(uniq)
+    if cleaned is not uniq:  # cleaning can make two raw texts equal
+        ucodes, uniq = _encode(cleaned)
         codes = ucodes[codes]
-    hashes = hash_strings(np.asarray(names, dtype=object))
-    cat = pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype="str"), validate=False)
-    return pd.Series(cat, index=texts.index), hashes[codes]
+    hashes = hash_strings(uniq.to_numpy(zero_copy_only=False))
+    return str_categorical(codes, uniq, texts.index), hashes[codes]
 
 
 def _clean_names(s: pd.Series) -> pd.Series:
     """Senders, shops, customers: :func:`clean_text` (where needed) and trimmed, per distinct value.
 
     Returns a categorical Series of strings (names repeat a lot; see :func:`_materialise`)."""
-    codes, uniq = pd.factorize(s)
-    arr = pa.array(np.asarray(uniq, dtype=object), type=pa.string())
-    if len(arr):
-        arr = pc.utf8_trim_whitespace(clean_arrow(arr))
-    ucodes, names = pd.factorize(pd.Series(arr.to_pandas(), dtype="str"))
-    ucodes = np.append(ucodes, -1)
-    new = ucodes[np.where(codes >= 0, codes, len(ucodes) - 1)]
-    return pd.Series(pd.Categorical.from_codes(new, categories=pd.Index(names, dtype="str")), index=s.index)
+    codes, uniq = _encode(_arrow(s))
+    if len(uniq):
+        uniq = pc.utf8_trim_whitespace(clean_arrow(uniq))
+    ucodes, names = _encode(uniq)
+    new = np.append(ucodes, -1)[np.where(codes >= 0, codes, len(ucodes))]
+    return str_categorical(new, names, s.index)
 
 
 def _materialise(s: pd.Series) -> pd.Series:
@@ -430,6 +435,39 @@ def _combine(results: list[_FileResult], tz: str) -> pd.DataFrame | None:
     return df
 
 
+def occurrence(group: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """For each row, how many earlier rows have the same ``(group, key)`` (0 for the first): pandas'
+    ``groupby([group, key]).cumcount()``. Only rows whose ``key`` repeats somewhere are sorted."""
+    n = len(key)
+    occ = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return occ
+    kc, _ = pd.factorize(key)
+    rep = np.flatnonzero(np.bincount(kc)[kc] > 1)
+    if len(rep):
+        g = np.asarray(group, dtype=np.int64)[rep]
+        sub = kc[rep].astype(np.int64) * (int(g.max()) - int(g.min()) + 1) + (g - g.min())
+        order = np.argsort(sub, kind="stable")  # equal keys keep row order
+        ss = sub[order]
+        pos = np.arange(len(ss))
+        start = np.ones(len(ss), dtype=bool)
+        start[1:] = ss[1:] != ss[:-1]
+        occ[rep[order]] = pos - np.maximum.accumulate(np.where(start, pos, 0))
+    return occ
+
+
+def _file_rank(src: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Each row's position when rows are sorted by (file, line), stable; the identity (no sort)
+    when they already are, as the readers return them."""
+    n = len(src)
+    if n < 2 or bool(np.all((src[1:] > src[:-1]) | ((src[1:] == src[:-1]) & (line[1:] >= line[:-1])))):
+        return np.arange(n, dtype=np.int64)
+    file_order = np.lexsort((line, src))
+    rank = np.empty(n, dtype=np.int64)
+    rank[file_order] = np.arange(n)
+    return rank
+
+
 def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Combined parsed rows → messages in file order (MESSAGES columns but ids) and content-hash ids."""
     n = len(df)
@@ -462,8 +500,7 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
         near = _neighbour(nat, src_code)
         offset = (near - np.arange(n)).astype(np.uint64)
         content = np.where(nat, mix(content, content[near], offset), content)
-    occ = pd.Series(content).groupby([src_code, content], sort=False).cumcount().to_numpy()
-    mid = mix(content, occ.astype(np.uint64))
+    mid = mix(content, occurrence(src_code, content).astype(np.uint64))
     return df, mid
 
 
@@ -568,9 +605,7 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
         light = df[["shop", "customer", "ts", "source", "conversation", "_src", "line"]]
         if dup.any():
             light = light.take(keep).reset_index(drop=True)
-        file_order = np.lexsort((light["line"].to_numpy(), light["_src"].to_numpy()))
-        rank = np.empty(len(light), dtype=np.int64)
-        rank[file_order] = np.arange(len(light))
+        rank = _file_rank(light["_src"].to_numpy(), light["line"].to_numpy())
         order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)

@@ -161,3 +161,23 @@ def test_schema_failures_are_all_collected(monkeypatch, max_rows):
     with pytest.raises(schema.SchemaError) as err:
         chats_mod._validate(m, "Asia/Shanghai")
     assert set(err.value.failures["column"]) == {"line", "shop"}
+
+
+def test_occurrence_and_file_rank_match_pandas_and_lexsort():
+    import numpy as np
+
+    from csaudit.io.chats import _file_rank, occurrence
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(0, 60))
+        group = rng.integers(0, 4, n)
+        key = rng.integers(0, 6, n).astype(np.uint64) * np.uint64(2**61 + 7)
+        expected = pd.Series(key).groupby([group, key], sort=False).cumcount().to_numpy() if n else []
+        assert occurrence(group, key).tolist() == list(expected)
+        if rng.random() < 0.5:
+            group = np.sort(group)
+        line = rng.integers(1, 5, n)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.lexsort((line, group))] = np.arange(n)
+        assert _file_rank(group, line).tolist() == rank.tolist()

@@ -58,3 +58,19 @@ def test_derive_parties_per_file_and_unknown():
     out = derive_parties(df, np.array([0, 1]))
     assert out["customer"].astype("str").tolist() == ["unknown", "buyer"]
     assert out["shop"].astype("str").tolist() == ["店", "店"]  # no agent in file 1: the batch's shop
+
+
+def test_str_categorical_equals_pandas_from_codes():
+    import numpy as np
+    import pyarrow as pa
+
+    from csaudit.model.roles import str_categorical
+
+    for k in (0, 3, 126, 127, 200, 40_000):
+        cats = [f"v{i}" for i in range(k)]
+        codes = np.random.default_rng(k).integers(-1, max(k, 1), 50) if k else np.full(5, -1)
+        expected = pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype="str")))
+        for given in (pd.Index(cats, dtype="str"), pa.array(cats, pa.string()), pd.Index(cats, dtype=object)):
+            got = str_categorical(codes, given)
+            pd.testing.assert_series_equal(got, expected)
+            assert got.cat.codes.dtype == expected.cat.codes.dtype

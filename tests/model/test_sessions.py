@@ -100,3 +100,73 @@ def test_nearest_valid_matches_grouped_bfill_then_ffill():
         near = near.where(near.notna(), pos.groupby(group).ffill())
         expected = np.nan_to_num(near.to_numpy(dtype=float), nan=-1).astype(int)
         assert nearest_valid(valid, group).tolist() == expected.tolist()
+
+
+def test_stable_argsort_matches_numpy():
+    import numpy as np
+
+    from csaudit.model.sessions import stable_argsort
+
+    rng = np.random.default_rng(3)
+    keys = [np.zeros(0, np.int64), np.array([5]), np.arange(50), np.arange(50)[::-1].copy(),
+            np.array([2**64 - 1, 2**64 - 5, 2**64 - 1, 0], dtype=np.uint64), np.array([-100, 100, 5, -100], dtype=np.int8)]
+    for span in (3, 300, 70_000, 2**40, 2**50, 2**62):
+        k = rng.integers(-span // 2, span // 2 + 1, 3000)
+        keys += [k, np.sort(k), np.concatenate([np.sort(k[:1500]), np.sort(k[1500:])]), k.astype(np.int32) if span < 2**31 else k]
+    for k in keys:
+        assert stable_argsort(k).tolist() == np.argsort(k, kind="stable").tolist()
+
+
+def _lexsort_reference(df, cfg, file_order):
+    """The row order of conversation_order as one np.lexsort over independently computed keys."""
+    import numpy as np
+
+    n = len(df)
+    order0 = np.arange(n) if file_order is None else np.asarray(file_order)
+    shop_c, shop_u = pd.factorize(df["shop"], use_na_sentinel=False)
+    cust_c, cust_u = pd.factorize(df["customer"], use_na_sentinel=False)
+    party = shop_c.astype(np.int64) * (len(cust_u) + 1) + cust_c
+    t = df["ts"].dt.tz_localize(None).to_numpy().view("int64").astype(float)
+    t[df["ts"].isna().to_numpy()] = np.nan
+    fo = np.argsort(order0, kind="stable")
+    grp = pd.Series(party[fo]).astype(str) + "|" + df["source"].astype(str).to_numpy()[fo]
+    s = pd.Series(t[fo])
+    near = s.groupby(grp.to_numpy()).bfill()
+    near = near.where(near.notna(), s.groupby(grp.to_numpy()).ffill())
+    tk = np.empty(n)
+    tk[fo] = near.to_numpy()
+    sort_t = np.where(np.isnan(tk), np.inf, tk)
+    if "conversation" in df.columns and df["conversation"].notna().any():
+        ck = pd.factorize(df["conversation"])[0]
+        return np.lexsort((order0, sort_t, ck, party))
+    return np.lexsort((order0, sort_t, party))
+
+
+def test_conversation_order_matches_a_lexsort_of_its_keys():
+    import numpy as np
+
+    from csaudit.model.sessions import conversation_order
+
+    rng = np.random.default_rng(2)
+    for trial in range(300):
+        n = int(rng.integers(1, 80))
+        t = rng.integers(0, 3, n) * 86_400 + rng.integers(0, 7_200, n) + 1_700_000_000
+        ts = pd.Series(pd.to_datetime(np.sort(t) if trial % 2 else t, unit="s")).dt.tz_localize("Asia/Shanghai")
+        ts[rng.random(n) < rng.choice([0.0, 0.2, 0.9])] = pd.NaT
+        src = rng.choice(["f0", "f1", "f2"], n)
+        df = pd.DataFrame({"shop": rng.choice(["a", "b"], n), "customer": rng.choice(["x", "y", "z"], n), "ts": ts,
+                           "source": np.sort(src) if trial % 3 else src})
+        if trial % 5 == 0:
+            df["conversation"] = pd.Series(rng.choice(["k1", "k2", None], n), dtype="str")
+        if trial % 2:
+            df = df.astype({"shop": "category", "customer": "category", "source": "category"})
+        file_order = rng.permutation(n) if trial % 4 == 1 else None
+        order, cid = conversation_order(df, SessionConfig(idle_gap_min=30), file_order)
+        ref = _lexsort_reference(df, SessionConfig(), file_order)
+        # conversations are runs of the reference order, rows within in that order
+        pos = np.empty(n, dtype=np.int64)
+        pos[ref] = np.arange(n)
+        key = pos[order]
+        first = pd.Series(key).groupby(pd.factorize(cid)[0]).transform("min").to_numpy()
+        assert order[np.lexsort((key, first))].tolist() == ref.tolist(), trial
+        assert (np.diff(key)[cid.to_numpy()[1:] == cid.to_numpy()[:-1]] > 0).all()
