@@ -353,8 +353,51 @@ class _Joined:
             starts[1:] = np.cumsum(lengths[:-1] + 1)
         return cls("\n".join(norm), starts, lengths)
 
+    @classmethod
+    def from_arrow(cls, arr: Any) -> _Joined:
+        """:meth:`build` of the texts of an Arrow string array without nulls, without making one
+        Python string per text (Arrow appends the separators; one UTF-8 decode)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = arr.cast(pa.large_string())
+        n = len(arr)
+        lengths = pc.utf8_length(arr).to_numpy().astype(np.int64)
+        starts = np.zeros(n, dtype=np.int64)
+        if n > 1:
+            starts[1:] = np.cumsum(lengths[:-1] + 1)
+        if n == 0:
+            return cls("", starts, lengths)
+        sep = pa.scalar("\n", pa.large_string())
+        with_sep = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), sep)
+        offsets = np.frombuffer(with_sep.buffers()[1], dtype=np.int64)[with_sep.offset : with_sep.offset + n + 1]
+        data = memoryview(with_sep.buffers()[2])[int(offsets[0]) : int(offsets[-1]) - 1]  # no final "\n"
+        return cls(str(data, "utf-8"), starts, lengths)
+
+    def texts(self) -> list[str]:
+        return [self.s[a : a + n] for a, n in zip(self.starts.tolist(), self.lengths.tolist(), strict=True)]
+
     def codepoints(self) -> np.ndarray:
         return np.frombuffer(self.s.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _utf8_slices(cp: np.ndarray, start: np.ndarray, end: np.ndarray) -> Any:
+    """Arrow large strings made of the code points ``cp[start_i:end_i]``, one per pair, without one
+    Python string per slice (one gather, one decode and one encode of all slices together)."""
+    import pyarrow as pa
+
+    lens = (end - start).astype(np.int64)
+    char_off = np.zeros(len(lens) + 1, dtype=np.int64)
+    np.cumsum(lens, out=char_off[1:])
+    sel = cp[np.repeat(start - char_off[:-1], lens) + np.arange(char_off[-1])]
+    data = sel.astype(np.uint32).tobytes().decode("utf-32-le").encode("utf-8")
+    n_bytes = 1 + (sel >= 0x80).astype(np.int64) + (sel >= 0x800) + (sel >= 0x10000)
+    byte_off = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(n_bytes, out=byte_off[1:])
+    offsets = byte_off[char_off]
+    return pa.LargeStringArray.from_buffers(len(lens), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _is_word(cp: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -490,19 +533,25 @@ def _normalize_joined(texts: list[str]) -> tuple[_Joined, str]:
     Returns the joined normalised texts and the joined originals (same offsets).
     """
     j = _Joined.build(texts)
-    if not texts:
-        return j, j.s
+    return _normalize_j(j)[0], j.s
+
+
+def _normalize_j(j: _Joined) -> tuple[_Joined, np.ndarray]:
+    """:func:`_normalize_joined` of already joined texts; returns the normalised texts and the code
+    points of the originals."""
     orig = j.codepoints()
+    if not len(j.starts):
+        return j, orig
     folded = _fold_table()[np.minimum(orig, 0xFFFF)]
     cp = np.where(orig <= 0xFFFF, folded, orig).astype(np.uint32)
     conv = _t2s().convert(cp.tobytes().decode("utf-32-le")).lower()
     ok = len(conv) == len(j.s)
-    if ok and len(texts) > 1:
+    if ok and len(j.starts) > 1:
         seps = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)[j.starts[1:] - 1]
         ok = bool((seps == 10).all())
     if ok:
-        return _Joined(conv, j.starts, j.lengths), j.s
-    return _Joined.build([normalize_one(t) for t in texts]), j.s
+        return _Joined(conv, j.starts, j.lengths), orig
+    return _Joined.build([normalize_one(t) for t in j.texts()]), orig
 
 
 @lru_cache(maxsize=1)
@@ -536,6 +585,8 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     (else the message's own ``agent``). Rows are ordered like the messages, then by ``start``.
     Each distinct text is normalised and scanned once; the cost grows with distinct texts.
     """
+    import pyarrow as pa
+
     lexicon = lexicon or Lexicon.load()
     tz = _tz(messages)
     if len(messages) == 0 or not lexicon.categories:
@@ -562,8 +613,7 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     n_group = np.bincount(group[need_idx], minlength=3)
     remap = np.full(len(uniques), -1, dtype=np.int64)
     remap[need_idx] = np.arange(len(need_idx))
-    orig_list = _to_list(uniques.take(need_idx))
-    joined, orig_joined = _normalize_joined(orig_list)
+    joined, orig_cp = _normalize_j(_joined_texts(uniques, need_idx))
     text_span = {"agent": (0, n_group[0] + n_group[1]), "customer": (n_group[0], len(need_idx))}
 
     parts = []
@@ -583,10 +633,7 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
         ci = found["category"].to_numpy()
         # the term as written: the slice of the original text (same offsets as the normalised one)
         base = joined.starts[ti]
-        term_u = np.array(
-            [orig_joined[a:b] for a, b in zip((base + st).tolist(), (base + en).tolist(), strict=True)],
-            dtype=object,
-        )
+        term_u = _utf8_slices(orig_cp, base + st, base + en)
         # join distinct-text hits back to every message (of this side) with that text
         mcode = remap[codes[rows]]
         order = np.argsort(mcode, kind="stable")
@@ -605,7 +652,7 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     start = np.concatenate([p[2] for p in parts])
     end = np.concatenate([p[3] for p in parts])
     term_id = np.concatenate([p[4] for p in parts])
-    terms = _str_array(np.concatenate([p[5] for p in parts]))
+    terms = pd.array(pa.concat_arrays([p[5] for p in parts]), dtype="str")
     srt = np.lexsort((start, msg_rows))
     msg_rows, cat_id, start, end, term_id = msg_rows[srt], cat_id[srt], start[srt], end[srt], term_id[srt]
 
@@ -643,6 +690,17 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     out = schema.conform(out, "hits", tz)
     _remember_rows(messages, out, msg_rows)
     return out
+
+
+def _joined_texts(uniques: Any, idx: np.ndarray) -> _Joined:
+    """The texts ``uniques[idx]`` joined (:class:`_Joined`), via Arrow when ``uniques`` is Arrow-backed."""
+    arr = getattr(uniques, "_pa_array", None)
+    if arr is not None:
+        import pyarrow as pa
+
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return _Joined.from_arrow(arr.take(idx))
+    return _Joined.build(_to_list(uniques.take(idx)))
 
 
 def _to_list(values) -> list[str]:

@@ -271,6 +271,24 @@ def test_normalize_many_equals_normalize_one(texts: list[str]) -> None:
     assert normalize_many(texts) == [normalize_one(t) for t in texts]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=8), st.data())
+def test_arrow_joined_texts_and_slices(texts: list[str], data: st.DataObject) -> None:
+    """The Arrow-built join equals the Python join; UTF-8 slices equal Python slices (any plane)."""
+    import pyarrow as pa
+
+    from csaudit.metrics.lexicon import _Joined, _utf8_slices
+
+    j = _Joined.build(texts)
+    a = _Joined.from_arrow(pa.array(texts, type=pa.string()))
+    assert a.s == j.s and a.starts.tolist() == j.starts.tolist() and a.lengths.tolist() == j.lengths.tolist()
+    bounds = data.draw(st.lists(st.tuples(st.integers(0, len(j.s)), st.integers(0, len(j.s))), max_size=6))
+    start = np.array([min(b) for b in bounds], dtype=np.int64)
+    end = np.array([max(b) for b in bounds], dtype=np.int64)
+    got = _utf8_slices(j.codepoints(), start, end).to_pylist()
+    assert got == [j.s[x:y] for x, y in zip(start.tolist(), end.tolist(), strict=True)]
+
+
 # -- politeness figures -----------------------------------------------------------------------------
 
 
