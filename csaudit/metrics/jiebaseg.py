@@ -26,7 +26,7 @@ changes (e.g. after ``jieba.add_word``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,7 @@ class DictTables:
 
     edge_keys: np.ndarray  # int64, sorted: (parent node + 1) << CODE_BITS | code point of last char
     edge_node: np.ndarray  # int64: the node of each edge key
+    first_node: np.ndarray  # int64 by code point: the node of the one-character key, -1 if none
     node_word: np.ndarray  # bool: FREQ[key] is non-zero (a word of the DAG)
     node_val: np.ndarray  # float64: log(FREQ[key] or 1) - log(total), as jieba's calc computes it
     single_val: float  # log(1) - log(total): a character that is no word
@@ -56,6 +57,8 @@ class DictTables:
 
 
 _CACHE: dict[str, Any] = {}
+#: ``jieba.finalseg.re_han`` / ``re_skip`` of jieba 0.42, which :func:`hmm_cuts` reproduces
+_FINALSEG_PATTERNS = ("([\u4e00-\u9fd5]+)", "([a-zA-Z0-9]+(?:\\.\\d+)?%?)")
 
 
 def _signature(dt: Any) -> tuple[int, int, int, int]:
@@ -95,9 +98,13 @@ def _build_tables(freq: dict[str, int], total: int) -> DictTables:
     values = [freq[k] for k in keys]
     node_word = np.fromiter(map(bool, values), dtype=bool, count=n)
     node_val = np.fromiter((math.log(v or 1) - logtotal for v in values), dtype=np.float64, count=n)
+    one = ids[lens[ids] == 1]
+    first_node = np.full(int(last[one].max(initial=0)) + 1, -1, dtype=np.int64)
+    first_node[last[one]] = one
     return DictTables(
         edge_keys=ekeys[order],
         edge_node=ids[order],
+        first_node=first_node,
         node_word=node_word,
         node_val=node_val,
         single_val=math.log(1) - logtotal,
@@ -107,7 +114,7 @@ def _build_tables(freq: dict[str, int], total: int) -> DictTables:
 
 def _codes(s: str) -> np.ndarray:
     """Code points of ``s`` (int64)."""
-    return np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
 
 
 def _dag(codes: np.ndarray, ends: np.ndarray, t: DictTables) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,10 +132,16 @@ def _dag(codes: np.ndarray, ends: np.ndarray, t: DictTables) -> tuple[np.ndarray
         pos, node, at = pos[ok], node[ok], at[ok]
         if not len(pos) or not nk:
             break
-        key = ((node + 1) << CODE_BITS) | codes[at]
-        j = np.minimum(np.searchsorted(t.edge_keys, key), nk - 1)
-        found = t.edge_keys[j] == key
-        pos, node, at = pos[found], t.edge_node[j[found]], at[found]
+        if depth == 0:  # the one-character keys: a direct table
+            c = codes[at]
+            nxt = np.where(c < len(t.first_node), t.first_node[np.minimum(c, len(t.first_node) - 1)], -1)
+            found = nxt >= 0
+            pos, node, at = pos[found], nxt[found], at[found]
+        else:
+            key = ((node + 1) << CODE_BITS) | codes[at]
+            j = np.minimum(np.searchsorted(t.edge_keys, key), nk - 1)
+            found = t.edge_keys[j] == key
+            pos, node, at = pos[found], t.edge_node[j[found]], at[found]
         word = t.node_word[node]
         starts_l.append(pos[word])
         lasts_l.append(at[word])
@@ -261,17 +274,9 @@ def cut_texts(texts: Sequence[str], jieba: Any) -> tuple[list[str], np.ndarray]:
     cut[1:] &= ~((codes[1:] == 10) & (codes[:-1] == 13) & ~block_start[1:])  # ... but \r\n
     cut |= block_start
     b0 = np.flatnonzero(block_start & han)
-    if len(b0):
-        b1 = np.r_[np.flatnonzero(block_start), len(codes)]
-        b1 = b1[np.searchsorted(b1, b0, side="right")]
-        blocks = [joined[a:b] for a, b in zip(b0.tolist(), b1.tolist(), strict=True)]
-        ids, uniq = pd.factorize(pd.Index(blocks, dtype=object))
-        distinct = uniq.tolist()
-        dcut = block_cuts(distinct, jieba.dt, jieba.finalseg)
-        dl = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
-        olen = b1 - b0
-        rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
-        cut[np.repeat(b0, olen) + rel] = dcut[np.repeat((np.cumsum(dl) - dl)[ids], olen) + rel]
+    b1 = np.r_[np.flatnonzero(block_start), len(codes)]
+    b1 = b1[np.searchsorted(b1, b0, side="right")]
+    _cut_distinct(joined, b0, b1, cut, lambda blocks: block_cuts(blocks, jieba.dt, jieba.finalseg))
     nz = lens > 0
     tokens, n_tok[nz] = _split_at(codes, cut, starts[nz])
     return tokens, n_tok
@@ -296,28 +301,39 @@ def _cut_single_runs(
     r0, r1 = r0[multi], r1[multi]
     if not len(r0):
         return
-    # every character of a run is a word start already ("kept as characters"); runs that are no
-    # dictionary word are re-cut by the HMM
     freq = dt.FREQ
-    bufs = [joined[a:b] for a, b in zip(r0.tolist(), r1.tolist(), strict=True)]
-    codes_b, uniq = pd.factorize(pd.Index(bufs, dtype=object))
-    uniq_l = uniq.tolist()
-    use_hmm = np.fromiter((not freq.get(b) for b in uniq_l), dtype=bool, count=len(uniq_l))
-    occ = use_hmm[codes_b]
-    if not occ.any():
+
+    def run_cuts(runs: list[str]) -> np.ndarray:  # each character, or the HMM's words
+        use_hmm = np.fromiter((not freq.get(r) for r in runs), dtype=bool, count=len(runs))
+        rl = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
+        out = np.ones(int(rl.sum()), dtype=bool)
+        if use_hmm.any():
+            hmm_runs = [r for r, u in zip(runs, use_hmm.tolist(), strict=True) if u]
+            out[_ranges((np.cumsum(rl) - rl)[use_hmm], rl[use_hmm])] = hmm_cuts(hmm_runs, finalseg)
+        return out
+
+    _cut_distinct(joined, r0, r1, cut, run_cuts)
+
+
+def _cut_distinct(
+    joined: str, o0: np.ndarray, o1: np.ndarray, cut: np.ndarray, cuts_of: Callable[[list[str]], np.ndarray]
+) -> None:
+    """Set ``cut[o0[i]:o1[i]]`` to the token starts ``cuts_of`` gives for ``joined[o0[i]:o1[i]]``,
+    calling it once with the distinct pieces (it returns flags over their concatenation)."""
+    if not len(o0):
         return
-    hmm_ids = np.flatnonzero(use_hmm)
-    hmm_bufs = [uniq_l[i] for i in hmm_ids.tolist()]
-    hcut = hmm_cuts(hmm_bufs, finalseg)
-    hl = np.fromiter(map(len, hmm_bufs), dtype=np.int64, count=len(hmm_bufs))
-    hstart = np.cumsum(hl) - hl
-    slot = np.full(len(uniq_l), -1, dtype=np.int64)
-    slot[hmm_ids] = np.arange(len(hmm_ids))
-    o0, o1 = r0[occ], r1[occ]
-    oid = slot[codes_b[occ]]
+    pieces = [joined[a:b] for a, b in zip(o0.tolist(), o1.tolist(), strict=True)]
+    ids, uniq = pd.factorize(pd.Index(pieces, dtype=object))
+    distinct = uniq.tolist()
+    dcut = cuts_of(distinct)
+    dl = np.fromiter(map(len, distinct), dtype=np.int64, count=len(distinct))
     olen = o1 - o0
-    rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
-    cut[np.repeat(o0, olen) + rel] = hcut[np.repeat(hstart[oid], olen) + rel]
+    cut[_ranges(o0, olen)] = dcut[_ranges((np.cumsum(dl) - dl)[ids], olen)]
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenated ``arange(s, s + n)`` for each start ``s`` and length ``n``."""
+    return np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
 
 
 def hmm_cuts(bufs: Sequence[str], finalseg: Any) -> np.ndarray:
@@ -328,36 +344,30 @@ def hmm_cuts(bufs: Sequence[str], finalseg: Any) -> np.ndarray:
     """
     if finalseg.Force_Split_Words:  # words deleted with del_word: jieba's own (slower) path
         return _cuts_of_tokens([list(finalseg.cut(b)) for b in bufs])
-    re_han, re_skip = finalseg.re_han, finalseg.re_skip
-    pieces: list[str] = []
-    han: list[bool] = []
-    for b in bufs:
-        for blk in re_han.split(b):
-            if not blk:
-                continue
-            if re_han.match(blk):
-                pieces.append(blk)
-                han.append(True)
-            else:
-                for x in re_skip.split(blk):
-                    if x:
-                        pieces.append(x)
-                        han.append(False)
-    cut = _cuts_of_tokens([pieces])
-    is_han = np.fromiter(han, dtype=bool, count=len(han))
-    if is_han.any():
-        pl = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-        ps = np.cumsum(pl) - pl
-        han_pieces = [p for p, h in zip(pieces, han, strict=True) if h]
-        hc, huniq = pd.factorize(pd.Index(han_pieces, dtype=object))
-        runs = huniq.tolist()
-        rcut = _viterbi_cuts(runs, finalseg)
-        rl = np.fromiter(map(len, runs), dtype=np.int64, count=len(runs))
-        rs = np.cumsum(rl) - rl
-        o0 = ps[is_han]
-        olen = rl[hc]
-        rel = np.arange(int(olen.sum())) - np.repeat(np.cumsum(olen) - olen, olen)
-        cut[np.repeat(o0, olen) + rel] = rcut[np.repeat(rs[hc], olen) + rel]
+    if (finalseg.re_han.pattern, finalseg.re_skip.pattern) != _FINALSEG_PATTERNS:  # pragma: no cover
+        return _cuts_of_tokens([list(finalseg.cut(b)) for b in bufs])  # another jieba version
+    if not len(bufs):
+        return np.zeros(0, dtype=bool)
+    joined = "".join(bufs)
+    codes = _codes(joined)
+    lens = np.fromiter(map(len, bufs), dtype=np.int64, count=len(bufs))
+    han = (codes >= 0x4E00) & (codes <= 0x9FD5)
+    piece_start = np.zeros(len(codes), dtype=bool)  # re_han.split: runs of 汉字 and the rest
+    piece_start[(np.cumsum(lens) - lens)[lens > 0]] = True
+    piece_start[1:] |= han[1:] != han[:-1]
+    p0 = np.flatnonzero(piece_start)
+    p1 = np.r_[p0[1:], len(codes)]
+    h = han[p0]
+    cut = piece_start.copy()
+    _cut_distinct(joined, p0[h], p1[h], cut, lambda runs: _viterbi_cuts(runs, finalseg))
+    re_skip = finalseg.re_skip
+    _cut_distinct(
+        joined,
+        p0[~h],
+        p1[~h],
+        cut,
+        lambda ps: _cuts_of_tokens([[x for x in re_skip.split(p) if x] for p in ps]),
+    )
     return cut
 
 
@@ -410,7 +420,7 @@ def _viterbi_cuts(runs: list[str], finalseg: Any) -> np.ndarray:
         k = max(1, BATCH_CELLS // int(lens[order[i]]))
         rows = order[i : i + k]
         rl = lens[rows]
-        flat = np.repeat(starts[rows] - (np.cumsum(rl) - rl), rl) + np.arange(int(rl.sum()))
+        flat = _ranges(starts[rows], rl)
         valid = np.arange(int(rl[0]))[None, :] < rl[:, None]
         ids2d = np.zeros((len(rows), int(rl[0])), dtype=np.int64)
         ids2d[valid] = cid[flat]

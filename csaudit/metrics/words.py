@@ -97,62 +97,62 @@ def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
     return nin, ni, wo, we
 
 
-def _joined_codes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Code points of the concatenated ``texts`` (int64), start and end offsets of each text."""
-    lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    cp = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
-    starts = np.cumsum(lens) - lens
-    return cp, starts, starts + lens
+class _CodePoints:
+    """Normalised texts concatenated: code points (uint32) and the offsets of each text."""
 
+    def __init__(self, texts: list[str]) -> None:
+        lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        self.cp = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        self.starts = np.cumsum(lens) - lens
+        self.ends = self.starts + lens
+        self.n = len(texts)
 
-def _word_at(cp: np.ndarray, ends_of: np.ndarray, word: str) -> np.ndarray:
-    """Positions where ``word`` starts and lies inside one text (``ends_of``: end of each
-    position's text)."""
-    hit = np.ones(len(cp), dtype=bool)
-    for k, ch in enumerate(word):
-        hit[: len(cp) - k] &= cp[k:] == ord(ch)
-        hit[len(cp) - k :] = False
-    return hit & (np.arange(len(cp)) + len(word) <= ends_of)
+    def text_of(self, pos: np.ndarray) -> np.ndarray:
+        """Index of the text holding each position (empty texts hold none)."""
+        return np.searchsorted(self.starts, pos, side="right") - 1
+
+    def count(self, pos: np.ndarray) -> np.ndarray:
+        """Number of positions ``pos`` in each text (int64)."""
+        return np.bincount(self.text_of(pos), minlength=self.n).astype(np.int64)
+
+    def find(self, word: str) -> np.ndarray:
+        """Start positions of every occurrence of ``word`` inside one text (overlaps included)."""
+        cp = self.cp
+        pos = np.flatnonzero(cp == ord(word[0]))
+        for k in range(1, len(word)):
+            pos = pos[pos + k < len(cp)]
+            pos = pos[cp[pos + k] == ord(word[k])]
+        return pos[pos + len(word) <= self.ends[self.text_of(pos)]]
 
 
 def _self_overlapping(word: str) -> bool:
     return any(word[:k] == word[-k:] for k in range(1, len(word)))
 
 
-def _per_text(hit: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Number of ``hit`` positions of each text."""
-    cs = np.r_[0, np.cumsum(hit, dtype=np.int64)]
-    return cs[ends] - cs[starts]
-
-
 def _pronoun_char_counts(norm: list[str]) -> np.ndarray:
     """(您, 你/妳, 我 not in 我们/我司/我方/我店, 咱) of each normalised text, int64 [n, 4]: the
     counts of ``str.count`` (non-overlapping) without looking at words."""
-    cp, starts, ends = _joined_codes(norm)
-    ends_of = np.repeat(ends, ends - starts)
+    j = _CodePoints(norm)
     counts = np.zeros((len(norm), 4), dtype=np.int64)
-    counts[:, 0] = _per_text(cp == ord("您"), starts, ends)
-    counts[:, 1] = _per_text((cp == ord("你")) | (cp == ord("妳")), starts, ends)
-    counts[:, 3] = _per_text(cp == ord("咱"), starts, ends)
-    wo = _per_text(cp == ord("我"), starts, ends)
+    counts[:, 0] = j.count(j.find("您"))
+    counts[:, 1] = j.count(np.flatnonzero((j.cp == ord("你")) | (j.cp == ord("妳"))))
+    counts[:, 3] = j.count(j.find("咱"))
+    wo = j.count(j.find("我"))
     for w in EXCLUSIVE_WE:
         if w != "我们家":  # 我们家 ⊃ 我们: counted once
             if _self_overlapping(w):  # pragma: no cover - none of the words is
                 wo -= np.array([t.count(w) for t in norm], dtype=np.int64)
             else:
-                wo -= _per_text(_word_at(cp, ends_of, w), starts, ends)
+                wo -= j.count(j.find(w))
     counts[:, 2] = wo
     return counts
 
 
 def _contains_any(norm: list[str], words: frozenset[str]) -> np.ndarray:
     """Whether each text contains one of ``words`` (bool)."""
-    cp, starts, ends = _joined_codes(norm)
-    ends_of = np.repeat(ends, ends - starts)
-    hit = np.zeros(len(cp), dtype=bool)
-    for w in words:
-        hit |= _word_at(cp, ends_of, w)
-    return _per_text(hit, starts, ends) > 0
+    j = _CodePoints(norm)
+    hits = [j.find(w) for w in words if w]
+    return j.count(np.concatenate([np.zeros(0, dtype=np.int64), *hits])) > 0
 
 
 def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
