@@ -204,21 +204,26 @@ def _no_apology_rows(
     at = head_ids.get_indexer(pd.Series(conv_ids, dtype="str").array)
     q_conv = np.where(at >= 0, conv[heads[np.maximum(at, 0)]], -1)
     q_ns = ts_ns(reply)
-    # agent rows with a time, keyed by (conversation, time rank), speech order on ties
+    # agent rows with a time, ordered by conversation then time (speech order on ties)
     ts_all = ts_ns(speech["ts"])
     is_agent = speech["is_agent"].to_numpy()
     a_rows = np.flatnonzero(is_agent & (ts_all != NAT))
-    t = ts_all[a_rows]
-    tu = np.unique(t)
-    width = len(tu) + 1
-    key = conv[a_rows] * width + np.searchsorted(tu, t)
-    order = np.argsort(key, kind="stable")
-    key = key[order]
-    q_key = q_conv * width + np.searchsorted(tu, q_ns, side="left")
-    at = np.searchsorted(key, q_key, side="left")
-    found = (q_conv >= 0) & (at < len(key))
-    found[found] = key[at[found]] // width == q_conv[found]
-    reply_rows = a_rows[order[at[found]]]
+    c, t = conv[a_rows], ts_all[a_rows]
+    same = c[1:] == c[:-1]
+    if (t[1:][same] < t[:-1][same]).any():  # times go back inside a conversation
+        order = np.lexsort((t, c))
+        a_rows, c, t = a_rows[order], c[order], t[order]
+    # first row of the round's conversation with a time at or after the reply: bisection per block
+    lo = np.searchsorted(c, q_conv, side="left")
+    end = np.searchsorted(c, q_conv, side="right")
+    hi = end.copy()
+    while (active := lo < hi).any():
+        mid = (lo + hi) // 2
+        later = t[np.minimum(mid, len(t) - 1)] < q_ns
+        lo = np.where(active & later, mid + 1, lo)
+        hi = np.where(active & ~later, mid, hi)
+    found = (q_conv >= 0) & (lo < end)
+    reply_rows = a_rows[lo[found]]
     reply_rows = reply_rows[speech["message_id"].notna().to_numpy()[reply_rows]]
     reply_rows = np.unique(reply_rows)
     # next apology at or after each agent row, within its conversation (agent_seq counts agent rows)

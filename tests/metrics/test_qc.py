@@ -278,18 +278,21 @@ def test_first_reply_and_closing_run_path_equals_groupby_path() -> None:
         assert len(f(speech)) == m["conversation_id"].nunique()
 
 
-@pytest.mark.parametrize(("n_conv", "no_time"), [(1, False), (5, True), (12, False), (12, True)])
-def test_no_apology_search_equals_merges(n_conv: int, no_time: bool) -> None:
+@pytest.mark.parametrize(("n_conv", "times"), [(1, "ok"), (5, "missing"), (12, "ok"), (12, "missing"), (12, "back")])
+def test_no_apology_search_equals_merges(n_conv: int, times: str) -> None:
     """The integer search of no_apology_after_wait gives the merge_asof result (taken when the
-    conversation codes are renumbered backwards), also with agent messages without a time."""
+    conversation codes are renumbered backwards), also with agent messages without a time or with
+    times going back inside a conversation."""
     from csaudit.metrics.lexicon import agent_turns
     from csaudit.metrics.qc import no_apology_after_wait
 
     rows = _varied_rows(n_conv) + [("cx", "customer", "在吗", 0), ("cx", "agent", "稍等", 900)]
     m = make_messages(rows)
-    if no_time:  # every third agent message loses its time
-        agent_rows = m.index[m["role"] == "agent"][::3]
-        m.loc[agent_rows, "ts"] = pd.NaT
+    agent_rows = m.index[m["role"] == "agent"]
+    if times == "missing":  # every third agent message loses its time
+        m.loc[agent_rows[::3], "ts"] = pd.NaT
+    elif times == "back":  # every fourth agent message is dated before the previous ones
+        m.loc[agent_rows[1::4], "ts"] = m.loc[agent_rows[1::4], "ts"] - pd.Timedelta(minutes=30)
     h = find_hits(m, LEX)
     speech = agent_turns(m)
     backwards = speech.assign(conv=speech["conv"].max() - speech["conv"])
