@@ -78,37 +78,53 @@ def dict_tables(dt: Any) -> DictTables:
 
 
 def _build_tables(freq: dict[str, int], total: int) -> DictTables:
-    keys = [k for k in freq if k]
+    """Walk every key down the trie of keys, one length at a time, all keys at once: a key of length
+    L becomes a node when its (L - 1)-prefix is one; longer keys look their L-prefix up."""
+    keys = list(freq)
     n = len(keys)
+    values = np.fromiter(freq.values(), dtype=np.int64, count=n)
     lens = np.fromiter(map(len, keys), dtype=np.int64, count=n)
-    parent = pd.Index(keys).get_indexer([k[:-1] for k in keys]).astype(np.int64)
-    parent[lens == 1] = -1  # the root (an empty key is never looked up)
-    last = np.fromiter((ord(k[-1]) for k in keys), dtype=np.int64, count=n)
-    # reachable: every prefix is a key (jieba's walk stops at the first fragment that is not)
-    reach = lens == 1
-    for _ in range(int(lens.max(initial=1)) - 1):
-        nxt = reach | ((parent >= 0) & reach[np.maximum(parent, 0)])
-        if (nxt == reach).all():
+    cp = _codes("".join(keys))
+    kstart = np.cumsum(lens) - lens
+    prefix = np.full(n, -1, dtype=np.int64)  # node of the prefix walked so far (-1: the root)
+    alive = np.flatnonzero(lens >= 1)  # keys whose prefixes so far are all keys (an empty key never is)
+    ekeys_l, enode_l = [], []
+    length = 0
+    while len(alive):
+        length += 1
+        key = ((prefix[alive] + 1) << CODE_BITS) | cp[kstart[alive] + length - 1]
+        ends_here = lens[alive] == length
+        nodes, nkeys = alive[ends_here], key[ends_here]
+        ekeys_l.append(nkeys)
+        enode_l.append(nodes)
+        longer, lkey = alive[~ends_here], key[~ends_here]
+        if not len(nkeys):
             break
-        reach = nxt
-    ids = np.flatnonzero(reach)
-    ekeys = ((parent[ids] + 1) << CODE_BITS) | last[ids]
-    order = np.argsort(ekeys, kind="stable")
+        o = np.argsort(nkeys)
+        sk, sn = nkeys[o], nodes[o]
+        j = np.minimum(np.searchsorted(sk, lkey), len(sk) - 1)
+        found = sk[j] == lkey
+        prefix[longer[found]] = sn[j[found]]
+        alive = longer[found]
+    ekeys = np.concatenate([np.zeros(0, dtype=np.int64), *ekeys_l])
+    enode = np.concatenate([np.zeros(0, dtype=np.int64), *enode_l])
+    order = np.argsort(ekeys)
     logtotal = math.log(total)
-    values = [freq[k] for k in keys]
-    node_word = np.fromiter(map(bool, values), dtype=bool, count=n)
-    node_val = np.fromiter((math.log(v or 1) - logtotal for v in values), dtype=np.float64, count=n)
-    one = ids[lens[ids] == 1]
-    first_node = np.full(int(last[one].max(initial=0)) + 1, -1, dtype=np.int64)
-    first_node[last[one]] = one
+    # log(FREQ[key] or 1) - log(total) with math.log, as jieba's calc; once per distinct frequency
+    uniq, inv = np.unique(np.where(values == 0, 1, values), return_inverse=True)
+    logs = np.fromiter((math.log(v) - logtotal for v in uniq.tolist()), dtype=np.float64, count=len(uniq))
+    one = enode_l[0] if enode_l else np.zeros(0, dtype=np.int64)
+    first_code = cp[kstart[one]]
+    first_node = np.full(int(first_code.max(initial=0)) + 1, -1, dtype=np.int64)
+    first_node[first_code] = one
     return DictTables(
         edge_keys=ekeys[order],
-        edge_node=ids[order],
+        edge_node=enode[order],
         first_node=first_node,
-        node_word=node_word,
-        node_val=node_val,
+        node_word=values != 0,
+        node_val=logs[inv.reshape(-1)],
         single_val=math.log(1) - logtotal,
-        max_len=int(lens[ids].max(initial=1)),
+        max_len=int(lens[enode].max(initial=1)),
     )
 
 

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from csaudit.metrics.jiebaseg import _cuts_of_tokens, cut_blocks, dict_tables, hmm_cuts
+from csaudit.metrics.jiebaseg import _cuts_of_tokens, cut_blocks, cut_texts, dict_tables, hmm_cuts
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,37 @@ def test_tables_follow_dictionary_changes(tmp_path) -> None:
         assert cut_blocks(blocks, tk, jb.finalseg) == [tk.lcut(b) for b in blocks]
     finally:
         jb.finalseg.Force_Split_Words.discard("单号")
+
+
+def test_cut_texts_equal_jieba_lcut_on_random_texts(jieba) -> None:
+    rng = random.Random(3)
+    glue = [
+        " ",
+        "  ",
+        "\n",
+        "\r\n",
+        "\r\r\n",
+        "\r",
+        "\t",
+        "，",
+        "。",
+        "！？",
+        "😀",
+        "~",
+        "/",
+        "（",
+        "）",
+        "\u3000",
+        "@",
+    ]
+    texts = []
+    for t in _random_texts(jieba, 2000, seed=4):
+        cut_at = sorted(rng.sample(range(len(t) + 1), k=min(3, len(t) + 1)))
+        pieces = [t[a:b] for a, b in zip([0, *cut_at], [*cut_at, len(t)], strict=True)]
+        texts.append("".join(p + rng.choice(glue) for p in pieces))
+    texts += ["", " ", "\r\n", "😀", "a", "一", "", "abc 一二三\r\n\r\nxyz", "\ud800孤"]
+    tokens, n_tok = cut_texts(texts, jieba)
+    ref = [jieba.lcut(t) for t in texts]
+    assert n_tok.tolist() == [len(r) for r in ref]
+    assert tokens == [w for r in ref for w in r]
+    assert cut_texts([], jieba)[0] == [] and cut_texts(["", ""], jieba)[1].tolist() == [0, 0]
