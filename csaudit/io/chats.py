@@ -47,7 +47,7 @@ import pyarrow.compute as pc
 from csaudit.arrays import one_chunk
 from csaudit.config import Config
 from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
-from csaudit.io.detect import decode, detect_format
+from csaudit.io.detect import SNIFF_BYTES, decode, decode_head, detect_format, is_plain_utf8
 from csaudit.model import schema
 from csaudit.model.roles import _arrow, assign_roles, derive_parties, str_categorical
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
@@ -62,6 +62,9 @@ BINARY_EXTENSIONS = (".xlsx",)
 READ_THREADS = min(4, os.cpu_count() or 1)
 """Files are parsed by this many threads (Arrow and numpy kernels release the GIL)."""
 TABLE_EXTENSIONS = (".csv", ".tsv", ".xlsx")
+HEAD_ONLY_EXTENSIONS = (".txt", ".log")
+"""Plain UTF-8 files with these extensions are decoded only as far as the sniffers read (the
+client-text readers work on the bytes); the whole text is decoded when a reader or a reject needs it."""
 
 _ORDER_ID = re.compile(r"订单号|订单编号|order[ _]?id|order[ _]?no", re.IGNORECASE)
 _CHAT_TEXT = re.compile(r"内容|消息|text|content|发送人|sender", re.IGNORECASE)
@@ -278,19 +281,27 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
     raw = item.raw
     text: str | None = None
     encoding: str | None = None
-    if item.ext not in BINARY_EXTENSIONS:
+    head_only = False  # text is only the part the sniffers read (see full_text)
+    if item.ext in HEAD_ONLY_EXTENSIONS and ctx.encoding is None and is_plain_utf8(raw.data):
+        text, encoding = decode_head(raw.data, SNIFF_BYTES), "utf-8"
+        head_only = len(text) == SNIFF_BYTES
+    elif item.ext not in BINARY_EXTENSIONS:
         text, encoding = decode(raw.data, raw.source, ctx.encoding)
+
+    def full_text() -> str | None:
+        return decode(raw.data, raw.source, ctx.encoding)[0] if head_only else text
+
     if fmt == "auto" and _is_orders(item, text, regs):
         log.info("%s: orders table, not chats (read it with read_orders)", raw.source)
         return _FileResult(raw.source, "orders", encoding, None, _no_rejects())
     if fmt == "auto":
-        if text is not None and not text.strip():
+        if text is not None and not text.strip() and not (full_text() or "").strip():
             return _FileResult(raw.source, "empty", encoding, None, _no_rejects())
         name = detect_format(raw, text, _by_likelihood(regs, item.ext))
         if name is None:
             expected = ", ".join(regs)
             return _FileResult(raw.source, "unknown", encoding, None,
-                               _all_lines_rejected(text, f"not a recognised chat export (expected one of: {expected})"))
+                               _all_lines_rejected(full_text(), f"not a recognised chat export (expected one of: {expected})"))
     else:
         name = fmt
     try:
@@ -299,13 +310,13 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
     except InputError as exc:
         if ctx.strict:
             raise
-        return _FileResult(raw.source, name, encoding, None, _all_lines_rejected(text, exc.expected))
+        return _FileResult(raw.source, name, encoding, None, _all_lines_rejected(full_text(), exc.expected))
     except Exception as exc:  # noqa: BLE001 - a reader failure must not stop the batch
         log.warning("%s: could not be read as %s: %s", raw.source, name, exc)
         if ctx.strict:
             raise InputError(raw.source, None, f"could not be read as {name}: {exc}") from None
         return _FileResult(raw.source, name, encoding, None,
-                           _all_lines_rejected(text, f"could not be read as {name}: {exc}"))
+                           _all_lines_rejected(full_text(), f"could not be read as {name}: {exc}"))
     return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects)
 
 

@@ -19,6 +19,9 @@ import threading
 from collections.abc import Mapping
 from types import ModuleType
 
+import numpy as np
+import pyarrow as pa
+
 from csaudit.io.base import RawFile
 
 log = logging.getLogger(__name__)
@@ -72,6 +75,36 @@ def decode(data: bytes, source: str, forced: str | None = None) -> tuple[str, st
     result = _decode(data, source, forced)
     _cache.last = (data, forced, result)
     return result
+
+
+def is_plain_utf8(data: bytes) -> bool:
+    """True when ``data`` is valid UTF-8 without a byte-order mark or ``\\r``: :func:`decode` would
+    return it unchanged as ``"utf-8"`` text. Checked by Arrow's UTF-8 validator (the same rules as
+    Python's strict codec, ≈ 10x faster, without building a ``str``); the last answer is cached by
+    identity of ``data`` (the sniffing step and the reader both ask)."""
+    last = getattr(_cache, "plain", None)
+    if last is not None and last[0] is data:
+        return last[1]
+    ok = not data.startswith(codecs.BOM_UTF8) and b"\r" not in data
+    if ok:
+        big = len(data) >= 2**31 - 1
+        offsets = np.array([0, len(data)], dtype=np.int64 if big else np.int32)
+        arr = pa.Array.from_buffers(pa.large_string() if big else pa.string(), 1,
+                                    [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        try:
+            arr.validate(full=True)
+        except pa.ArrowInvalid:
+            ok = False
+    _cache.plain = (data, ok)
+    return ok
+
+
+def decode_head(data: bytes, chars: int) -> str:
+    """``decode(data)[0][:chars]`` for :func:`is_plain_utf8` data, decoding at most ``4 * chars`` bytes."""
+    cut = min(len(data), 4 * chars)
+    while 0 < cut < len(data) and (data[cut] & 0xC0) == 0x80:  # not inside a character
+        cut -= 1
+    return data[:cut].decode("utf-8")[:chars]
 
 
 def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:

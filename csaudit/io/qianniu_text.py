@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csaudit.io.base import PARSED_COLUMNS, Parsed, RawFile, ReadContext
-from csaudit.io.detect import decode
+from csaudit.io.detect import decode, is_plain_utf8
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class Lines:
 
 def utf8_bytes(raw: RawFile, ctx: ReadContext) -> tuple[bytes, str]:
     """The file as UTF-8 bytes with ``\\n`` line ends (no BOM), and the detected encoding."""
+    if ctx.encoding is None and is_plain_utf8(raw.data):  # what decode() would give, without a str
+        return raw.data, "utf-8"
     text, encoding = decode(raw.data, raw.source, ctx.encoding)
     if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd"):  # valid UTF-8: use the bytes
         data = raw.data[3:] if encoding == "utf-8-sig" else raw.data

@@ -55,3 +55,38 @@ def test_detect_format_picks_the_most_confident_reader(caplog):
     assert detect.detect_format(raw, "2026年11月9日\n10:00:00\nhi\nbuyer\n") == "qianniu-web"
     assert detect.detect_format(raw, "nothing to see here\n") is None
     assert "detected format qianniu-text" in caplog.text
+
+
+def test_plain_utf8_check_and_head_agree_with_decode():
+    import random
+
+    rng = random.Random(0)
+    alphabet = [0x41, 0x0A, 0x0D, 0xC2, 0x80, 0xBF, 0xE4, 0xB8, 0xAD, 0xED, 0xA0, 0xF0, 0x9F, 0xF4, 0x90, 0xFF, 0xC0, 0xE0, 0xEF, 0xBB]
+    samples = [b"", "中文 ok\n".encode(), codecs.BOM_UTF8 + b"x", b"a\r\nb", b"\xed\xa0\x80", b"\xc0\xaf", b"\xe4\xb8"]
+    samples += [bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(5000)]
+    for data in samples:
+        data = bytes(data)  # a fresh object: the check caches by identity
+        text, enc = detect.decode(data, "x")
+        plain = detect.is_plain_utf8(data)
+        try:
+            strict = data.decode("utf-8")
+        except UnicodeDecodeError:
+            strict = None
+        assert plain == (strict is not None and not data.startswith(codecs.BOM_UTF8) and "\r" not in strict)
+        if plain:
+            assert (text, enc) == (strict, "utf-8")
+            for k in (0, 1, 2, 5, 100):
+                assert detect.decode_head(data, k) == text[:k]
+
+
+def test_head_only_decoding_keeps_blank_heads_and_rejects(tmp_path):
+    import csaudit as ca
+
+    blank_head = tmp_path / "blank_head.txt"
+    blank_head.write_bytes(b" \n" * 40_000 + "这不是聊天记录\n".encode())
+    chats = ca.read_chats(blank_head)
+    assert chats.sources["format"].tolist() == ["unknown"]
+    assert chats.rejects["line"].tolist() == [40_001]
+    blank = tmp_path / "blank.txt"
+    blank.write_bytes(b" \n" * 40_000)
+    assert ca.read_chats(blank).sources["format"].tolist() == ["empty"]
