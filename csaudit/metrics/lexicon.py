@@ -174,7 +174,7 @@ def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, sho
 class _Side:
     """The compiled matcher of one side (``agent`` or ``customer``); arrays are indexed by key id."""
 
-    automaton: Any  # ahocorasick.Automaton, or None when the side has no contains-mode keys
+    automaton: Any  # ahocorasick.Automaton of the keys longer than one character, or None
     key_len: np.ndarray  # int64
     key_cat: np.ndarray  # int64: category id of a term key, -1 when the key is not a term
     key_edge_l: np.ndarray  # bool: the key starts with an ASCII letter/digit (word-edge check)
@@ -183,6 +183,38 @@ class _Side:
     key_pos: dict[int, frozenset[int]]  # key id -> after_positive categories it is a positive for
     whole: dict[str, int]  # normalised term -> category id, for mode "whole"
     after_positive: frozenset[int]
+    key_chars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    """Code points occurring in the automaton's keys (sorted)."""
+    single_cp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))
+    """The one-character keys as code points (sorted); ``single_kid`` their key ids."""
+    single_kid: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    key_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.uint32))
+    """Pairs of adjacent code points occurring in the automaton's keys (rows)."""
+
+    @cached_property
+    def char_id(self) -> np.ndarray:
+        """Code point → 1 + its index in ``key_chars``, 0 when no automaton key contains it."""
+        lut = np.zeros(0x110000, dtype=np.int32)
+        lut[self.key_chars] = np.arange(1, len(self.key_chars) + 1, dtype=np.int32)
+        return lut
+
+    @cached_property
+    def is_pair(self) -> np.ndarray:
+        """``char_id`` pair ``a * (len(key_chars) + 1) + b`` → whether the two characters are adjacent
+        in some automaton key (bool)."""
+        width = len(self.key_chars) + 1
+        lut = np.zeros(width * width, dtype=bool)
+        ids = self.char_id[self.key_pairs.reshape(-1)].reshape(-1, 2).astype(np.int64)
+        lut[ids[:, 0] * width + ids[:, 1]] = True
+        return lut
+
+    @cached_property
+    def is_single(self) -> np.ndarray:
+        """Code point → whether it is a one-character key (bool, 0x110000 entries)."""
+        lut = np.zeros(0x110000, dtype=bool)
+        lut[self.single_cp] = True
+        return lut
 
 
 @dataclass
@@ -286,12 +318,16 @@ class Lexicon:
                 key_cat[k] = cid
             for t in cat.whitelist:
                 key_wl.setdefault(key(t), set()).add(cid)
+        # one-character keys are found by a code-point look-up (half the occurrences in chat text:
+        # 亲, 您, 请); the automaton holds the longer ones
         automaton = None
-        if keys:
+        long_keys = {k: kid for k, kid in keys.items() if len(k) > 1}
+        if long_keys:
             automaton = ahocorasick.Automaton()
-            for k, kid in keys.items():
+            for k, kid in long_keys.items():
                 automaton.add_word(k, kid)
             automaton.make_automaton()
+        single = sorted((ord(k), kid) for k, kid in keys.items() if len(k) == 1)
         texts = list(keys)
         return _Side(
             automaton=automaton,
@@ -303,6 +339,12 @@ class Lexicon:
             key_pos={k: frozenset(v) for k, v in key_pos.items()},
             whole=whole,
             after_positive=frozenset(after_positive),
+            key_chars=np.array(sorted({ord(c) for k in long_keys for c in k}), dtype=np.uint32),
+            key_pairs=np.array(
+                sorted({(ord(a), ord(b)) for k in long_keys for a, b in itertools.pairwise(k)}), dtype=np.uint32
+            ).reshape(-1, 2),
+            single_cp=np.array([c for c, _ in single], dtype=np.uint32),
+            single_kid=np.array([kid for _, kid in single], dtype=np.int64),
         )
 
     # -- matching ---------------------------------------------------------------------------------
@@ -319,7 +361,7 @@ class Lexicon:
     ) -> pd.DataFrame:
         sm = self._sides[side]
         parts = []
-        if sm.automaton is not None:
+        if sm.automaton is not None or len(sm.single_cp):
             parts.append(_scan_contains(sm, j, use, span))
         if sm.whole:
             parts.append(_scan_whole(sm, j, use))
@@ -344,6 +386,8 @@ class _Joined:
     s: str
     starts: np.ndarray
     lengths: np.ndarray
+    cp: np.ndarray | None = None
+    """The code points of ``s`` when already known (see :meth:`codepoints`)."""
 
     @classmethod
     def build(cls, norm: list[str]) -> _Joined:
@@ -380,7 +424,10 @@ class _Joined:
         return [self.s[a : a + n] for a, n in zip(self.starts.tolist(), self.lengths.tolist(), strict=True)]
 
     def codepoints(self) -> np.ndarray:
-        return np.frombuffer(self.s.encode("utf-32-le"), dtype=np.uint32)
+        """The code points of ``s`` (uint32; computed once)."""
+        if self.cp is None:
+            self.cp = np.frombuffer(self.s.encode("utf-32-le"), dtype=np.uint32)
+        return self.cp
 
 
 def _utf8_slices(cp: np.ndarray, start: np.ndarray, end: np.ndarray) -> Any:
@@ -407,17 +454,69 @@ def _is_word(cp: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return ok & (c < 128) & _WORD_LUT[np.minimum(c, 127)]
 
 
+def _occurrences(sm: _Side, j: _Joined, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every occurrence of every key of ``sm`` in ``j.s[lo:hi]``: end offsets (exclusive, in ``j.s``)
+    and key ids (int64), the automaton's occurrences first, then the one-character keys'."""
+    ends, kids = [], []
+    if sm.automaton is not None:
+        text, back = _key_char_runs(sm, j, lo, hi)
+        found = list(sm.automaton.iter(text) if back is not None else sm.automaton.iter(j.s, lo, hi))
+        arr = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=2 * len(found))
+        ends.append((back[arr[0::2]] if back is not None else arr[0::2]) + 1)
+        kids.append(arr[1::2])
+    if len(sm.single_cp):
+        cp = j.codepoints()[lo:hi]
+        at = np.flatnonzero(sm.is_single[cp])
+        ends.append(at + lo + 1)
+        kids.append(sm.single_kid[np.searchsorted(sm.single_cp, cp[at])])
+    if not ends:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(ends).astype(np.int64), np.concatenate(kids).astype(np.int64)
+
+
+def _key_char_runs(sm: _Side, j: _Joined, lo: int, hi: int) -> tuple[str, np.ndarray | None]:
+    """``j.s[lo:hi]`` reduced to its runs of characters that could be part of an occurrence of an
+    automaton key (each character is adjacent to a neighbour with which it forms a pair of adjacent
+    characters of some key), the runs separated by one ``\\n`` (in no key), and the offset in ``j.s``
+    of each character kept; ``("", None)`` when that would not shorten the text by a quarter (scan
+    ``j.s`` itself).
+
+    Every occurrence of a key of two or more characters lies inside one run (its adjacent pairs are
+    key pairs), so the automaton finds the same occurrences in the reduced text, mapped back through
+    the offsets, while walking fewer characters (≈ 35 ns per character)."""
+    cp = j.codepoints()[lo:hi]
+    n = len(cp)
+    if n < 2:
+        return "", None
+    ids = sm.char_id[cp]
+    width = len(sm.key_chars) + 1
+    pair = sm.is_pair[ids[:-1].astype(np.int64) * width + ids[1:]]
+    keep = np.zeros(n, dtype=bool)
+    keep[:-1] = pair
+    keep[1:] |= pair
+    kept = np.flatnonzero(keep)
+    gap = np.zeros(len(kept), dtype=np.int64)
+    gap[1:] = np.diff(kept) > 1  # a separator before this character
+    at = np.arange(len(kept)) + np.cumsum(gap)
+    size = len(kept) + int(gap.sum())
+    if 4 * size > 3 * n:
+        return "", None
+    short = np.full(size, 10, dtype=np.uint32)
+    short[at] = cp[kept]
+    back = np.zeros(size, dtype=np.int64)
+    back[at] = kept + lo
+    return short.tobytes().decode("utf-32-le"), back
+
+
 def _scan_contains(
     sm: _Side, j: _Joined, use: np.ndarray, span: tuple[int, int] | None = None
 ) -> pd.DataFrame:
     """All contains-mode hits: one automaton pass over the joined texts, then vectorised filters."""
-    found = list(sm.automaton.iter(j.s, *span) if span else sm.automaton.iter(j.s))
+    lo, hi = span if span else (0, len(j.s))
+    end, kid = _occurrences(sm, j, lo, hi)
     empty = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("text", "category", "start", "end")})
-    if not found:
+    if not len(end):
         return empty
-    arr = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=2 * len(found))
-    end = arr[0::2] + 1
-    kid = arr[1::2]
     start = end - sm.key_len[kid]
     tix = np.searchsorted(j.starts, start, side="right") - 1
     keep = use[tix]
@@ -546,11 +645,11 @@ def _normalize_j(j: _Joined) -> tuple[_Joined, np.ndarray]:
     cp = np.where(orig <= 0xFFFF, folded, orig).astype(np.uint32)
     conv = _t2s().convert(cp.tobytes().decode("utf-32-le")).lower()
     ok = len(conv) == len(j.s)
+    conv_cp = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32) if ok else None
     if ok and len(j.starts) > 1:
-        seps = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32)[j.starts[1:] - 1]
-        ok = bool((seps == 10).all())
+        ok = bool((conv_cp[j.starts[1:] - 1] == 10).all())
     if ok:
-        return _Joined(conv, j.starts, j.lengths), orig
+        return _Joined(conv, j.starts, j.lengths, conv_cp), orig
     return _Joined.build([normalize_one(t) for t in j.texts()]), orig
 
 

@@ -289,6 +289,40 @@ def test_arrow_joined_texts_and_slices(texts: list[str], data: st.DataObject) ->
     assert got == [j.s[x:y] for x, y in zip(start.tolist(), end.tolist(), strict=True)]
 
 
+_FILLER = list("这个那款货发快递今天明天吗呢吧，。 12xyz")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.text(alphabet=_ALPHABET + _FILLER * 6, max_size=40), min_size=1, max_size=12))
+def test_occurrences_equal_a_plain_automaton(texts: list[str]) -> None:
+    """Key occurrences found on the reduced text plus the one-character look-up are exactly the
+    occurrences a plain Aho-Corasick automaton of all keys finds in the whole text."""
+    import ahocorasick
+
+    from csaudit.metrics.lexicon import _Joined, _key_char_runs, _occurrences
+
+    j = _Joined.build(normalize_many(texts))
+    for side in ("agent", "customer"):
+        sm = _LEX._sides[side]
+        plain = ahocorasick.Automaton()
+        for k in _keys_of(sm):
+            plain.add_word(k[0], k[1])
+        plain.make_automaton()
+        want = sorted((end + 1, kid) for end, kid in plain.iter(j.s)) if len(j.s) else []
+        for lo, hi in ((0, len(j.s)), (len(j.s) // 3, len(j.s))):
+            end, kid = _occurrences(sm, j, lo, hi)
+            got = sorted(zip(end.tolist(), kid.tolist(), strict=True))
+            assert got == [(e, k) for e, k in want if e - sm.key_len[k] >= lo and e <= hi]
+        text, back = _key_char_runs(sm, j, 0, len(j.s))
+        if back is not None:  # the reduced text keeps every character of every occurrence
+            assert all(j.s[b] == t for b, t in zip(back.tolist(), text, strict=True) if t != "\n")
+
+
+def _keys_of(sm) -> list[tuple[str, int]]:
+    keys = [(k, v) for k, v in sm.automaton.items()] if sm.automaton is not None else []
+    return keys + [(chr(c), int(k)) for c, k in zip(sm.single_cp.tolist(), sm.single_kid.tolist(), strict=True)]
+
+
 # -- politeness figures -----------------------------------------------------------------------------
 
 
