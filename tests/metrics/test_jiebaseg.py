@@ -7,7 +7,14 @@ import random
 import numpy as np
 import pytest
 
-from csaudit.metrics.jiebaseg import _cuts_of_tokens, cut_blocks, cut_texts, dict_tables, hmm_cuts
+from csaudit.metrics.jiebaseg import (
+    _cuts_of_tokens,
+    _jieba_cut_rows,
+    cut_blocks,
+    cut_texts,
+    dict_tables,
+    hmm_cuts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +153,13 @@ def test_cut_texts_equal_jieba_lcut_on_random_texts(jieba) -> None:
     assert n_tok.tolist() == [len(r) for r in ref]
     assert tokens == [w for r in ref for w in r]
     assert cut_texts([], jieba)[0] == [] and cut_texts(["", ""], jieba)[1].tolist() == [0, 0]
+
+
+def test_a_few_very_long_blocks_are_cut_by_jieba_itself(jieba) -> None:
+    rng = random.Random(5)
+    alpha = [c for c in _alphabet(jieba) if jieba.re_han_default.fullmatch(c)]  # one block each
+    lengths = [3000, 25, 1500] + [8] * 300
+    blocks = ["".join(rng.choice(alpha) for _ in range(n)) for n in lengths]
+    assert set(_jieba_cut_rows(np.array(lengths)).tolist()) >= {0, 2}
+    assert cut_blocks(blocks, jieba.dt, jieba.finalseg) == [jieba.lcut(b) for b in blocks]
+    assert _jieba_cut_rows(np.array([18] * 1000)).tolist() == []
