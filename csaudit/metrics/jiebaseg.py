@@ -21,6 +21,12 @@ Every step yields a partition of its block (jieba's HMM only allows B/S after E/
 so its words never overlap), so the result is kept as "a word starts here" flags over the characters
 of all blocks, split at the end. Tables are derived from ``jieba.dt`` and rebuilt when its dictionary
 changes (e.g. after ``jieba.add_word``).
+
+:func:`cut_texts` does whole texts as ``jieba.lcut`` does (blocks found with numpy, each distinct
+block cut once); :func:`cut_blocks` / :func:`block_cuts` cut blocks; :func:`hmm_cuts` is
+``finalseg.cut``. Numpy steps run once per character position of the longest block, so a few blocks
+far longer than the rest are left to jieba itself. Measured on 1M typical messages (50,000 distinct
+customer texts, 53,000 distinct blocks): 0.4 s instead of ≈ 3.4 s for ``jieba.lcut`` per distinct block.
 """
 
 from __future__ import annotations
