@@ -370,7 +370,7 @@ def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if cleaned is not uniq:  # cleaning can make two raw texts equal
         ucodes, uniq = _encode(cleaned)
         codes = ucodes[codes]
-    hashes = hash_strings(uniq.to_numpy(zero_copy_only=False))
+    hashes = hash_strings(uniq)
     return str_categorical(codes, uniq, texts.index), hashes[codes]
 
 
@@ -500,9 +500,14 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
     # message_id: hash(shop, customer, sender, ts, text, occurrence within the source); rows without
     # a timestamp are anchored to their nearest timestamped neighbour in the file instead of the time
     def h_col(col: str) -> np.ndarray:
-        codes, uniq = pd.factorize(df[col])  # missing → "" (code -1 → the appended last hash)
-        hashes = hash_strings(np.append(np.asarray(uniq, dtype=object), ""))
-        return hashes[codes] if n else np.zeros(0, np.uint64)
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str":
+            codes, uniq = s.cat.codes.to_numpy(), _arrow(pd.Series(s.cat.categories, copy=False))
+            hashes = hash_strings(pa.concat_arrays([uniq, pa.array([""], pa.string())]))
+        else:
+            codes, uniq = pd.factorize(s)
+            hashes = hash_strings(np.append(np.asarray(uniq, dtype=object), ""))
+        return hashes[codes] if n else np.zeros(0, np.uint64)  # missing (code -1) → hash of ""
 
     ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
     content = mix(h_col("shop"), h_col("customer"), h_col("sender"), ts_i.astype(np.uint64), text_hash)

@@ -24,12 +24,34 @@ from csaudit.config import SessionConfig
 _NAT = np.iinfo(np.int64).min
 
 
-def hash_strings(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
-    """Stable 64-bit hashes of strings (pandas' SipHash with its fixed key), one per value."""
+def hash_strings(values: pd.Series | pd.Index | np.ndarray | pa.Array) -> np.ndarray:
+    """Stable 64-bit hashes of strings (pandas' SipHash with its fixed key), one per value.
+
+    Strings held by Arrow (an Arrow string array, or an Arrow-backed ``str`` Series/Index) without
+    missing values are hashed from their UTF-8 bytes as ``bytes`` objects: pandas hashes ``str`` by
+    its UTF-8 encoding and ``bytes`` as they are, so the hashes are the same, ≈ 3x faster (no
+    ``str`` objects to build and encode again)."""
+    arr = _arrow_strings(values)
+    if arr is not None:
+        if len(arr) == 0:
+            return np.zeros(0, dtype=np.uint64)
+        binary = pa.large_binary() if pa.types.is_large_string(arr.type) else pa.binary()
+        return pd.util.hash_array(arr.cast(binary).to_numpy(zero_copy_only=False), categorize=False)
     arr = np.asarray(values, dtype=object)
     if len(arr) == 0:
         return np.zeros(0, dtype=np.uint64)
     return pd.util.hash_array(arr, categorize=False)
+
+
+def _arrow_strings(values: object) -> pa.Array | None:
+    """The Arrow string array behind ``values`` if there is one and it has no nulls, else None."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = getattr(values.array, "_pa_array", None)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return values if values.null_count == 0 else None
+    return None
 
 
 def mix(*parts: np.ndarray) -> np.ndarray:
@@ -141,6 +163,16 @@ def nearest_valid(valid: np.ndarray, group: np.ndarray, *, order: np.ndarray | N
     return out
 
 
+def _hash_uniques(u: pd.Index) -> np.ndarray:
+    """:func:`hash_strings` of ``u.astype(object)`` (the uniques of :func:`codes_of`), from the
+    Arrow strings behind them when there are (a categorical's categories, an Arrow ``str`` index)."""
+    if isinstance(u, pd.CategoricalIndex) and _arrow_strings(u.categories) is not None and bool((u.codes >= 0).all()):
+        return hash_strings(u.categories)[u.codes]
+    if _arrow_strings(u) is not None:
+        return hash_strings(u)
+    return hash_strings(u.astype(object))
+
+
 def codes_of(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` with missing values as their own code."""
     codes, uniq = pd.factorize(s, use_na_sentinel=False)
@@ -223,12 +255,11 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
         keyed = k_s[1:] | k_s[:-1]
         split = np.where(keyed, (ck_s[1:] != ck_s[:-1]) | (k_s[1:] != k_s[:-1]), split)
     new[1:] = ~same | split
-    conv_no = np.cumsum(new) - 1
     starts = np.flatnonzero(new)
 
     # id of each conversation: hash(shop, customer, first time) or hash(shop, customer, key)
-    sh = hash_strings(shop_u.astype(object))[shop_c[idx][starts]]
-    ch = hash_strings(cust_u.astype(object))[cust_c[idx][starts]]
+    sh = _hash_uniques(shop_u)[shop_c[idx][starts]]
+    ch = _hash_uniques(cust_u)[cust_c[idx][starts]]
     first_t = t_s[starts].astype(np.uint64)
     if has_key.any():
         ku_names = np.asarray(ku.astype("str").fillna(""), dtype=object)
@@ -241,12 +272,25 @@ def conversation_order(messages: pd.DataFrame, session_cfg: SessionConfig | None
 
     # conversations in order of their start (then shop/customer), rows within in time/file order
     start_t = np.where(t_s[starts] == _NAT, np.iinfo(np.int64).max, t_s[starts])
-    conv_rank = np.empty(len(starts), dtype=np.int64)
-    conv_rank[np.argsort(start_t, kind="stable")] = np.arange(len(starts))
-    within = stable_argsort(conv_rank[conv_no])
-    hex_ids = hex_arrow(ids, 12, prefix="c")  # once per conversation, then spread over the rows
-    arr = hex_ids.take(pa.array(conv_no[within]))
-    return idx[within], pd.Series(arr.to_pandas(), dtype="str")
+    # (each conversation is a block of idx: the blocks are moved, not the rows sorted)
+    by_start = np.argsort(start_t, kind="stable")  # conversations in output order
+    lens = np.diff(np.append(starts, n))[by_start]
+    new_starts = np.cumsum(lens) - lens
+    within = np.arange(n) + np.repeat(starts[by_start] - new_starts, lens)
+    return idx[within], _repeat_hex(ids[by_start], lens, 12, "c")
+
+
+def _repeat_hex(h: np.ndarray, counts: np.ndarray, digits: int, prefix: str) -> pd.Series:
+    """``to_hex(np.repeat(h, counts), digits, prefix)``, formatting each value once."""
+    one = hex_arrow(h, digits, prefix)
+    width = len(prefix) + digits
+    data = np.frombuffer(one.buffers()[2], dtype=np.uint8, count=len(h) * width).reshape(len(h), width)
+    n = int(counts.sum())
+    rows = np.repeat(data, counts, axis=0)
+    big = n * width >= 2**31
+    offsets = np.arange(n + 1, dtype=np.int64 if big else np.int32) * width
+    arr = pa.Array.from_buffers(pa.large_string() if big else pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(rows)])
+    return pd.Series(arr.to_pandas(), dtype="str")
 
 
 def assign_conversations(messages: pd.DataFrame, session_cfg: SessionConfig | None = None,

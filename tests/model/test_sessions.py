@@ -170,3 +170,19 @@ def test_conversation_order_matches_a_lexsort_of_its_keys():
         first = pd.Series(key).groupby(pd.factorize(cid)[0]).transform("min").to_numpy()
         assert order[np.lexsort((key, first))].tolist() == ref.tolist(), trial
         assert (np.diff(key)[cid.to_numpy()[1:] == cid.to_numpy()[:-1]] > 0).all()
+
+
+def test_hash_strings_from_arrow_equals_the_object_path():
+    import numpy as np
+    import pyarrow as pa
+
+    from csaudit.model.sessions import hash_strings
+
+    vals = ["", "a", "中文", "😀x", "a\nb", "\x00", "é", "e\u0301"]
+    expected = pd.util.hash_array(np.array(vals, dtype=object), categorize=False)
+    for given in (pa.array(vals), pa.array(vals, pa.large_string()), pa.chunked_array([vals[:3], vals[3:]]),
+                  pd.Series(vals, dtype="str"), pd.Index(vals, dtype="str"), np.array(vals, dtype=object)):
+        assert hash_strings(given).tolist() == expected.tolist()
+    with_na = pd.Index(vals + [None], dtype="str")  # missing values take the object path
+    assert hash_strings(with_na).tolist() == pd.util.hash_array(np.asarray(with_na, dtype=object), categorize=False).tolist()
+    assert len(hash_strings(pa.array([], pa.string()))) == 0
