@@ -341,7 +341,8 @@ class Lexicon:
             after_positive=frozenset(after_positive),
             key_chars=np.array(sorted({ord(c) for k in long_keys for c in k}), dtype=np.uint32),
             key_pairs=np.array(
-                sorted({(ord(a), ord(b)) for k in long_keys for a, b in itertools.pairwise(k)}), dtype=np.uint32
+                sorted({(ord(a), ord(b)) for k in long_keys for a, b in itertools.pairwise(k)}),
+                dtype=np.uint32,
             ).reshape(-1, 2),
             single_cp=np.array([c for c, _ in single], dtype=np.uint32),
             single_kid=np.array([kid for _, kid in single], dtype=np.int64),
@@ -416,7 +417,9 @@ class _Joined:
             return cls("", starts, lengths)
         sep = pa.scalar("\n", pa.large_string())
         with_sep = pc.binary_join_element_wise(arr, pa.scalar("", pa.large_string()), sep)
-        offsets = np.frombuffer(with_sep.buffers()[1], dtype=np.int64)[with_sep.offset : with_sep.offset + n + 1]
+        offsets = np.frombuffer(with_sep.buffers()[1], dtype=np.int64)[
+            with_sep.offset : with_sep.offset + n + 1
+        ]
         data = memoryview(with_sep.buffers()[2])[int(offsets[0]) : int(offsets[-1]) - 1]  # no final "\n"
         return cls(str(data, "utf-8"), starts, lengths)
 
@@ -684,9 +687,14 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     (else the message's own ``agent``). Rows are ordered like the messages, then by ``start``.
     Each distinct text is normalised and scanned once; the cost grows with distinct texts.
     """
+    return _find_hits(messages, lexicon or Lexicon.load(), remember=True)
+
+
+def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.DataFrame:
+    """:func:`find_hits`; ``remember``: keep the hits' message rows for :func:`_hit_rows` (the
+    main search does; qc's search for hold phrases must not replace them)."""
     import pyarrow as pa
 
-    lexicon = lexicon or Lexicon.load()
     tz = _tz(messages)
     if len(messages) == 0 or not lexicon.categories:
         return schema.empty("hits", tz)
@@ -787,7 +795,8 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
         }
     )
     out = schema.conform(out, "hits", tz)
-    _remember_rows(messages, out, msg_rows)
+    if remember:
+        _remember_rows(messages, out, msg_rows)
     return out
 
 
@@ -1118,7 +1127,7 @@ def _flag_functions(
 
         return of
     sub = hits if keep is None else hits.loc[keep]
-    return lambda cats: (lambda rows: _flags(speech, sub, cats, rows))
+    return lambda cats: lambda rows: _flags(speech, sub, cats, rows)
 
 
 def politeness(
@@ -1165,7 +1174,9 @@ def politeness(
         res[f"{cat}_per100"] = 100.0 * count(cat) / res["n_agent_messages"]
     if speech is None:
         speech = agent_turns(messages)
-    flag_of = _flag_functions(messages, speech, hits, lexical & (hits["side"] == "agent").to_numpy(dtype=bool))
+    flag_of = _flag_functions(
+        messages, speech, hits, lexical & (hits["side"] == "agent").to_numpy(dtype=bool)
+    )
     fr = _first_reply(speech, flag_of(("greeting",)))
     res["first_reply_greeting_rate"] = fr.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
     cl = _closing_check(speech, closing_last_n, flag_of(("closing", "rating_invite")))

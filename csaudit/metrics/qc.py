@@ -47,6 +47,7 @@ from csaudit.metrics.lexicon import (
     Category,
     Lexicon,
     _closing_check,
+    _find_hits,
     _first_reply,
     _flag_functions,
     _isin,
@@ -54,7 +55,6 @@ from csaudit.metrics.lexicon import (
     _speech_pos,
     _tz,
     agent_turns,
-    find_hits,
 )
 from csaudit.model import schema
 
@@ -130,13 +130,10 @@ def no_apology_after_wait(
     cols = ["conversation_id", "message_id", "agent", "ts", "text"]
     resp = pd.to_numeric(rounds["response_s"], errors="coerce")
     slow = rounds.loc[rounds["answered"].astype(bool) & (resp > q.long_wait_s) & rounds["reply"].notna()]
-    ag = speech.loc[
-        speech["is_agent"] & speech["ts"].notna(),
-        ["conversation_id", "ts", "agent_seq", "message_id", "agent", "text"],
-    ]
-    if not len(slow) or not len(ag):
+    timed_agent = (speech["is_agent"] & speech["ts"].notna()).to_numpy(dtype=bool)
+    if not len(slow) or not timed_agent.any():
         return speech.iloc[:0][cols]
-    tz = str(ag["ts"].dt.tz) if ag["ts"].dt.tz is not None else None
+    tz = str(speech["ts"].dt.tz) if speech["ts"].dt.tz is not None else None
     reply = pd.to_datetime(slow["reply"])
     reply = reply.dt.tz_localize(tz) if reply.dt.tz is None else reply.dt.tz_convert(tz)
     flag_of = flag_of or _flag_functions(None, speech, hits)
@@ -144,6 +141,7 @@ def no_apology_after_wait(
     by_row = _no_apology_rows(speech, slow["conversation_id"], reply, flag_of(cats), q.apology_within_msgs)
     if by_row is not None:
         return by_row
+    ag = speech.loc[timed_agent, ["conversation_id", "ts", "agent_seq", "message_id", "agent", "text"]]
     left = pd.DataFrame(
         {
             "conversation_id": slow["conversation_id"].astype("str").to_numpy(),
@@ -250,6 +248,9 @@ def _no_apology_rows(
     return res.assign(conversation_id=res["conversation_id"].astype("str"))
 
 
+_FIND_HITS_COLUMNS = ("message_id", "conversation_id", "agent", "role", "ts", "text")
+
+
 def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Evidence rows: agent messages with a hold phrase and no further agent message in the conversation
     within ``qc.hold_followup_min`` minutes (or none at all); with the phrase's term and offsets."""
@@ -270,8 +271,10 @@ def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Confi
         is_cand[pos[np.flatnonzero(is_agent)[late]]] = True
     else:
         is_cand = _isin(messages["message_id"], ag.loc[late, "message_id"])
-    cand = messages.loc[is_cand]
-    h = find_hits(cand, hold_lex).drop_duplicates("message_id")  # first hold phrase of each message
+    # only the columns find_hits reads (a copy of every column costs more than the search)
+    cand = messages.loc[is_cand, [c for c in messages.columns if c in _FIND_HITS_COLUMNS]]
+    h = _find_hits(cand, hold_lex, remember=False)
+    h = h.drop_duplicates("message_id")  # first hold phrase of each message
     return h[["conversation_id", "message_id", "agent", "ts", "text", "term", "start", "end"]]
 
 
@@ -339,7 +342,9 @@ def _order(hits: pd.DataFrame) -> np.ndarray:
     try:
         table = pa.table({k: pa.array(hits[k].array) for k in keys})
     except (TypeError, ValueError, pa.ArrowException):  # pragma: no cover - not Arrow-convertible
-        return hits.reset_index(drop=True).sort_values(keys, kind="stable", na_position="first").index.to_numpy()
+        return (
+            hits.reset_index(drop=True).sort_values(keys, kind="stable", na_position="first").index.to_numpy()
+        )
     if int(pa.__version__.split(".")[0]) >= 25:  # null placement per key (the global one is deprecated)
         idx = pc.sort_indices(table, sort_keys=[(k, "ascending", "at_start") for k in keys])
     else:  # pragma: no cover - older pyarrow

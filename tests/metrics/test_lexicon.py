@@ -320,7 +320,9 @@ def test_occurrences_equal_a_plain_automaton(texts: list[str]) -> None:
 
 def _keys_of(sm) -> list[tuple[str, int]]:
     keys = [(k, v) for k, v in sm.automaton.items()] if sm.automaton is not None else []
-    return keys + [(chr(c), int(k)) for c, k in zip(sm.single_cp.tolist(), sm.single_kid.tolist(), strict=True)]
+    return keys + [
+        (chr(c), int(k)) for c, k in zip(sm.single_cp.tolist(), sm.single_kid.tolist(), strict=True)
+    ]
 
 
 # -- politeness figures -----------------------------------------------------------------------------

@@ -273,12 +273,18 @@ def test_first_reply_and_closing_run_path_equals_groupby_path() -> None:
     h = find_hits(m, LEX)
     speech = agent_turns(m)
     backwards = speech.assign(conv=speech["conv"].max() - speech["conv"])
-    for f in (lambda s: first_reply(s, h), lambda s: closing_check(s, h, 3), lambda s: closing_check(s, h, 10)):
+    for f in (
+        lambda s: first_reply(s, h),
+        lambda s: closing_check(s, h, 3),
+        lambda s: closing_check(s, h, 10),
+    ):
         pd.testing.assert_frame_equal(f(speech), f(backwards), check_exact=True)
         assert len(f(speech)) == m["conversation_id"].nunique()
 
 
-@pytest.mark.parametrize(("n_conv", "times"), [(1, "ok"), (5, "missing"), (12, "ok"), (12, "missing"), (12, "back")])
+@pytest.mark.parametrize(
+    ("n_conv", "times"), [(1, "ok"), (5, "missing"), (12, "ok"), (12, "missing"), (12, "back")]
+)
 def test_no_apology_search_equals_merges(n_conv: int, times: str) -> None:
     """The integer search of no_apology_after_wait gives the merge_asof result (taken when the
     conversation codes are renumbered backwards), also with agent messages without a time or with
