@@ -1064,6 +1064,11 @@ def first_reply(
 
 def _first_reply(speech: pd.DataFrame, flag_of: Any) -> pd.DataFrame:
     """:func:`first_reply` with ``flag_of(speech rows) -> bool array`` telling which rows have a hit."""
+    return _evidence(speech, *_first_reply_rows(speech, flag_of))
+
+
+def _first_reply_rows(speech: pd.DataFrame, flag_of: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The speech rows of :func:`first_reply`'s evidence and its ``ok`` (bool arrays' worth)."""
     ag = np.flatnonzero(speech["is_agent"].to_numpy())
     conv = speech["conv"].to_numpy()[ag]
     turn = speech["turn"].to_numpy()[ag]
@@ -1073,15 +1078,14 @@ def _first_reply(speech: pd.DataFrame, flag_of: Any) -> pd.DataFrame:
         in_first = turn == first_turn
         rows, conv_f = ag[in_first], conv[in_first]
         head_f = np.flatnonzero(np.r_[True, conv_f[1:] != conv_f[:-1]])
-        ok = np.logical_or.reduceat(flag_of(rows), head_f)
-        return _evidence(speech, rows[head_f], ok)
+        return rows[head_f], np.logical_or.reduceat(flag_of(rows), head_f)
     first_turn = pd.Series(turn).groupby(conv).transform("min").to_numpy()
     in_first = turn == first_turn
     rows, conv_f = ag[in_first], conv[in_first]
     flag = flag_of(rows)
     ok = pd.Series(flag).groupby(conv_f, sort=False).any()
     head = np.unique(conv_f, return_index=True)[1]
-    return _evidence(speech, rows[np.sort(head)], ok.reindex(conv_f[np.sort(head)]).to_numpy(dtype=bool))
+    return rows[np.sort(head)], ok.reindex(conv_f[np.sort(head)]).to_numpy(dtype=bool)
 
 
 def closing_check(
@@ -1098,6 +1102,11 @@ def closing_check(
 
 def _closing_check(speech: pd.DataFrame, last_n: int, flag_of: Any) -> pd.DataFrame:
     """:func:`closing_check` with ``flag_of(speech rows) -> bool array`` telling which rows have a hit."""
+    return _evidence(speech, *_closing_rows(speech, last_n, flag_of))
+
+
+def _closing_rows(speech: pd.DataFrame, last_n: int, flag_of: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The speech rows of :func:`closing_check`'s evidence and its ``ok``."""
     ag = np.flatnonzero(speech["is_agent"].to_numpy())
     conv = speech["conv"].to_numpy()[ag]
     tail = speech["from_end"].to_numpy()[ag] < last_n
@@ -1106,11 +1115,26 @@ def _closing_check(speech: pd.DataFrame, last_n: int, flag_of: Any) -> pd.DataFr
     heads = _run_heads(conv)
     if heads is not None:  # each conversation's agent rows contiguous: per-run reductions
         last = np.append(heads[1:], len(conv)) - 1
-        return _evidence(speech, ag[last], np.logical_or.reduceat(flag, heads))
+        return ag[last], np.logical_or.reduceat(flag, heads)
     ok = pd.Series(flag).groupby(conv, sort=False).any()
     last_idx = len(conv) - 1 - np.unique(conv[::-1], return_index=True)[1]
     last_idx = np.sort(last_idx)
-    return _evidence(speech, ag[last_idx], ok.reindex(conv[last_idx]).to_numpy(dtype=bool))
+    return ag[last_idx], ok.reindex(conv[last_idx]).to_numpy(dtype=bool)
+
+
+def _failed(speech: pd.DataFrame, rows: np.ndarray, ok: np.ndarray) -> pd.DataFrame:
+    """``_evidence(speech, rows, ok).loc[~ok]`` (same index) without taking the rows that pass."""
+    bad = np.flatnonzero(~ok)
+    res = _evidence(speech, rows[bad], ok[bad])
+    res.index = bad
+    return res
+
+
+def _rate_by_agent(speech: pd.DataFrame, rows: np.ndarray, ok: np.ndarray, index: pd.Index) -> pd.Series:
+    """Mean of ``ok`` per agent of the speech ``rows`` (``_evidence(...).groupby("agent")["ok"].mean()``),
+    on ``index``."""
+    agent = pd.Series(speech["agent"].array.take(rows), name="agent")
+    return pd.Series(ok, name="ok").groupby(agent).mean().reindex(index).astype("float64")
 
 
 def _flag_functions(
@@ -1177,10 +1201,10 @@ def politeness(
     flag_of = _flag_functions(
         messages, speech, hits, lexical & (hits["side"] == "agent").to_numpy(dtype=bool)
     )
-    fr = _first_reply(speech, flag_of(("greeting",)))
-    res["first_reply_greeting_rate"] = fr.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
-    cl = _closing_check(speech, closing_last_n, flag_of(("closing", "rating_invite")))
-    res["closing_rate"] = cl.groupby("agent")["ok"].mean().reindex(res.index).astype("float64")
+    fr_rows, fr_ok = _first_reply_rows(speech, flag_of(("greeting",)))
+    res["first_reply_greeting_rate"] = _rate_by_agent(speech, fr_rows, fr_ok, res.index)
+    cl_rows, cl_ok = _closing_rows(speech, closing_last_n, flag_of(("closing", "rating_invite")))
+    res["closing_rate"] = _rate_by_agent(speech, cl_rows, cl_ok, res.index)
     negative = lexicon.group("negative")
     neg = lex.loc[lex["category"].isin(negative)]
     res["negative_hits"] = neg.groupby("agent").size().reindex(res.index, fill_value=0).astype("int64")

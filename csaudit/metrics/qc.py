@@ -46,9 +46,10 @@ from csaudit.metrics.lexicon import (
     LEXICON_DIR,
     Category,
     Lexicon,
-    _closing_check,
+    _closing_rows,
+    _failed,
     _find_hits,
-    _first_reply,
+    _first_reply_rows,
     _flag_functions,
     _isin,
     _run_heads,
@@ -116,8 +117,10 @@ def no_greeting_first_reply(
     """Evidence rows: first agent messages of conversations whose first agent turn has no greeting.
     ``flag_of``: ``lexicon._flag_functions`` of the same speech and hits (found here otherwise)."""
     flag_of = flag_of or _flag_functions(None, speech, hits)
-    fr = _first_reply(speech, flag_of(tuple(_settings(config, "greeting_categories", ["greeting"]))))
-    return fr.loc[~fr["ok"]]
+    return _failed(
+        speech,
+        *_first_reply_rows(speech, flag_of(tuple(_settings(config, "greeting_categories", ["greeting"])))),
+    )
 
 
 def no_apology_after_wait(
@@ -283,8 +286,7 @@ def no_closing(speech: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of
     ``flag_of``: as in :func:`no_greeting_first_reply`."""
     cats = tuple(_settings(config, "closing_categories", ["closing", "rating_invite"]))
     flag_of = flag_of or _flag_functions(None, speech, hits)
-    cl = _closing_check(speech, int(config.qc.closing_last_n), flag_of(cats))
-    return cl.loc[~cl["ok"]]
+    return _failed(speech, *_closing_rows(speech, int(config.qc.closing_last_n), flag_of(cats)))
 
 
 def qc_hits(

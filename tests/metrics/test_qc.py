@@ -328,3 +328,22 @@ def test_order_equals_stable_sort_values() -> None:
     )
     want = df.sort_values(["conversation_id", "ts", "rule"], kind="stable", na_position="first")
     pd.testing.assert_frame_equal(df.take(_order(df)), want, check_exact=True)
+
+
+def test_failed_evidence_equals_filtered_checks() -> None:
+    """no_greeting_first_reply / no_closing return first_reply / closing_check rows that fail,
+    with the same index."""
+    from csaudit.metrics.lexicon import agent_turns, closing_check, first_reply
+    from csaudit.metrics.qc import no_closing, no_greeting_first_reply
+
+    m = make_messages(_varied_rows())
+    h = find_hits(m, LEX)
+    speech = agent_turns(m)
+    cfg = Config()
+    fr = first_reply(speech, h, ["greeting"])
+    cl = closing_check(speech, h, cfg.qc.closing_last_n, ["closing", "rating_invite"])
+    pd.testing.assert_frame_equal(
+        no_greeting_first_reply(speech, h, cfg), fr.loc[~fr["ok"]], check_exact=True
+    )
+    pd.testing.assert_frame_equal(no_closing(speech, h, cfg), cl.loc[~cl["ok"]], check_exact=True)
+    assert (~fr["ok"]).sum() and (~cl["ok"]).sum() and fr["ok"].sum()
