@@ -453,11 +453,11 @@ def occurrence(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     occ = np.zeros(n, dtype=np.int64)
     if n == 0:
         return occ
-    kc, _ = pd.factorize(key)
-    rep = np.flatnonzero(np.bincount(kc)[kc] > 1)
+    rep = np.flatnonzero(pd.Series(key, copy=False).duplicated(keep=False).to_numpy())
     if len(rep):
         g = np.asarray(group, dtype=np.int64)[rep]
-        sub = kc[rep].astype(np.int64) * (int(g.max()) - int(g.min()) + 1) + (g - g.min())
+        kc, _ = pd.factorize(np.asarray(key)[rep])
+        sub = kc.astype(np.int64) * (int(g.max()) - int(g.min()) + 1) + (g - g.min())
         order = np.argsort(sub, kind="stable")  # equal keys keep row order
         ss = sub[order]
         pos = np.arange(len(ss))

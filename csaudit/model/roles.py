@@ -270,6 +270,27 @@ def _fill_codes(codes: np.ndarray, group: np.ndarray, forward: bool) -> np.ndarr
     return np.where(ok, codes[np.maximum(last, 0)], -1)
 
 
+def _most_common_per_group(g: np.ndarray, codes: np.ndarray, known: np.ndarray, need: np.ndarray,
+                           n_codes: int, default: int) -> np.ndarray:
+    """For the ``need`` rows: the most common of the ``known`` rows' ``codes`` in their group ``g``
+    (ties → the smallest code), ``default`` for groups without known rows. One bincount over
+    (group, code) pairs when that table is small, else a pandas ``value_counts``."""
+    if g.dtype.kind in "iu" and len(g) and g.min() >= 0 and (int(g.max()) + 1) * n_codes <= 10_000_000:
+        gc, n_groups = g.astype(np.int64), int(g.max()) + 1
+    else:
+        gc, gu = pd.factorize(g)
+        n_groups = len(gu)
+    if n_groups * n_codes <= 10_000_000:
+        table = np.bincount(gc[known] * n_codes + codes[known], minlength=n_groups * n_codes).reshape(n_groups, n_codes)
+        best = np.where(table.any(axis=1), table.argmax(axis=1), default)  # argmax: first (smallest) code
+        return best[gc[need]].astype(np.int64)
+    pair = pd.DataFrame({"g": gc[known], "s": codes[known]}).value_counts().reset_index()
+    top = pair.sort_values(["g", "count", "s"], ascending=[True, False, True]).drop_duplicates("g")
+    per_group = np.full(n_groups, default, dtype=np.int64)
+    per_group[top["g"].to_numpy()] = top["s"].to_numpy()
+    return per_group[gc[need]]
+
+
 def derive_parties(messages: pd.DataFrame, group: pd.Series | np.ndarray) -> pd.DataFrame:
     """Fill ``customer`` of non-customer rows and ``shop`` of buyer rows within each file.
 
@@ -319,14 +340,7 @@ def derive_parties(messages: pd.DataFrame, group: pd.Series | np.ndarray) -> pd.
         if known.any():
             counts = np.bincount(s_codes[known], minlength=len(s_uniq))
             batch = int(np.argmax(counts))
-            # most common shop per file
-            gk = g[known]
-            pair = pd.DataFrame({"g": gk, "s": s_codes[known]}).value_counts().reset_index()
-            best = pair.sort_values(["g", "count", "s"], ascending=[True, False, True]).drop_duplicates("g")
-            per_file = dict(zip(best["g"], best["s"], strict=True))
-            fill = np.array([per_file.get(x, batch) for x in g[need]], dtype=np.int64) if need.sum() < 10_000 else (
-                pd.Series(g[need]).map(per_file).fillna(batch).to_numpy(dtype=np.int64)
-            )
+            fill = _most_common_per_group(g, s_codes, known, need, len(s_uniq), batch)
             s_codes = s_codes.copy()
             s_codes[need] = fill
             out["shop"] = _str_take(list(s_uniq), s_codes, out.index)

@@ -56,17 +56,29 @@ def _arrow_strings(values: object) -> pa.Array | None:
 
 def mix(*parts: np.ndarray) -> np.ndarray:
     """Combine uint64 arrays into one stable 64-bit hash per row (order-sensitive)."""
-    h = np.full(len(parts[0]), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    n = len(parts[0])
+    h = np.full(n, 0x9E3779B97F4A7C15, dtype=np.uint64)
+    t = np.empty(n, dtype=np.uint64)
+    u = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for p in parts:
             x = np.asarray(p).astype(np.uint64, copy=False)
-            h ^= x + np.uint64(0x9E3779B97F4A7C15) + (h << np.uint64(6)) + (h >> np.uint64(2))
+            # h ^= x + golden + (h << 6) + (h >> 2), in place (sums are mod 2**64, in any order)
+            np.left_shift(h, np.uint64(6), out=t)
+            np.right_shift(h, np.uint64(2), out=u)
+            t += u
+            t += x
+            t += np.uint64(0x9E3779B97F4A7C15)
+            h ^= t
             # splitmix64 finaliser
-            h ^= h >> np.uint64(30)
+            np.right_shift(h, np.uint64(30), out=t)
+            h ^= t
             h *= np.uint64(0xBF58476D1CE4E5B9)
-            h ^= h >> np.uint64(27)
+            np.right_shift(h, np.uint64(27), out=t)
+            h ^= t
             h *= np.uint64(0x94D049BB133111EB)
-            h ^= h >> np.uint64(31)
+            np.right_shift(h, np.uint64(31), out=t)
+            h ^= t
     return h
 
 
@@ -145,19 +157,18 @@ def nearest_valid(valid: np.ndarray, group: np.ndarray, *, order: np.ndarray | N
         return np.zeros(0, dtype=np.int64)
     if order is None:
         order = stable_argsort(group)  # groups contiguous, rows in order within each
-    g, v = np.asarray(group)[order], np.asarray(valid)[order]
+    identity = bool(order[0] == 0 and np.all(order[1:] - order[:-1] == 1))
+    g = np.asarray(group) if identity else np.asarray(group)[order]
+    v = np.asarray(valid) if identity else np.asarray(valid)[order]
     pos = np.arange(n)
-    start = np.ones(n, dtype=bool)
-    start[1:] = g[1:] != g[:-1]
-    gstart = np.maximum.accumulate(np.where(start, pos, 0))
+    # previous valid row (sorted position) and next one, then kept only within the same group
     last = np.maximum.accumulate(np.where(v, pos, -1))
-    prev = np.where(last >= gstart, last, -1)
-    end = np.ones(n, dtype=bool)
-    end[:-1] = start[1:]
-    gend = np.minimum.accumulate(np.where(end, pos, n)[::-1])[::-1]
-    nxt_rev = np.minimum.accumulate(np.where(v, pos, n)[::-1])[::-1]
-    nxt = np.where(nxt_rev <= gend, nxt_rev, -1)
+    prev = np.where((last >= 0) & (g[np.maximum(last, 0)] == g), last, -1)
+    nxt = np.minimum.accumulate(np.where(v, pos, n)[::-1])[::-1]
+    nxt = np.where((nxt < n) & (g[np.minimum(nxt, n - 1)] == g), nxt, -1)
     near_sorted = np.where(nxt >= 0, nxt, prev)
+    if identity:
+        return near_sorted.astype(np.int64, copy=False)
     out = np.empty(n, dtype=np.int64)
     out[order] = np.where(near_sorted >= 0, order[np.maximum(near_sorted, 0)], -1)
     return out

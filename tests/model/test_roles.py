@@ -74,3 +74,21 @@ def test_str_categorical_equals_pandas_from_codes():
             got = str_categorical(codes, given)
             pd.testing.assert_series_equal(got, expected)
             assert got.cat.codes.dtype == expected.cat.codes.dtype
+
+
+def test_most_common_shop_per_group_matches_value_counts():
+    import numpy as np
+
+    from csaudit.model.roles import _most_common_per_group
+
+    rng = np.random.default_rng(4)
+    for trial in range(300):
+        n = int(rng.integers(1, 60))
+        g = rng.integers(0, 5, n) if trial % 3 else rng.choice(np.array(["a", "b", "c"]), n)
+        codes = rng.integers(-1, 4, n)
+        known, need = codes >= 0, codes < 0
+        counts = pd.DataFrame({"g": g[known], "s": codes[known]}).value_counts().reset_index()
+        top = counts.sort_values(["g", "count", "s"], ascending=[True, False, True]).drop_duplicates("g")
+        per = dict(zip(top["g"], top["s"], strict=True))
+        expected = [per.get(x, 99) for x in g[need]]
+        assert _most_common_per_group(g, codes, known, need, 4, 99).tolist() == expected

@@ -186,3 +186,28 @@ def test_hash_strings_from_arrow_equals_the_object_path():
     with_na = pd.Index(vals + [None], dtype="str")  # missing values take the object path
     assert hash_strings(with_na).tolist() == pd.util.hash_array(np.asarray(with_na, dtype=object), categorize=False).tolist()
     assert len(hash_strings(pa.array([], pa.string()))) == 0
+
+
+def test_mix_equals_its_formula():
+    import numpy as np
+
+    from csaudit.model.sessions import mix
+
+    def reference(*parts):
+        out = []
+        for row in zip(*parts, strict=True):
+            h = 0x9E3779B97F4A7C15
+            for x in row:
+                h ^= (int(x) + 0x9E3779B97F4A7C15 + (h << 6) + (h >> 2)) % 2**64
+                h ^= h >> 30
+                h = h * 0xBF58476D1CE4E5B9 % 2**64
+                h ^= h >> 27
+                h = h * 0x94D049BB133111EB % 2**64
+                h ^= h >> 31
+            out.append(h)
+        return out
+
+    rng = np.random.default_rng(6)
+    parts = [rng.integers(0, 2**64 - 1, 50, dtype=np.uint64, endpoint=True) for _ in range(4)]
+    for k in range(1, 5):
+        assert mix(*parts[:k]).tolist() == reference(*parts[:k])
