@@ -511,7 +511,7 @@ def audit(
     dates = parse_period(period)
 
     with _stage("prepare", timings):
-        msgs = schema.conform(messages, "messages", tz=tz)  # a new frame; the caller's is untouched
+        msgs = schema.conform(messages, "messages", tz=tz, rechunk=True)  # a new frame; the caller's is untouched
         msgs = filter_period(msgs, dates, tz)
         if len(msgs) == 0:
             raise ValueError(_nothing_to_audit(messages, dates, tz))

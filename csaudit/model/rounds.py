@@ -213,6 +213,8 @@ def _joined_text(text: pd.Series, starts: np.ndarray) -> pd.Series:
     import pyarrow.compute as pc
 
     values = pa.array(text.astype("str").fillna(""), type=pa.large_string())
+    if isinstance(values, pa.ChunkedArray):  # e.g. a table read from parquet
+        values = values.combine_chunks()
     offsets = pa.array(np.r_[starts, len(text)].astype(np.int32))
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), pa.scalar("\n", pa.large_string()))
     return pd.Series(joined.to_pandas(types_mapper=pd.ArrowDtype), dtype="str")

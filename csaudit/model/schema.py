@@ -131,9 +131,10 @@ def empty(name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=_dtype(d, tz)) for c, (d, _) in spec.items()})
 
 
-def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
-    """Columns of table ``name`` in declared order and dtype (extra columns kept after them); text
-    columns in one Arrow chunk (a table read from parquet may come in several)."""
+def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT, rechunk: bool = False) -> pd.DataFrame:
+    """Columns of table ``name`` in declared order and dtype (extra columns kept after them). With
+    ``rechunk``, text columns in one Arrow chunk (a table read from parquet may come in many, which
+    makes ``take`` slow); otherwise chunks stay (a concatenation of parts is not copied)."""
     spec = TABLES[name]
     out = {}
     for col, (d, _) in spec.items():
@@ -145,7 +146,7 @@ def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
             s = s.dt.as_unit("ns")
         elif str(s.dtype) != str(dt):
             s = s.astype(dt)
-        out[col] = one_chunk(s)
+        out[col] = one_chunk(s) if rechunk else s
     extra = [c for c in df.columns if c not in spec]
     res = pd.DataFrame(out, index=df.index, copy=False)  # copy-on-write: the caller's frame stays untouched
     for c in extra:

@@ -276,6 +276,16 @@ def test_turns_merge_consecutive_speaker():
     assert schema.failures(t, "turns").empty
 
 
+def test_turns_of_text_held_in_several_arrow_chunks():
+    """A table read back from parquet may hold its text in several Arrow chunks: same turns."""
+    m = msgs([("customer", None, "10:00:00", "在吗"), ("customer", None, "10:00:05", "有人吗"),
+              ("agent", A, "10:00:20", "在的")])
+    chunked = m.copy()
+    chunked["text"] = pd.concat([m["text"].iloc[:1], m["text"].iloc[1:]])
+    assert chunked["text"].array._pa_array.num_chunks == 2
+    pd.testing.assert_frame_equal(turns(chunked), turns(m), check_exact=True)
+
+
 def test_message_rounds_maps_customer_messages():
     mr = message_rounds(msgs(WORKED))
     assert mr["round"].tolist() == [1, 1, 2]
