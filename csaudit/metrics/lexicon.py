@@ -802,7 +802,7 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
 
 def _joined_texts(uniques: Any, idx: np.ndarray) -> _Joined:
     """The texts ``uniques[idx]`` joined (:class:`_Joined`), via Arrow when ``uniques`` is Arrow-backed."""
-    arr = getattr(uniques, "_pa_array", None)
+    arr = getattr(getattr(uniques, "array", uniques), "_pa_array", None)  # an Index or an array
     if arr is not None:
         import pyarrow as pa
 

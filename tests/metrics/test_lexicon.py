@@ -277,11 +277,15 @@ def test_arrow_joined_texts_and_slices(texts: list[str], data: st.DataObject) ->
     """The Arrow-built join equals the Python join; UTF-8 slices equal Python slices (any plane)."""
     import pyarrow as pa
 
-    from csaudit.metrics.lexicon import _Joined, _utf8_slices
+    from csaudit.metrics.lexicon import _Joined, _joined_texts, _utf8_slices
 
     j = _Joined.build(texts)
     a = _Joined.from_arrow(pa.array(texts, type=pa.string()))
     assert a.s == j.s and a.starts.tolist() == j.starts.tolist() and a.lengths.tolist() == j.lengths.tolist()
+    # what find_hits passes: the distinct texts of pd.factorize (an Index of Arrow strings)
+    uniques = pd.factorize(pd.Series(texts * 2, dtype="str"))[1]
+    order = np.arange(len(uniques))[::-1]
+    assert _joined_texts(uniques, order).s == "\n".join(uniques[order])
     bounds = data.draw(st.lists(st.tuples(st.integers(0, len(j.s)), st.integers(0, len(j.s))), max_size=6))
     start = np.array([min(b) for b in bounds], dtype=np.int64)
     end = np.array([max(b) for b in bounds], dtype=np.int64)
