@@ -479,13 +479,15 @@ def _file_rank(src: np.ndarray, line: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Combined parsed rows → messages in file order (MESSAGES columns but ids) and content-hash ids."""
+def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Combined parsed rows → messages in file order (MESSAGES columns but ids), each row's naive
+    shop-local time (int64 ns) and text hash (what :func:`_message_ids` needs)."""
     n = len(df)
     src_code = df["_src"].to_numpy()
     df["source"] = pd.Series(pd.Categorical.from_codes(src_code, categories=pd.Index(sources, dtype="str")),
                              index=df.index)
     ts = df["ts"]
+    ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
     if len(ts):
         df["ts"] = ts.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
     text, text_hash = _clean_texts(df["text"])
@@ -496,28 +498,33 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
             df[col] = _clean_names(df[col])
     df = assign_roles(df, cfg.roles)
     df = derive_parties(df, src_code)
+    return df, ts_i, text_hash
 
-    # message_id: hash(shop, customer, sender, ts, text, occurrence within the source); rows without
-    # a timestamp are anchored to their nearest timestamped neighbour in the file instead of the time
-    def h_col(col: str) -> np.ndarray:
-        s = df[col]
-        if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str":
-            codes, uniq = s.cat.codes.to_numpy(), _arrow(pd.Series(s.cat.categories, copy=False))
-            hashes = hash_strings(pa.concat_arrays([uniq, pa.array([""], pa.string())]))
-        else:
-            codes, uniq = pd.factorize(s)
-            hashes = hash_strings(np.append(np.asarray(uniq, dtype=object), ""))
-        return hashes[codes] if n else np.zeros(0, np.uint64)  # missing (code -1) → hash of ""
 
-    ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
-    content = mix(h_col("shop"), h_col("customer"), h_col("sender"), ts_i.astype(np.uint64), text_hash)
+def _hash_column(s: pd.Series) -> np.ndarray:
+    """:func:`hash_strings` of each row's value, missing → the hash of ``""`` (once per distinct value)."""
+    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str":
+        codes, uniq = s.cat.codes.to_numpy(), _arrow(pd.Series(s.cat.categories, copy=False))
+        hashes = hash_strings(pa.concat_arrays([uniq, pa.array([""], pa.string())]))
+    else:
+        codes, uniq = pd.factorize(s)
+        hashes = hash_strings(np.append(np.asarray(uniq, dtype=object), ""))
+    return hashes[codes] if len(s) else np.zeros(0, np.uint64)  # code -1 → the appended ""
+
+
+def _message_ids(df: pd.DataFrame, ts_i: np.ndarray, text_hash: np.ndarray) -> np.ndarray:
+    """message_id hashes: hash(shop, customer, sender, ts, text, occurrence within the source); rows
+    without a timestamp are anchored to their nearest timestamped neighbour in the file instead."""
+    n = len(df)
+    src_code = df["_src"].to_numpy()
+    content = mix(_hash_column(df["shop"]), _hash_column(df["customer"]), _hash_column(df["sender"]),
+                  ts_i.astype(np.uint64), text_hash)
     nat = ts_i == np.iinfo(np.int64).min
     if nat.any():
         near = _neighbour(nat, src_code)
         offset = (near - np.arange(n)).astype(np.uint64)
         content = np.where(nat, mix(content, content[near], offset), content)
-    mid = mix(content, occurrence(src_code, content).astype(np.uint64))
-    return df, mid
+    return mix(content, occurrence(src_code, content).astype(np.uint64))
 
 
 PANDERA_MAX_ROWS = 200_000
@@ -613,20 +620,28 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
     dup_by_source: dict[str, int] = {}
     df = _combine(results, tz)
     if df is not None:
-        df, mid = _postprocess(df, [r.source for r in results], cfg, tz)
-        dup = pd.Series(mid).duplicated().to_numpy()
+        df, ts_i, text_hash = _postprocess(df, [r.source for r in results], cfg, tz)
+        light = df[["shop", "customer", "ts", "source", "conversation", "_src", "line"]]
+        rank = _file_rank(light["_src"].to_numpy(), light["line"].to_numpy())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # conversations of all rows while the ids are hashed (numpy and Arrow release the GIL);
+            # worked out again without the duplicates if there are any
+            conversations = pool.submit(conversation_order, light, cfg.session, file_order=rank, tz=tz)
+            mid = _message_ids(df, ts_i, text_hash)
+            dup = pd.Series(mid).duplicated().to_numpy()
+            order, cid = conversations.result()
         keep = np.flatnonzero(~dup)
         if dup.any():
             dup_by_source = df.loc[dup, "source"].value_counts().to_dict()
-        light = df[["shop", "customer", "ts", "source", "conversation", "_src", "line"]]
-        if dup.any():
             light = light.take(keep).reset_index(drop=True)
-        rank = _file_rank(light["_src"].to_numpy(), light["line"].to_numpy())
-        order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
+            rank = _file_rank(light["_src"].to_numpy(), light["line"].to_numpy())
+            order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)
-        for col in ("shop", "customer", "sender", "agent", "source", "text"):
-            df[col] = _materialise(df[col])
+        names = ("shop", "customer", "sender", "agent", "source", "text")
+        with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow takes, GIL released
+            for col, values in zip(names, pool.map(_materialise, [df[c] for c in names]), strict=True):
+                df[col] = values
         df["message_id"] = to_hex(mid[rows], 16)
         df["conversation_id"] = cid
         messages = schema.conform(df, "messages", tz)[list(schema.MESSAGES)]
