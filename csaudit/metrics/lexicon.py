@@ -741,16 +741,9 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
         # the term as written: the slice of the original text (same offsets as the normalised one)
         base = joined.starts[ti]
         term_u = _utf8_slices(orig_cp, base + st, base + en)
-        # join distinct-text hits back to every message (of this side) with that text
-        mcode = remap[codes[rows]]
-        order = np.argsort(mcode, kind="stable")
-        sorted_codes = mcode[order]
-        lo = np.searchsorted(sorted_codes, ti, side="left")
-        hi = np.searchsorted(sorted_codes, ti, side="right")
-        counts = hi - lo
-        rep = np.repeat(np.arange(len(ti)), counts)
-        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        msg_rows = rows[order[np.repeat(lo, counts) + offs]]
+        # join distinct-text hits back to every message (of this side) with that text, in message
+        # order: the hits of one text are contiguous in ``found`` and ordered by start
+        msg_rows, rep = _expand(remap[codes[rows]], rows, ti, len(need_idx))
         parts.append((msg_rows, ci[rep], st[rep], en[rep], rep + sum(len(p[5]) for p in parts), term_u))
     if not parts:
         return schema.empty("hits", tz)
@@ -760,8 +753,9 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
     end = np.concatenate([p[3] for p in parts])
     term_id = np.concatenate([p[4] for p in parts])
     terms = pd.array(pa.concat_arrays([p[5] for p in parts]), dtype="str")
-    srt = np.lexsort((start, msg_rows))
-    msg_rows, cat_id, start, end, term_id = msg_rows[srt], cat_id[srt], start[srt], end[srt], term_id[srt]
+    if len(parts) > 1:  # merge the sides' runs (message rows of the two sides differ)
+        srt = np.argsort(msg_rows, kind="stable")
+        msg_rows, cat_id, start, end, term_id = msg_rows[srt], cat_id[srt], start[srt], end[srt], term_id[srt]
 
     def col(name: str):
         return messages[name].array.take(msg_rows)
@@ -798,6 +792,22 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
     if remember:
         _remember_rows(messages, out, msg_rows)
     return out
+
+
+def _expand(
+    mcode: np.ndarray, rows: np.ndarray, ti: np.ndarray, n_texts: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (message row, hit) pair: ``rows`` (ascending) have texts ``mcode``; hit ``i`` is in text
+    ``ti[i]`` (``ti`` non-decreasing). Returns the message row and the hit index of each pair, by
+    message row then hit index."""
+    per_text = np.bincount(ti, minlength=n_texts)
+    first = np.cumsum(per_text) - per_text
+    n = per_text[mcode]
+    has = n > 0
+    n, m_rows, m_first = n[has], rows[has], first[mcode[has]]
+    out_start = np.cumsum(n) - n
+    rep = np.repeat(m_first - out_start, n) + np.arange(int(n.sum()))
+    return np.repeat(m_rows, n), rep
 
 
 def _joined_texts(uniques: Any, idx: np.ndarray) -> _Joined:
