@@ -352,8 +352,8 @@ def _canonical_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray
     n = len(e)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros((6, 0), np.int64), np.zeros(0, bool), np.zeros(0, bool)
-    safe = np.where(length >= 6, e, 6)
-    colons = (length >= 6) & (buf[safe - 3] == 58) & (buf[safe - 6] == 58)
+    safe = np.where(length >= 6, e, 6) if len(buf) >= 6 else np.full(n, 6)
+    colons = (length >= 6) & (buf[safe - 3] == 58) & (buf[safe - 6] == 58) if len(buf) >= 6 else np.zeros(n, bool)
     last = buf[np.maximum(e - 1, 0)]
     trailing_ws = (length > 0) & ((last == 32) | (last == 9) | (last == 0x80))
     cand = np.flatnonzero(colons & (length >= 19))

@@ -109,3 +109,10 @@ def test_civil_to_ns_matches_pandas():
     assert pd.Timestamp(ts[0]) == pd.Timestamp("2024-02-29")
     assert pd.Timestamp(ts[1]) == pd.Timestamp("2026-11-09 14:03:07")
     assert pd.Timestamp(ts[2]) == pd.Timestamp("2000-02-29 23:59:59")
+
+
+@pytest.mark.parametrize("data", [b"a\n", b"ab", b"12345\n", b"\n\n"])
+def test_files_shorter_than_a_time_are_parsed_not_crashed(data):
+    parsed = qianniu_text.parse(RawFile("tiny.txt", data), ReadContext())
+    assert len(parsed.messages) == 0
+    assert parsed.rejects["line"].tolist() == ([] if data == b"\n\n" else [1])
