@@ -254,13 +254,17 @@ def _no_apology_rows(
 _FIND_HITS_COLUMNS = ("message_id", "conversation_id", "agent", "role", "ts", "text")
 
 
+@lru_cache(maxsize=1)
+def _hold_lexicon() -> Lexicon:
+    """The hold phrases of ``qc.toml`` as a one-category lexicon (compiled once per process)."""
+    spec = rule_specs()["hold_no_followup"]
+    return Lexicon({"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))})
+
+
 def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Evidence rows: agent messages with a hold phrase and no further agent message in the conversation
     within ``qc.hold_followup_min`` minutes (or none at all); with the phrase's term and offsets."""
-    spec = rule_specs()["hold_no_followup"]
-    hold_lex = Lexicon(
-        {"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))}
-    )
+    hold_lex = _hold_lexicon()
     is_agent = speech["is_agent"].to_numpy()
     ag = speech.loc[is_agent, ["conv", "ts", "message_id"]]
     nxt = ag.groupby("conv", sort=False)["ts"].shift(-1)
