@@ -644,9 +644,12 @@ def _normalize_j(j: _Joined) -> tuple[_Joined, np.ndarray]:
     orig = j.codepoints()
     if not len(j.starts):
         return j, orig
-    folded = _fold_table()[np.minimum(orig, 0xFFFF)]
-    cp = np.where(orig <= 0xFFFF, folded, orig).astype(np.uint32)
-    conv = _t2s().convert(cp.tobytes().decode("utf-32-le")).lower()
+    if int(orig.max()) <= 0xFFFF:  # the common case: one table look-up
+        cp = _fold_table()[orig]
+    else:
+        cp = np.where(orig <= 0xFFFF, _fold_table()[np.minimum(orig, 0xFFFF)], orig).astype(np.uint32)
+    folded = j.s if np.array_equal(cp, orig) else cp.tobytes().decode("utf-32-le")
+    conv = _t2s().convert(folded).lower()
     ok = len(conv) == len(j.s)
     conv_cp = np.frombuffer(conv.encode("utf-32-le"), dtype=np.uint32) if ok else None
     if ok and len(j.starts) > 1:
@@ -1195,7 +1198,8 @@ def politeness(
     cols = ["message_id", "agent", "rule", "category", "severity", "side"]
     lexical = hits["rule"].str.startswith("lexicon:").to_numpy(dtype=bool, na_value=False)
     lex = hits.loc[lexical & (hits["side"] == "agent").to_numpy(dtype=bool), cols]
-    ag_agent = messages.loc[(messages["role"] == "agent").to_numpy(dtype=bool, na_value=False), "agent"]
+    is_ag = (messages["role"] == "agent").to_numpy(dtype=bool, na_value=False)
+    ag_agent = pd.Series(messages["agent"].array[is_ag], name="agent")
     res = pd.DataFrame(ag_agent.value_counts(sort=False).sort_index().rename("n_agent_messages"))
     per_cat = lex.groupby(["agent", "category"]).size().unstack(fill_value=0)
 
