@@ -644,7 +644,7 @@ def _normalize_j(j: _Joined) -> tuple[_Joined, np.ndarray]:
     orig = j.codepoints()
     if not len(j.starts):
         return j, orig
-    if int(orig.max()) <= 0xFFFF:  # the common case: one table look-up
+    if not len(orig) or int(orig.max()) <= 0xFFFF:  # the common case: one table look-up
         cp = _fold_table()[orig]
     else:
         cp = np.where(orig <= 0xFFFF, _fold_table()[np.minimum(orig, 0xFFFF)], orig).astype(np.uint32)
