@@ -91,24 +91,34 @@ def _rows(evidence: pd.DataFrame, rule: str, tz: str) -> pd.DataFrame:
     """HITS rows for ``evidence`` (message_id, conversation_id, agent, ts, text [, term, start, end])."""
     spec = rule_specs()[rule]
     n = len(evidence)
+    missing = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    # columns built in their HITS dtypes, so conform converts nothing (strings stay in Arrow)
     out = pd.DataFrame(
         {
             "message_id": evidence["message_id"].array,
             "conversation_id": evidence["conversation_id"].array,
             "agent": evidence["agent"].array,
             "ts": evidence["ts"].array if "ts" in evidence else pd.NaT,
-            "rule": f"qc:{rule}",
-            "category": spec["category"],
-            "severity": spec["severity"],
-            "side": spec["side"],
-            "term": evidence["term"].array if "term" in evidence else np.full(n, None, dtype=object),
-            "start": evidence["start"].to_numpy() if "start" in evidence else pd.NA,
-            "end": evidence["end"].to_numpy() if "end" in evidence else pd.NA,
+            "rule": _repeat(f"qc:{rule}", n),
+            "category": _repeat(spec["category"], n),
+            "severity": _repeat(spec["severity"], n),
+            "side": _repeat(spec["side"], n),
+            "term": evidence["term"].array if "term" in evidence else _repeat(None, n),
+            "start": evidence["start"].array if "start" in evidence else missing,
+            "end": evidence["end"].array if "end" in evidence else missing,
             "text": evidence["text"].array,
-            "suggestion": spec["suggestion"],
+            "suggestion": _repeat(spec["suggestion"], n),
         }
     )
     return schema.conform(out, "hits", tz)
+
+
+def _repeat(value: str | None, n: int) -> Any:
+    """``n`` times ``value`` (None: missing) as a pandas ``str`` array, without Python objects per row."""
+    import pyarrow as pa
+
+    one = pa.array([value], type=pa.large_string())
+    return pd.array(one.take(np.zeros(n, dtype=np.int64)), dtype=schema.STR)
 
 
 def no_greeting_first_reply(
