@@ -488,14 +488,16 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
                              index=df.index)
     ts = df["ts"]
     ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
-    if len(ts):
-        df["ts"] = ts.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
-    text, text_hash = _clean_texts(df["text"])
+    with ThreadPoolExecutor(max_workers=1) as pool:  # texts (Arrow kernels) while the names are cleaned
+        texts = pool.submit(_clean_texts, df["text"])
+        if len(ts):
+            df["ts"] = ts.dt.tz_localize(tz, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
+        df["sender"] = _clean_names(df["sender"].fillna(""))  # categorical from here on (see _materialise)
+        for col in ("shop", "customer", "agent", "conversation"):
+            if df[col].notna().any():
+                df[col] = _clean_names(df[col])
+        text, text_hash = texts.result()
     df["text"] = text
-    df["sender"] = _clean_names(df["sender"].fillna(""))  # categorical from here on (see _materialise)
-    for col in ("shop", "customer", "agent", "conversation"):
-        if df[col].notna().any():
-            df[col] = _clean_names(df[col])
     df = assign_roles(df, cfg.roles)
     df = derive_parties(df, src_code)
     return df, ts_i, text_hash

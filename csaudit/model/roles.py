@@ -20,6 +20,7 @@ Work is done once per distinct sender (few) and with vectorised Arrow string ker
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -166,21 +167,16 @@ def _str_take(uniques: list[str | None] | pa.Array, codes: np.ndarray, index: pd
     return str_categorical(new, pd.Index(uniq, dtype="str"), index)
 
 
-def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.DataFrame:
-    """Add/complete ``role``, ``agent`` and ``shop`` from ``sender``, ``text`` and reader hints.
+def _text_rules(texts: pd.Series, cfg: RolesConfig, check_system: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: matches a system pattern (only computed when ``check_system``), is an auto-reply text."""
+    sys_any = match_any(texts, cfg.system_patterns) if check_system else np.zeros(len(texts), dtype=bool)
+    return sys_any, _auto_reply_text(texts, cfg)
 
-    Input: parsed messages (``sender``, ``text``, optional ``role``, ``agent``, ``shop``, ``ts``,
-    ``source``). Returns a new frame (the input is not modified) with ``role`` as the ROLES
-    category. Reader-stated ``role``/``agent``/``shop`` win over what the sender implies.
-    """
-    from csaudit.model.schema import ROLE_DTYPE, ROLES
 
-    cfg = cfg or RolesConfig()
-    out = messages.copy(deep=False)  # copy-on-write: columns are replaced, never written in place
-    n = len(out)
-    for col in ("role", "agent", "shop"):
-        if col not in out.columns:
-            out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
+def _sender_roles(out: pd.DataFrame, cfg: RolesConfig) -> tuple[np.ndarray, ...]:
+    """What the senders and stated roles say: ``(role, agent_side, is_bot_sender, sender codes,
+    accounts, stated)`` with ``role`` = the stated role code (-1 when none)."""
+    from csaudit.model.schema import ROLES
 
     # per distinct sender: agent account? bot? (Arrow kernels over the distinct senders)
     codes, uniq = pd.factorize(out["sender"])
@@ -198,20 +194,43 @@ def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.D
         raise ValueError(f"unknown role value(s) {bad[:5]}; expected one of {', '.join(ROLES)}")
     stated = np.array([known[r] for r in r_uniq] + [-1], dtype=np.int64)[r_codes]
     has_stated = stated >= 0
-    C, A, AR, B, S = (known[r] for r in ("customer", "agent", "auto_reply", "bot", "system"))
-    stated_agent_side = (stated == A) | (stated == AR) | (stated == B)
+    stated_agent_side = (stated == known["agent"]) | (stated == known["auto_reply"]) | (stated == known["bot"])
     agent_side = stated_agent_side | (~has_stated & is_agent_sender)
+    return stated.copy(), agent_side, is_bot_sender, codes, acct, stated
 
-    role = stated.copy()
-    open_ = ~has_stated
+
+def assign_roles(messages: pd.DataFrame, cfg: RolesConfig | None = None) -> pd.DataFrame:
+    """Add/complete ``role``, ``agent`` and ``shop`` from ``sender``, ``text`` and reader hints.
+
+    Input: parsed messages (``sender``, ``text``, optional ``role``, ``agent``, ``shop``, ``ts``,
+    ``source``). Returns a new frame (the input is not modified) with ``role`` as the ROLES
+    category. Reader-stated ``role``/``agent``/``shop`` win over what the sender implies.
+    """
+    from csaudit.model.schema import ROLE_DTYPE, ROLES
+
+    cfg = cfg or RolesConfig()
+    out = messages.copy(deep=False)  # copy-on-write: columns are replaced, never written in place
+    n = len(out)
+    for col in ("role", "agent", "shop"):
+        if col not in out.columns:
+            out[col] = pd.Series(pd.NA, index=out.index, dtype="str")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the text rules (Arrow regex kernels over the distinct texts, GIL released) run while the
+        # senders and stated roles are worked out
+        check_system = bool(out["role"].isna().any())
+        text_rules = pool.submit(_text_rules, out["text"], cfg, check_system)
+        role, agent_side, is_bot_sender, codes, acct, stated = _sender_roles(out, cfg)
+        sys_any, auto = text_rules.result()
+    C, A, AR, B, S = (ROLES.index(r) for r in ("customer", "agent", "auto_reply", "bot", "system"))
+    open_ = stated < 0
     if open_.any():
-        sys_hit = match_any(out["text"], cfg.system_patterns) & open_
+        sys_hit = sys_any & open_
         role[sys_hit] = S
         open_ &= ~sys_hit
     bot = open_ & agent_side & is_bot_sender
     role[bot] = B
     open_ &= ~bot
-    auto = _auto_reply_text(out["text"], cfg)
     if cfg.auto_reply_zero_delay and "ts" in out.columns:
         auto |= _zero_delay(out, agent_side)
     role[open_ & agent_side & auto] = AR
