@@ -620,6 +620,7 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
     )
 
     dup_by_source: dict[str, int] = {}
+    kept_per_source: dict[str, int] = {}
     df = _combine(results, tz)
     if df is not None:
         df, ts_i, text_hash = _postprocess(df, [r.source for r in results], cfg, tz)
@@ -639,6 +640,9 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
             rank = _file_rank(light["_src"].to_numpy(), light["line"].to_numpy())
             order, cid = conversation_order(light, cfg.session, file_order=rank, tz=tz)
         rows = keep[order]
+        for i, k in enumerate(np.bincount(df["_src"].to_numpy()[keep], minlength=len(results)).tolist()):
+            if k:  # (two inputs can have the same source name)
+                kept_per_source[results[i].source] = kept_per_source.get(results[i].source, 0) + k
         df = df[[c for c in schema.MESSAGES if c in df.columns]].take(rows).reset_index(drop=True)
         names = ("shop", "customer", "sender", "agent", "source", "text")
         with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow takes, GIL released
@@ -650,7 +654,7 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
         _validate(messages, tz)
     else:
         messages = schema.empty("messages", tz)
-    per_src = messages["source"].value_counts().to_dict() if len(messages) else {}
+    per_src = kept_per_source
     sources = pd.DataFrame(
         [
             {"source": s, "format": f, "encoding": e, "messages": per_src.get(s, 0) if f not in ("skipped", "orders") else 0,
