@@ -931,10 +931,23 @@ def _pa_of(s: pd.Series) -> Any:
 
 
 def _remember_rows(messages: pd.DataFrame, hits: pd.DataFrame, rows: np.ndarray) -> None:
-    _ROWS.clear()
+    """Remember ``rows`` (one tuple, replaced whole: readers never see half of it) until the hits'
+    id array is freed."""
+    _ROWS.pop("last", None)
     ids, hit_ids = _pa_of(messages["message_id"]), _pa_of(hits["message_id"])
     if ids is not None and hit_ids is not None:
-        _ROWS.update(ids=weakref.ref(ids), hit_ids=weakref.ref(hit_ids), rows=rows)
+        token = next(_TOKENS)
+        _ROWS["last"] = (weakref.ref(ids), weakref.ref(hit_ids), rows, token)
+        weakref.finalize(hit_ids, _forget_rows, token)
+
+
+_TOKENS = itertools.count()
+
+
+def _forget_rows(token: int) -> None:
+    last = _ROWS.get("last")
+    if last is not None and last[3] == token:
+        _ROWS.pop("last", None)
 
 
 def _arrow(values: pd.Series) -> Any:
@@ -1001,11 +1014,12 @@ def _hit_rows(messages: pd.DataFrame, hits: pd.DataFrame) -> np.ndarray | None:
     """Row of ``messages`` of every row of ``hits`` when ``hits`` is the last :func:`find_hits`
     result, both still holding the message ids it was made from, and message ids are unique; else None."""
     ids, hit_ids = _pa_of(messages["message_id"]), _pa_of(hits["message_id"])
-    if ids is None or hit_ids is None or not _ROWS:
+    last = _ROWS.get("last")
+    if ids is None or hit_ids is None or last is None:
         return None
-    if _ROWS["ids"]() is not ids or _ROWS["hit_ids"]() is not hit_ids:
+    if last[0]() is not ids or last[1]() is not hit_ids:
         return None
-    return _ROWS["rows"] if _unique_ids(messages) else None
+    return last[2] if _unique_ids(messages) else None
 
 
 def _speech_pos(messages: pd.DataFrame, speech: pd.DataFrame) -> np.ndarray | None:

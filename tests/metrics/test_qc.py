@@ -347,3 +347,19 @@ def test_failed_evidence_equals_filtered_checks() -> None:
     )
     pd.testing.assert_frame_equal(no_closing(speech, h, cfg), cl.loc[~cl["ok"]], check_exact=True)
     assert (~fr["ok"]).sum() and (~cl["ok"]).sum() and fr["ok"].sum()
+
+
+def test_hit_rows_follow_the_last_hits_and_are_freed_with_them() -> None:
+    import gc
+
+    from csaudit.metrics import lexicon
+
+    m = make_messages(_varied_rows())
+    h = find_hits(m, LEX)
+    assert lexicon._hit_rows(m, h) is not None
+    h2 = find_hits(m, LEX)
+    assert lexicon._hit_rows(m, h) is None and lexicon._hit_rows(m, h2) is not None
+    assert lexicon._hit_rows(m.assign(message_id=m["message_id"].tolist()), h2) is None  # other id array
+    del h, h2
+    gc.collect()
+    assert lexicon._ROWS.get("last") is None
