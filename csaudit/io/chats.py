@@ -484,8 +484,13 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
     shop-local time (int64 ns) and text hash (what :func:`_message_ids` needs)."""
     n = len(df)
     src_code = df["_src"].to_numpy()
-    df["source"] = pd.Series(pd.Categorical.from_codes(src_code, categories=pd.Index(sources, dtype="str")),
-                             index=df.index)
+    names = pd.Index(sources, dtype="str")
+    if names.is_unique:
+        name_code = src_code
+    else:  # the same file given twice: one category per name
+        names = names.unique()
+        name_code = names.get_indexer(pd.Index(sources, dtype="str"))[src_code]
+    df["source"] = pd.Series(pd.Categorical.from_codes(name_code, categories=names), index=df.index)
     ts = df["ts"]
     ts_i = ts.to_numpy(dtype="datetime64[ns]").view(np.int64) if n else np.zeros(0, np.int64)
     with ThreadPoolExecutor(max_workers=1) as pool:  # texts (Arrow kernels) while the names are cleaned

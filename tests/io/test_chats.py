@@ -181,3 +181,11 @@ def test_occurrence_and_file_rank_match_pandas_and_lexsort():
         rank = np.empty(n, dtype=np.int64)
         rank[np.lexsort((line, group))] = np.arange(n)
         assert _file_rank(group, line).tolist() == rank.tolist()
+
+
+def test_the_same_file_given_twice_is_read_once():
+    chats = ca.read_chats([TEXT_V1, TEXT_V1])
+    once = ca.read_chats(TEXT_V1)
+    pd.testing.assert_frame_equal(chats.messages, once.messages)
+    assert chats.duplicates == len(once.messages)
+    assert len(chats.sources) == 2
