@@ -14,10 +14,14 @@ This module turns the loaded model into flat arrays so that :mod:`csaudit.metric
 many runs at once with numpy, with *bit-identical* floating-point terms:
 
 * ``uni_term[c, t]      = l1 * (count(c,t) / total)``
-* ``bi_term[b, t2, t3]  = (l2 * count((c2,t2),(c3,t3))) / count(c2,t2)`` for the character bigram ``b``
+* ``bi_val[e]           = (l2 * count((c2,t2),(c3,t3))) / count(c2,t2)`` per stored bigram entry
 * ``tri_val[e]          = (l3 * count(trigram)) / count(bigram prefix)`` per stored trigram entry
 
-(the same operations in the same order as ``CharacterBasedGenerativeModel.log_prob``).
+(the same operations in the same order as ``CharacterBasedGenerativeModel.log_prob``). Bigram and
+trigram terms are sparse (character n-gram keys, sorted, each with a range of (tag combination,
+value) entries): a dense [bigram, 4, 4] table would be 30 MB of mostly zeros (1.2 of 16 tag pairs
+are stored per bigram), the sparse form ≈ 5 MB. The Bayes vocabulary is stored as code points and
+lengths (a fixed-width numpy string array of it took 18 MB). All tables: ≈ 25 MB in memory.
 
 Character ids: ``0`` = a character the model never saw (snownlp's "not found" branch), ``1`` = the
 BOS symbol ``('', 'BOS')`` (its tag is stored in slot 0), ``2..`` = model characters in the range
@@ -47,7 +51,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sparse bigram terms, compact vocabulary, int32/int8 offsets and tags
 CJK_LO, CJK_HI = 0x4E00, 0x9FA5  # snownlp's re_zh range ([\u4E00-\u9FA5])
 TAGS = ("b", "m", "e", "s")
 UNKNOWN, BOS = 0, 1
@@ -62,17 +66,26 @@ class SnowTables:
     n_ids: int  # V: number of char ids (incl. UNKNOWN and BOS)
     uni_term: np.ndarray  # float64 [V, 4]
     bi_keys: np.ndarray  # int64 [nb] sorted: c2 * V + c3
-    bi_term: np.ndarray  # float64 [nb + 1, 4, 4]; last row = zeros (bigram unseen)
+    bi_start: np.ndarray  # int32 [nb + 1]: entries of bigram i are bi_start[i]:bi_start[i+1]
+    bi_combo: np.ndarray  # int8 [nbe]: t2 * 4 + t3
+    bi_val: np.ndarray  # float64 [nbe]
     tri_keys: np.ndarray  # int64 [nt] sorted: (c1 * V + c2) * V + c3
-    tri_start: np.ndarray  # int64 [nt + 1]: entries of trigram i are tri_start[i]:tri_start[i+1]
-    tri_combo: np.ndarray  # int64 [ne]: t1 * 16 + t2 * 4 + t3
+    tri_start: np.ndarray  # int32 [nt + 1]: entries of trigram i are tri_start[i]:tri_start[i+1]
+    tri_combo: np.ndarray  # int8 [ne]: t1 * 16 + t2 * 4 + t3
     tri_val: np.ndarray  # float64 [ne]
-    words: np.ndarray  # str [nw]: Bayes vocabulary (union of both classes)
+    word_codes: np.ndarray  # uint32: code points of the Bayes vocabulary (union of both classes), joined
+    word_lens: np.ndarray  # int32 [nw]: length of each vocabulary word (sorted words)
     word_logp: np.ndarray  # float64 [2, nw]: log(freq_k(word)) for class k (classes order below)
     unseen_logp: np.ndarray  # float64 [2]: log(1 / total_k) (add-one: unseen count = 1)
     base: np.ndarray  # float64 [2]: log(getsum_k) - log(total)
     pos_class: int  # index of the 'pos' class in the two classes
     stopwords: np.ndarray  # str [ns]
+
+    def words(self) -> list[str]:
+        """The Bayes vocabulary (sorted; index ``i`` ↔ ``word_logp[:, i]``)."""
+        joined = self.word_codes.tobytes().decode("utf-32-le", "surrogatepass")
+        ends = np.cumsum(self.word_lens, dtype=np.int64)
+        return [joined[b - n : b] for b, n in zip(ends.tolist(), self.word_lens.tolist(), strict=True)]
 
 
 def _snownlp_dir() -> Path:
@@ -138,7 +151,7 @@ def build_tables() -> SnowTables:
             counts[s] = n
     uni_term = l1 * (counts / total)
 
-    # bigrams: bi_term = (l2 * count(bigram)) / count(first symbol)
+    # bigrams: bi_val = (l2 * count(bigram)) / count(first symbol)
     bkeys, bvals = [], []
     for (a, b), n in bi.items():
         sa, sb = sym(a), sym(b)
@@ -153,11 +166,8 @@ def build_tables() -> SnowTables:
     o = np.argsort(bk, kind="stable")
     bk, bv = bk[o], bv[o]
     pair = bk // 16
-    bi_keys = np.unique(pair)
-    row = np.searchsorted(bi_keys, pair)
-    bi_term = np.zeros((len(bi_keys) + 1, 16), dtype=np.float64)
-    bi_term[row, bk % 16] = bv
-    bi_term = bi_term.reshape(-1, 4, 4)
+    bi_keys, bfirst = np.unique(pair, return_index=True)
+    bi_start = np.append(bfirst, len(bk)).astype(np.int32)
 
     # trigrams: tri_val = (l3 * count(trigram)) / count(prefix bigram)
     tkeys, tvals = [], []
@@ -175,7 +185,7 @@ def build_tables() -> SnowTables:
     tk, tv = tk[o], tv[o]
     trig = tk // 64
     tri_keys, tfirst = np.unique(trig, return_index=True)
-    tri_start = np.append(tfirst, len(tk)).astype(np.int64)
+    tri_start = np.append(tfirst, len(tk)).astype(np.int32)
 
     # Bayes
     bayes = snow_sentiment.classifier.classifier
@@ -198,12 +208,15 @@ def build_tables() -> SnowTables:
         n_ids=V,
         uni_term=uni_term,
         bi_keys=bi_keys.astype(np.int64),
-        bi_term=bi_term,
+        bi_start=bi_start,
+        bi_combo=(bk % 16).astype(np.int8),
+        bi_val=bv,
         tri_keys=tri_keys.astype(np.int64),
         tri_start=tri_start,
-        tri_combo=(tk % 64).astype(np.int64),
+        tri_combo=(tk % 64).astype(np.int8),
         tri_val=tv,
-        words=np.asarray(vocab, dtype=str),
+        word_codes=np.frombuffer("".join(vocab).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy(),
+        word_lens=np.fromiter(map(len, vocab), dtype=np.int32, count=len(vocab)),
         word_logp=word_logp,
         unseen_logp=unseen,
         base=base,
@@ -213,8 +226,8 @@ def build_tables() -> SnowTables:
 
 
 _ARRAYS = (
-    "cp2id", "uni_term", "bi_keys", "bi_term", "tri_keys", "tri_start", "tri_combo", "tri_val",
-    "words", "word_logp", "unseen_logp", "base", "stopwords",
+    "cp2id", "uni_term", "bi_keys", "bi_start", "bi_combo", "bi_val", "tri_keys", "tri_start", "tri_combo",
+    "tri_val", "word_codes", "word_lens", "word_logp", "unseen_logp", "base", "stopwords",
 )  # fmt: skip
 
 

@@ -34,8 +34,9 @@ from csaudit.metrics.snowmodel import BOS, CJK_LO, UNKNOWN, SnowTables, tables
 log = logging.getLogger(__name__)
 
 #: padded characters (runs × longest run) per batch; log-probabilities are computed once per
-#: distinct trigram of a batch (≈ 600 B per cell at most)
-BATCH_CELLS = 1 << 16
+#: distinct trigram of a batch (≈ 600 B per cell at most: 2**15 cells ≈ 20 MB at peak; 2**16 cost
+#: 20 MB more for no measurable speed)
+BATCH_CELLS = 1 << 15
 #: processes decoding batches: 2 uses the second core for big inputs (measured on this 2-core machine:
 #: 1.7× faster segmentation when the other core is idle; threads gave nothing, numpy holds the GIL
 #: most of the time on these small arrays). ``CSAUDIT_SENTIMENT_WORKERS=1`` turns it off.
@@ -78,30 +79,41 @@ def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
     """
     V = t.n_ids
     c3 = qkeys % V
-    c23 = qkeys % (V * V)  # c2 * V + c3
-    nb = len(t.bi_keys)
-    bpos = np.searchsorted(t.bi_keys, c23)
-    bpos_c = np.minimum(bpos, nb - 1)
-    brow = np.where(t.bi_keys[bpos_c] == c23, bpos_c, nb)  # nb = the zero row
-    base = t.uni_term[c3][:, None, :] + t.bi_term[brow]  # [q, t2, t3]: uni + bi
     q = len(qkeys)
+    # uni + bi, [q, t2 * 4 + t3]; an unseen bigram term is 0.0 (snownlp's .get(..., 0)): uni + 0.0
+    base = np.tile(t.uni_term[c3], 4)  # column t2 * 4 + t3 holds uni[t3]
+    base += 0.0
+    rows, ent = _entries(qkeys % (V * V), t.bi_keys, t.bi_start)  # bigram key c2 * V + c3
+    if len(rows):
+        combo = t.bi_combo[ent]
+        base[rows, combo] = t.uni_term[c3[rows], combo % 4] + t.bi_val[ent]
     with np.errstate(divide="ignore"):
         out = np.empty((q, 4, 16), dtype=np.float64)
         out[:] = _log(base.reshape(q, 1, 16))  # log(0) = -inf, as snownlp's "== 0" branch
         out = out.reshape(q, 64)
-        nt = len(t.tri_keys)
-        tpos = np.minimum(np.searchsorted(t.tri_keys, qkeys), nt - 1)
-        found = np.flatnonzero(t.tri_keys[tpos] == qkeys)
-        if len(found):
-            tp = tpos[found]
-            lo, hi = t.tri_start[tp], t.tri_start[tp + 1]
-            cnt = hi - lo
-            ent = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(cnt.sum())
-            rows = np.repeat(found, cnt)
+        rows, ent = _entries(qkeys, t.tri_keys, t.tri_start)
+        if len(rows):
             combo = t.tri_combo[ent]
             # (uni + bi) + tri, in snownlp's order
             out[rows, combo] = _log(base.reshape(q, 16)[rows, combo % 16] + t.tri_val[ent])
     return out
+
+
+def _entries(
+    keys: np.ndarray, table_keys: np.ndarray, table_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse-table lookup: for each of ``keys`` found in the sorted ``table_keys``, its entries
+    ``table_start[i]:table_start[i + 1]``. Returns (index into ``keys``, entry) pairs, key by key."""
+    nk = len(table_keys)
+    if not nk or not len(keys):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(table_keys, keys), nk - 1)
+    found = np.flatnonzero(table_keys[pos] == keys)
+    p = pos[found]
+    lo = table_start[p].astype(np.int64)
+    cnt = table_start[p + 1] - lo
+    ent = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    return np.repeat(found, cnt), ent
 
 
 def _tag_batch(ids2d: np.ndarray, lens: np.ndarray, t: SnowTables) -> np.ndarray:

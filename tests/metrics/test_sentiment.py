@@ -326,6 +326,41 @@ def test_conversation_sentiment_scores_when_column_missing() -> None:
     assert row["n_scored"] == 4 and bool(row["deteriorated"])
 
 
+@pytest.mark.parametrize(
+    "role",
+    [
+        pd.Categorical(["customer", None, "agent", "customer"], categories=["customer", "agent"]),
+        pd.Categorical(["agent", "agent", "agent", "agent"], categories=["agent"]),  # no customer category
+        pd.Series(["customer", None, "agent", "customer"], dtype="str"),
+        pd.Series(["customer", None, "agent", "customer"], dtype=object),
+    ],
+)
+def test_message_sentiment_role_dtypes(role) -> None:
+    """Customer rows are found on the role column's own dtype; a missing role is no customer."""
+    msgs = pd.DataFrame({"role": role, "text": pd.Series(["好的", "差评", "好的", "太慢了"], dtype="str")})
+    got = sentiment.message_sentiment(msgs).to_numpy()
+    is_cust = np.array([str(r) == "customer" for r in msgs["role"].tolist()])
+    assert np.array_equal(np.isnan(got), ~is_cust)
+    assert np.array_equal(got[is_cust], sentiment.score(msgs["text"][is_cust].tolist()))
+
+
+def test_chunked_scoring_of_a_series(texts: list[str], expected: np.ndarray, monkeypatch) -> None:
+    """Chunks taken from pandas' (Arrow) distinct values give the same scores as one pass."""
+    monkeypatch.setattr(sentiment, "CHUNK_TEXTS", 50)
+    sample = pd.Series(texts[::3] + [None] + texts[::7], dtype="str")
+    want = np.r_[expected[::3], np.nan, expected[::7]]
+    assert np.array_equal(sentiment.score(sample), want, equal_nan=True)
+
+
+def test_tables_vocabulary_is_snownlps() -> None:
+    """The compact vocabulary (code points + lengths) gives back snownlp's words, sorted."""
+    bayes = snow_sentiment.classifier.classifier
+    vocab = sorted(set(bayes.d["pos"].d) | set(bayes.d["neg"].d))
+    t = snowmodel.tables()
+    assert t.words() == vocab
+    assert t.word_logp.shape == (2, len(vocab))
+
+
 def test_empty_messages() -> None:
     msgs = _frame([]).astype({"sentiment": "float64"})
     assert sentiment.message_sentiment(msgs).empty
