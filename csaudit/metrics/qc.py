@@ -271,15 +271,30 @@ def _hold_lexicon() -> Lexicon:
     return Lexicon({"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))})
 
 
+def _no_followup(speech: pd.DataFrame, is_agent: np.ndarray, limit_s: float) -> np.ndarray:
+    """Per agent speech row: it has a time and the conversation's next agent row comes more than
+    ``limit_s`` seconds later, has no time, or does not exist (bool over the agent rows)."""
+    rows = np.flatnonzero(is_agent)
+    conv = speech["conv"].to_numpy()[rows]
+    if _run_heads(conv) is None:  # a conversation's agent rows are not contiguous: group-wise shift
+        ag = speech.loc[is_agent, ["conv", "ts"]]
+        nxt = ag.groupby("conv", sort=False)["ts"].shift(-1)
+        gap = (nxt - ag["ts"]).dt.total_seconds()
+        return (ag["ts"].notna() & (nxt.isna() | (gap > limit_s))).to_numpy()
+    t = ts_ns(speech["ts"])[rows]
+    nxt = np.full(len(t), NAT, dtype=np.int64)
+    nxt[:-1] = np.where(conv[1:] == conv[:-1], t[1:], NAT)
+    both = (t != NAT) & (nxt != NAT)
+    gap = np.where(both, nxt - np.where(both, t, 0), 0) / 10**9  # seconds, as Timedelta.total_seconds
+    return (t != NAT) & ((nxt == NAT) | (both & (gap > limit_s)))
+
+
 def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Evidence rows: agent messages with a hold phrase and no further agent message in the conversation
     within ``qc.hold_followup_min`` minutes (or none at all); with the phrase's term and offsets."""
     hold_lex = _hold_lexicon()
     is_agent = speech["is_agent"].to_numpy()
-    ag = speech.loc[is_agent, ["conv", "ts", "message_id"]]
-    nxt = ag.groupby("conv", sort=False)["ts"].shift(-1)
-    gap = (nxt - ag["ts"]).dt.total_seconds()
-    late = (ag["ts"].notna() & (nxt.isna() | (gap > 60.0 * config.qc.hold_followup_min))).to_numpy()
+    late = _no_followup(speech, is_agent, 60.0 * config.qc.hold_followup_min)
     if not late.any():
         return pd.DataFrame()
     pos = _speech_pos(messages, speech)
@@ -287,7 +302,7 @@ def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Confi
         is_cand = np.zeros(len(messages), dtype=bool)
         is_cand[pos[np.flatnonzero(is_agent)[late]]] = True
     else:
-        is_cand = _isin(messages["message_id"], ag.loc[late, "message_id"])
+        is_cand = _isin(messages["message_id"], speech.loc[is_agent, "message_id"][late])
     # only the columns find_hits reads (a copy of every column costs more than the search)
     cand = messages.loc[is_cand, [c for c in messages.columns if c in _FIND_HITS_COLUMNS]]
     h = _find_hits(cand, hold_lex, remember=False)

@@ -363,3 +363,23 @@ def test_hit_rows_follow_the_last_hits_and_are_freed_with_them() -> None:
     del h, h2
     gc.collect()
     assert lexicon._ROWS.get("last") is None
+
+
+@pytest.mark.parametrize("times", ["ok", "missing", "back"])
+def test_no_followup_runs_equal_groupby_shift(times: str) -> None:
+    from csaudit.metrics.lexicon import agent_turns
+    from csaudit.metrics.qc import _no_followup
+
+    m = make_messages(_varied_rows())
+    agent_rows = m.index[m["role"] == "agent"]
+    if times == "missing":
+        m.loc[agent_rows[::3], "ts"] = pd.NaT
+    elif times == "back":
+        m.loc[agent_rows[1::4], "ts"] = m.loc[agent_rows[1::4], "ts"] - pd.Timedelta(minutes=30)
+    speech = agent_turns(m)
+    backwards = speech.assign(conv=speech["conv"].max() - speech["conv"])
+    is_agent = speech["is_agent"].to_numpy()
+    for limit in (0.0, 200.0, 400.0, 1e9):
+        got = _no_followup(speech, is_agent, limit)
+        assert got.tolist() == _no_followup(backwards, is_agent, limit).tolist()
+    assert 0 < got.sum() < is_agent.sum()
