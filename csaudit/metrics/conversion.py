@@ -52,6 +52,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,20 @@ def after_sales_pattern(keywords: list[str]) -> re.Pattern[str] | None:
     """One compiled pattern of the normalised after-sales keywords (None when there are none)."""
     terms = sorted({normalize_one(k) for k in keywords if k}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, terms))) if terms else None
+
+
+def _pattern_in(pattern: re.Pattern[str], texts: Any) -> np.ndarray:
+    """Boolean per text of ``texts`` (distinct, no missing): ``pattern`` occurs in its normalised
+    form (:func:`csaudit.text.normalize_for_match`). One scan of all texts joined by newlines (the
+    keywords hold no newline, so a match never spans two texts)."""
+    from csaudit.metrics.lexicon import _joined_texts, _normalize_j
+
+    j, _ = _normalize_j(_joined_texts(pd.Index(texts), np.arange(len(texts))))
+    found = np.zeros(len(texts), dtype=bool)
+    at = np.fromiter((m.start() for m in pattern.finditer(j.s)), dtype=np.int64)
+    if len(at):
+        found[np.searchsorted(j.starts, at, side="right") - 1] = True
+    return found
 
 
 def _utc(s: pd.Series, tz: str = schema.TZ_DEFAULT) -> pd.Series:
@@ -278,11 +293,7 @@ def _classify(messages: pd.DataFrame, conv: pd.DataFrame, codes: np.ndarray, ord
     if pattern is not None and cust.any():
         text = messages["text"][cust].astype("str").fillna("")
         t_codes, t_uniques = pd.factorize(text)
-        from csaudit.metrics.lexicon import _to_list, normalize_many
-
-        norm = normalize_many(_to_list(t_uniques))  # = normalize_for_match, batched
-        hit_u = np.fromiter((pattern.search(u) is not None for u in norm), dtype=bool, count=len(norm))
-        hit = hit_u[t_codes] & before
+        hit = _pattern_in(pattern, t_uniques)[t_codes] & before
     else:
         hit = np.zeros(int(cust.sum()), dtype=bool)
     spoke = conv["n_customer_msgs"].to_numpy() > 0
