@@ -15,9 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from csaudit.arrays import factorize_runs
 from csaudit.metrics.jiebaseg import cut_texts
 from csaudit.metrics.lexicon import Lexicon, _to_list, normalize_many
+from csaudit.metrics.release import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,8 @@ NOT_PRONOUN = frozenset({"迷你", "自我", "忘我", "本我", "无我", "大�
 # "we" that excludes the customer (我们, 我司 ...): neither 我 nor 咱们
 EXCLUSIVE_WE = frozenset({"我们", "我司", "我方", "我店", "我们家"})
 _PRONOUN_CHARS = re.compile("[您你我咱妳]")
+#: distinct texts normalised and segmented together: bounds the memory of their Python strs (tokens)
+CHUNK_TEXTS = 20_000
 
 CHAT_STOP_WORDS = frozenset(
     """
@@ -155,6 +161,21 @@ def _contains_any(norm: list[str], words: frozenset[str]) -> np.ndarray:
     return j.count(np.concatenate([np.zeros(0, dtype=np.int64), *hits])) > 0
 
 
+def _pronoun_chunk(texts: list[str], lexicon: Lexicon | None) -> np.ndarray:
+    """(您, 你/妳, 我, 咱们) counts of each of ``texts`` (int64 [n, 4]), see :func:`pronoun_figures`."""
+    norm = normalize_many(texts)
+    counts = _pronoun_char_counts(norm)
+    ambiguous = np.flatnonzero(_contains_any(norm, NOT_PRONOUN))
+    if len(ambiguous):
+        _jieba()
+        if lexicon is not None:
+            add_lexicon_words(lexicon)
+        amb = ambiguous.tolist()
+        for i, toks in zip(amb, segment_many([norm[i] for i in amb]), strict=True):
+            counts[i] = _pronoun_counts(toks)
+    return counts
+
+
 def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
     """Per agent (``role == "agent"`` messages only): pronoun counts.
 
@@ -168,22 +189,17 @@ def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> p
     counts); texts without one are counted directly. Each distinct text is handled once.
     ``lexicon`` (e.g. with a shop's files): its terms are added to jieba's dictionary first.
     """
-    ag = messages.loc[(messages["role"] == "agent") & messages["agent"].notna(), ["agent", "text"]]
-    if not len(ag):
+    is_agent = (messages["role"] == "agent").to_numpy(dtype=bool, na_value=False)
+    rows = np.flatnonzero(is_agent & messages["agent"].notna().to_numpy(dtype=bool))
+    if not len(rows):
         dtypes = {"agent": "str", "honorific_ratio": "float64", "wo_ratio": "float64"}
         return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "int64")) for c in PRONOUN_COLUMNS})
-    codes, uniques = pd.factorize(ag["text"], use_na_sentinel=True)
-    norm = normalize_many(_to_list(uniques))
-    counts = _pronoun_char_counts(norm)
-    ambiguous = np.flatnonzero(_contains_any(norm, NOT_PRONOUN))
-    if len(ambiguous):
-        _jieba()
-        if lexicon is not None:
-            add_lexicon_words(lexicon)
-        amb = ambiguous.tolist()
-        for i, toks in zip(amb, segment_many([norm[i] for i in amb]), strict=True):
-            counts[i] = _pronoun_counts(toks)
-    agent, names = pd.factorize(ag["agent"], sort=True)
+    # one column at a time (``.loc`` of both columns held ≈ 70 MB more on 1M messages)
+    codes, uniques = pd.factorize(messages["text"].take(rows), use_na_sentinel=True)
+    counts = np.zeros((len(uniques), 4), dtype=np.int64)
+    for a in range(0, len(uniques), CHUNK_TEXTS):  # chunks bound the memory of the Python strs
+        counts[a : a + CHUNK_TEXTS] = _pronoun_chunk(_to_list(uniques[a : a + CHUNK_TEXTS]), lexicon)
+    agent, names = pd.factorize(messages["agent"].take(rows), sort=True)
     known = codes >= 0
     sums = np.zeros((len(names), 4), dtype=np.int64)
     for k in range(4):  # integer sums per agent (exact in float64 below 2**53)
@@ -204,27 +220,81 @@ JIEBA_STOP_WORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _idf() -> tuple[dict[str, float], float]:
-    """jieba.analyse's IDF table (``jieba/analyse/idf.txt``) and its median, read as jieba reads them,
-    without importing ``jieba.analyse`` (which also loads the POS tagger: seconds for nothing here)."""
+def _idf() -> tuple[pa.Array, np.ndarray, float]:
+    """jieba.analyse's IDF table (``jieba/analyse/idf.txt``) read as jieba reads it, without importing
+    ``jieba.analyse`` (which also loads the POS tagger: seconds for nothing here): its words (an Arrow
+    string array, in file order), their IDF (float64) and the median IDF.
+
+    jieba keeps ``{word: float(idf)}`` (a repeated word: the last value wins). As Python objects its
+    270,000 entries took ≈ 34 MB; the Arrow array and float64 values take ≈ 5 MB
+    (:func:`_idf_of` looks words up).
+    """
     from pathlib import Path
 
-    jieba = _jieba()
-    path = Path(jieba.__file__).parent / "analyse" / "idf.txt"
-    table = pd.read_csv(
+    return _read_idf(Path(_jieba().__file__).parent / "analyse" / "idf.txt")
+
+
+def _read_idf(path: Any) -> tuple[pa.Array, np.ndarray, float]:
+    """:func:`_idf` of the file ``path`` ("word idf" lines, no quoting)."""
+    import pyarrow.csv as pcsv
+
+    table = pcsv.read_csv(  # pandas' reader, then its duplicated(), held ≈ 100 MB more at peak
         path,
-        sep=" ",
-        header=None,
-        names=["w", "f"],
-        dtype={"w": "str", "f": "str"},
-        na_filter=False,
-        quoting=3,
-        engine="c",
+        read_options=pcsv.ReadOptions(column_names=["w", "f"], use_threads=False),
+        parse_options=pcsv.ParseOptions(delimiter=" ", quote_char=False),
+        convert_options=pcsv.ConvertOptions(
+            column_types={"w": pa.string(), "f": pa.string()},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
     )
-    words = table["w"].tolist()
-    values = np.array(table["f"].tolist(), dtype=np.float64)  # parsed like float(): correctly rounded
+    words = table["w"].combine_chunks()
+    # Arrow parses decimals correctly rounded, as float() does (the tests compare with jieba's table)
+    values = pc.cast(table["f"], pa.float64()).combine_chunks().to_numpy(zero_copy_only=False)
+    del table
     median = float(np.sort(values)[len(values) // 2])
-    return dict(zip(words, values.tolist(), strict=True)), median
+    return words, np.ascontiguousarray(values), median
+
+
+def idf_table() -> dict[str, float]:
+    """jieba.analyse's ``idf_freq`` dictionary, as :func:`_idf` holds it (for checks)."""
+    words, values, _ = _idf()
+    return dict(zip(words.to_pylist(), values.tolist(), strict=True))
+
+
+def _idf_of(words: list[str], table: tuple[pa.Array, np.ndarray, float] | None = None) -> np.ndarray:
+    """jieba.analyse's IDF of each of the distinct ``words`` (``idf_freq.get(w, median_idf)``), float64.
+    ``table``: as :func:`_idf` returns it (default: jieba's).
+
+    The IDF words are looked up in a hash table of ``words`` (a few ten thousand), not the other way
+    round: Arrow's table of the 270,000 IDF words took ≈ 50 MB while it was built.
+    """
+    table = table or _idf()
+    idf_words, idf_values, median = table
+    out = np.full(len(words), median, dtype=np.float64)
+    if not words:
+        return out
+    try:
+        query = pa.array(words, type=pa.string())
+    except UnicodeError:  # lone surrogates (e.g. from JSON escapes) are in no IDF word
+        ok = np.flatnonzero([not _has_surrogate(w) for w in words])
+        out[ok] = _idf_of([words[i] for i in ok.tolist()], table)
+        return out
+    at = pc.index_in(idf_words, value_set=query).to_numpy(zero_copy_only=False)  # NaN: not a query word
+    pos = np.flatnonzero(~np.isnan(at))
+    word = at[pos].astype(np.int64)
+    # a word repeated in the IDF file: the last value counts, as in jieba's dict
+    uniq, last_rev = np.unique(word[::-1], return_index=True)
+    out[uniq] = idf_values[pos[len(pos) - 1 - last_rev]]
+    return out
+
+
+def _has_surrogate(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeError:
+        return True
+    return False
 
 
 def complaint_keywords(
@@ -253,7 +323,7 @@ def complaint_keywords(
         from csaudit.config import Config
 
         max_texts = Config().lexicon.keyword_max_texts
-    idf, median_idf = _idf()
+    _idf()  # initialises jieba (with the built-in terms) before the lexicon's terms are added
     if lexicon is not None:
         add_lexicon_words(lexicon)
     codes, uniques = pd.factorize(text)
@@ -268,9 +338,10 @@ def complaint_keywords(
             n_distinct,
         )
     # only the chosen distinct texts are normalised and segmented; the others count no token
-    tokens, n_tok = cut_texts(normalize_many(_to_list(uniques.take(chosen))), _jieba())
-    tok, vocab = pd.factorize(pd.Index(tokens, dtype=object))
-    words = vocab.tolist()
+    del text
+    release_free_memory()  # Arrow's pool keeps the freed pages of the taken texts (≈ 50 MB)
+    tok, n_tok, words = _tokens(uniques, chosen)
+    vocab = pd.Index(words, dtype=object)
     jieba_stop = JIEBA_STOP_WORDS
     counted = np.fromiter(
         (
@@ -287,12 +358,35 @@ def complaint_keywords(
     kept_tok = tok[keep]  # counted tokens of the chosen texts, text by text (chosen is ascending)
     kept_n = np.zeros(n_distinct, dtype=np.int64)  # counted tokens of each distinct text
     kept_n[chosen] = np.bincount(np.repeat(np.arange(len(chosen)), n_tok)[keep], minlength=len(chosen))
-    idf_of = np.fromiter((idf.get(w, median_idf) for w in words), dtype=np.float64, count=len(words))
+    idf_of = _idf_of(words)
     ag, word, weight = _tfidf_top(agent, codes, kept_tok, kept_n, idf_of, top)
     if not len(ag):
         return _no_keywords()
     out = pd.DataFrame({"agent": names.take(ag), "keyword": vocab.take(word), "weight": weight})
     return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
+
+
+def _tokens(uniques: pd.Index, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """jieba's tokens of the normalised texts ``uniques[chosen]``, text after text: word codes
+    (int64, numbered by first occurrence), tokens per text, and the words of the codes.
+
+    Done :data:`CHUNK_TEXTS` texts at a time, so only one chunk's tokens are Python strs at once;
+    codes are given in order of first occurrence over all chunks (as one ``pd.factorize`` would).
+    """
+    jieba = _jieba()
+    index: dict[str, int] = {}
+    codes_l, n_l = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for a in range(0, len(chosen), CHUNK_TEXTS):
+        tokens, n_tok = cut_texts(normalize_many(_to_list(uniques.take(chosen[a : a + CHUNK_TEXTS]))), jieba)
+        local, local_words = pd.factorize(pd.Index(tokens, dtype=object))
+        del tokens
+        # setdefault's default is evaluated first: a new word gets the next code
+        glob = np.fromiter(
+            (index.setdefault(w, len(index)) for w in local_words.tolist()), dtype=np.int64, count=len(local_words)
+        )
+        codes_l.append(glob[local])
+        n_l.append(n_tok)
+    return np.concatenate(codes_l), np.concatenate(n_l), list(index)
 
 
 def _no_keywords() -> pd.DataFrame:
@@ -309,7 +403,7 @@ def _customer_texts(messages: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.I
     """Customer messages with a text, in a conversation with a primary agent (its first
     ``role == "agent"`` message with an agent, as :func:`conversation_agent`): the agent of each
     (int codes into the sorted agent names), their texts, and the agent names."""
-    conv, _ = pd.factorize(messages["conversation_id"], use_na_sentinel=True)
+    conv, _ = factorize_runs(messages["conversation_id"])  # = pd.factorize, without hashing every row
     has_agent = messages["agent"].notna().to_numpy(dtype=bool)
     sel = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool) & has_agent & (conv >= 0))
     first_conv, first_at = np.unique(conv[sel], return_index=True)
@@ -318,9 +412,8 @@ def _customer_texts(messages: pd.DataFrame) -> tuple[np.ndarray, pd.Series, pd.I
     owner[first_conv] = owner_codes
     cust = np.flatnonzero((messages["role"] == "customer").to_numpy(dtype=bool) & (conv >= 0))
     agent = owner[conv[cust]]
-    text = messages["text"].take(cust)
-    ok = (agent >= 0) & text.notna().to_numpy(dtype=bool)
-    return agent[ok], text[ok], pd.Index(names)
+    ok = (agent >= 0) & messages["text"].notna().to_numpy(dtype=bool)[cust]
+    return agent[ok], messages["text"].take(cust[ok]), pd.Index(names)  # one copy of the texts
 
 
 def _tfidf_top(
@@ -369,5 +462,22 @@ def word_figures(
     messages: pd.DataFrame, top: int = 10, lexicon: Lexicon | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(pronoun_figures(messages, lexicon), complaint_keywords(messages, top, lexicon=lexicon))``:
-    everything that needs jieba, in one call (so one process loads its dictionary)."""
-    return pronoun_figures(messages, lexicon), complaint_keywords(messages, top=top, lexicon=lexicon)
+    everything that needs jieba, in one call (so one process loads its dictionary).
+
+    jieba, the lexicon's terms, the IDF table and the dictionary arrays are loaded first: objects
+    that live on, created among the stages' temporaries, would keep those temporaries' memory pages
+    (Python's allocator returns an arena only when all its objects are gone). Either stage adds the
+    lexicon's terms before segmenting, so loading them first changes no result.
+    """
+    from csaudit.metrics.jiebaseg import dict_tables
+
+    _idf()
+    if lexicon is not None:
+        add_lexicon_words(lexicon)
+    dict_tables(_jieba().dt)
+    release_free_memory()
+    pronouns = pronoun_figures(messages, lexicon)
+    release_free_memory()  # the temporaries of each stage (see csaudit.metrics.release)
+    keywords = complaint_keywords(messages, top=top, lexicon=lexicon)
+    release_free_memory()
+    return pronouns, keywords

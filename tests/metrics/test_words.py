@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from csaudit.metrics.words import JIEBA_STOP_WORDS, PRONOUN_COLUMNS, _idf, complaint_keywords, pronoun_figures
+from csaudit.metrics import words
+from csaudit.metrics.words import (
+    JIEBA_STOP_WORDS,
+    PRONOUN_COLUMNS,
+    _idf,
+    complaint_keywords,
+    idf_table,
+    pronoun_figures,
+)
 
 from .test_lexicon import make_messages
 
@@ -62,8 +70,8 @@ def test_complaint_keywords_equal_jieba_tfidf() -> None:
     other = kw.loc[kw["agent"] == "店:乙", "keyword"].tolist()
     assert "掉色" in other and "物流" not in other
     assert (kw.groupby("agent")["weight"].apply(lambda w: w.is_monotonic_decreasing)).all()
-    idf, median = _idf()  # read without importing jieba.analyse, yet identical
-    assert idf == jieba.analyse.default_tfidf.idf_freq and median == jieba.analyse.default_tfidf.median_idf
+    median = _idf()[2]  # read without importing jieba.analyse, yet identical
+    assert idf_table() == jieba.analyse.default_tfidf.idf_freq and median == jieba.analyse.default_tfidf.median_idf
     assert JIEBA_STOP_WORDS == jieba.analyse.default_tfidf.stop_words
 
 
@@ -142,7 +150,7 @@ def _reference_keywords(
     from csaudit.metrics.words import _jieba
 
     _jieba()
-    idf, median_idf = _idf()
+    idf, median_idf = idf_table(), _idf()[2]
     cust = messages.loc[messages["role"] == "customer", ["conversation_id", "text"]]
     cust = cust.assign(agent=cust["conversation_id"].map(conversation_agent(messages)))
     cust = cust.dropna(subset=["agent", "text"])
@@ -186,6 +194,42 @@ def test_complaint_keywords_equal_reference_loop_on_sample_chats(sample_chats, t
     ref = _reference_keywords(m, top, CHAT_STOP_WORDS, 400)
     assert len(ref) > 0 or top == 0
     pd.testing.assert_frame_equal(got, ref if len(ref) else got.iloc[:0], check_exact=True)
+
+
+def test_word_figures_in_small_chunks_are_identical(sample_chats, monkeypatch) -> None:
+    """Texts normalised and segmented a few at a time: same pronoun figures and keywords (word codes
+    numbered by first occurrence across chunks, as one factorisation of all tokens)."""
+    from csaudit.metrics.words import CHAT_STOP_WORDS
+
+    m = sample_chats.messages
+    whole = words.word_figures(m, top=10)
+    monkeypatch.setattr(words, "CHUNK_TEXTS", 37)
+    chunked = words.word_figures(m, top=10)
+    pd.testing.assert_frame_equal(chunked[0], whole[0], check_exact=True)
+    pd.testing.assert_frame_equal(chunked[1], whole[1], check_exact=True)
+    pd.testing.assert_frame_equal(chunked[0], _reference_pronouns(m), check_exact=True)
+    got = complaint_keywords(m, top=5, max_texts=300)
+    pd.testing.assert_frame_equal(got, _reference_keywords(m, 5, CHAT_STOP_WORDS, 300), check_exact=True)
+
+
+def test_idf_lookup_edge_cases(tmp_path) -> None:
+    """A word repeated in the IDF file keeps its last value (as jieba's dict); words with lone
+    surrogates or absent from the table get the median."""
+    path = tmp_path / "idf.txt"
+    path.write_text("快递 10.5\n物流 3.25\n快递 7.125\n好 1.0\n", encoding="utf-8")
+    w, values, median = words._read_idf(path)
+    table = dict(zip(w.to_pylist(), values.tolist(), strict=True))
+    assert table == {"快递": 7.125, "物流": 3.25, "好": 1.0} and median == 7.125
+    table = (w, values, median)
+    got = words._idf_of(["物流", "快递", "无此词", "快\ud800递", "好"], table)
+    assert got.tolist() == [3.25, 7.125, median, median, 1.0]
+    assert words._idf_of([], table).shape == (0,)
+
+
+def test_release_free_memory() -> None:
+    from csaudit.metrics.release import release_free_memory
+
+    assert release_free_memory() in (True, False)
 
 
 def test_complaint_keywords_ties_keep_first_occurrence_order() -> None:
