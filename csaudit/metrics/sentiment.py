@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.arrays import factorize_runs
+from csaudit.metrics.release import release_free_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from csaudit.config import SentimentConfig
@@ -125,6 +126,8 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
         clock.t = time.perf_counter()  # _score_distinct recorded its own stages
     ok = codes >= 0
     out[ok] = uscore[codes[ok]]
+    del codes, uniques, ok
+    release_free_memory()  # the chunks' freed temporaries (see csaudit.metrics.release)
     clock("expand")
     return out
 
