@@ -682,6 +682,12 @@ def _str_array(values: list[str] | np.ndarray) -> pd.api.extensions.ExtensionArr
     return pd.array(np.asarray(values, dtype=object), dtype="str")
 
 
+def _categorical(values: list[str | None], idx: np.ndarray) -> pd.Categorical:
+    """``values[idx]`` as a categorical of the distinct ``values`` (None → missing), no string per row."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype="str"), use_na_sentinel=True)
+    return pd.Categorical.from_codes(codes[idx], categories=pd.Index(uniques, dtype="str"))
+
+
 def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.DataFrame:
     """Lexicon hits of ``messages`` (MESSAGES schema) as a HITS table, one row per hit.
 
@@ -788,7 +794,7 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
             "start": pd.array(start, dtype="Int64"),
             "end": pd.array(end, dtype="Int64"),
             "text": col("text"),
-            "suggestion": _str_array([c.suggestion for c in cats]).take(cat_id),
+            "suggestion": _categorical([c.suggestion for c in cats], cat_id),
         }
     )
     out = schema.conform(out, "hits", tz)

@@ -46,6 +46,7 @@ from csaudit.metrics.lexicon import (
     LEXICON_DIR,
     Category,
     Lexicon,
+    _categorical,
     _closing_rows,
     _failed,
     _find_hits,
@@ -107,7 +108,7 @@ def _rows(evidence: pd.DataFrame, rule: str, tz: str) -> pd.DataFrame:
             "start": evidence["start"].array if "start" in evidence else missing,
             "end": evidence["end"].array if "end" in evidence else missing,
             "text": evidence["text"].array,
-            "suggestion": _repeat(spec["suggestion"], n),
+            "suggestion": _categorical([spec["suggestion"]], np.zeros(n, dtype=np.int64)),
         }
     )
     return schema.conform(out, "hits", tz)
@@ -358,7 +359,7 @@ def qc_hits(
     parts = [p for p in parts if len(p)]
     if not parts:
         return schema.empty("hits", tz)
-    out = pd.concat(parts, ignore_index=True)
+    out = schema.concat(parts, "hits", tz)
     out = out.take(_order(out))
     return schema.conform(out.reset_index(drop=True), "hits", tz)
 

@@ -21,6 +21,9 @@ ROLE_DTYPE = pd.CategoricalDtype(list(ROLES))
 SIDES = ("agent", "customer")
 
 STR = "str"
+CAT = "category"
+"""A text column with few distinct values (the same coaching text on ≈ 1M hits): stored as a
+pandas categorical, ≈ 100 MB less per 1M hits than ``str``; reads like text (``==``, ``isin``, ``.str``)."""
 
 
 def ts_dtype(tz: str = TZ_DEFAULT) -> pd.DatetimeTZDtype:
@@ -107,7 +110,7 @@ HITS: dict[str, tuple[object, bool]] = {
     "start": ("Int64", True),
     "end": ("Int64", True),
     "text": (STR, True),
-    "suggestion": (STR, True),
+    "suggestion": (CAT, True),
 }
 
 TABLES: dict[str, dict[str, tuple[object, bool]]] = {
@@ -144,6 +147,9 @@ def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT, rechunk: bool = F
             s = pd.to_datetime(s)
             s = s.dt.tz_localize(tz) if s.dt.tz is None else s.dt.tz_convert(tz)
             s = s.dt.as_unit("ns")
+        elif isinstance(d, str) and d == CAT:  # (a CategoricalDtype also compares equal to "category")
+            if not isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.astype(STR).astype(CAT)
         elif str(s.dtype) != str(dt):
             s = s.astype(dt)
         out[col] = one_chunk(s) if rechunk else s
@@ -152,6 +158,26 @@ def conform(df: pd.DataFrame, name: str, tz: str = TZ_DEFAULT, rechunk: bool = F
     for c in extra:
         res[c] = df[c]
     return res
+
+
+def concat(frames: list[pd.DataFrame], name: str, tz: str = TZ_DEFAULT) -> pd.DataFrame:
+    """``pd.concat(frames, ignore_index=True)`` conformed to table ``name``, keeping its categorical
+    columns categorical (pandas turns categoricals with different categories into objects: one
+    Python string per row)."""
+    frames = [conform(f, name, tz) for f in frames if len(f)]
+    if not frames:
+        return empty(name, tz)
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    from pandas.api.types import union_categoricals
+
+    cats = {c: union_categoricals([f[c].array for f in frames]) for c, (d, _) in TABLES[name].items()
+            if isinstance(d, str) and d == CAT}
+    plain = [f.drop(columns=list(cats)) for f in frames]
+    out = pd.concat(plain, ignore_index=True)
+    for c, values in cats.items():
+        out[c] = values
+    return conform(out, name, tz)
 
 
 def schema(name: str, tz: str = TZ_DEFAULT):
