@@ -502,3 +502,18 @@ def test_audit_of_messages_read_back_from_parquet_in_chunks(sample_run, tmp_path
     want = ca.audit(first, orders=orders)
     for name in ("turns", "rounds", "hits", "conversations"):
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+
+
+def test_hits_suggestion_stays_categorical_through_concat(sample_run):
+    """HITS.suggestion is categorical; schema.concat of parts with different categories keeps it so
+    (pd.concat would give objects) and the texts are unchanged."""
+    from csaudit.model import schema
+
+    _, _, res = sample_run
+    hits = res.hits
+    assert isinstance(hits["suggestion"].dtype, pd.CategoricalDtype)
+    lex, qc = hits[hits["rule"].str.startswith("lexicon:")], hits[hits["rule"].str.startswith("qc:")]
+    both = schema.concat([lex, qc], "hits")
+    assert isinstance(both["suggestion"].dtype, pd.CategoricalDtype)
+    assert both["suggestion"].astype("str").tolist() == [*lex["suggestion"].astype("str"), *qc["suggestion"].astype("str")]
+    assert schema.concat([], "hits").empty
