@@ -295,3 +295,16 @@ def test_pronoun_figures_equal_reference_on_sample_and_edge_texts(sample_chats) 
     rows = [("c1", "agent", t) for t in texts] + [("c2", "agent", None), ("c2", "agent", "我们")]
     e = make_messages(rows)
     pd.testing.assert_frame_equal(pronoun_figures(e), _reference_pronouns(e), check_exact=True)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 100])
+def test_factorize_rows_in_blocks_equals_pd_factorize(block: int, monkeypatch) -> None:
+    """Rows factorised block by block give pandas' codes (first appearance, −1 for missing) and
+    distinct values."""
+    monkeypatch.setattr(words, "FACTORIZE_ROWS", block)
+    col = pd.Series(["乙", "甲", None, "乙", "丙", "甲", "丁", None, "丙", "戊", "乙"], dtype="str")
+    rows = np.array([10, 0, 2, 1, 3, 4, 6, 5, 7, 9, 8, 1])
+    codes, uniques = words._factorize_rows(col, rows)
+    ref_codes, ref_uniques = pd.factorize(col.take(rows), use_na_sentinel=True)
+    assert np.array_equal(codes, ref_codes)
+    pd.testing.assert_index_equal(uniques, pd.Index(ref_uniques))
