@@ -560,8 +560,9 @@ def audit(
         rounds = rounds_mod.rounds(msgs, cfg.latency)
 
     with _stage("latency", timings):
-        conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency)
-        agent_latency = latency.agent_latency(msgs, rounds, cfg.latency)
+        first = latency.first_responses(msgs, cfg.latency)
+        conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency, first=first)
+        agent_latency = latency.agent_latency(msgs, rounds, cfg.latency, first=first)
         unreplied = latency.unreplied(rounds, msgs)
 
     with _stage("lexicon", timings):

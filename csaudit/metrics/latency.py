@@ -153,7 +153,7 @@ def first_responses(messages: pd.DataFrame, cfg: object | None = None) -> pd.Dat
 
 
 def conversation_latency(
-    messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None
+    messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None, first: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """Per conversation: ``conversation_id``, ``first_response_s``, ``n_rounds``.
 
@@ -161,10 +161,14 @@ def conversation_latency(
     reply after it (see :func:`first_responses`); NA when nobody replied, the customer never spoke,
     or a time is missing. Not capped, all hours. ``n_rounds`` — number of 首问首答 rounds (0 when the
     customer never spoke). One row per conversation of ``messages``, in order of appearance.
+    ``first``: :func:`first_responses` of the same messages and settings, when already computed.
     """
-    out = first_responses(messages, cfg)[["conversation_id", "first_response_s"]]
-    counts = rounds.groupby("conversation_id", sort=False).size()
-    out["n_rounds"] = out["conversation_id"].map(counts).fillna(0).astype("int64")
+    fr = first_responses(messages, cfg) if first is None else first
+    out = fr[["conversation_id", "first_response_s"]].copy()
+    codes, ids = factorize_runs(rounds["conversation_id"])
+    pos = pd.Index(ids).get_indexer(out["conversation_id"])
+    counts = np.r_[np.bincount(codes[codes >= 0], minlength=len(ids)), 0]  # last slot: no round
+    out["n_rounds"] = counts[np.where(pos >= 0, pos, len(ids))].astype("int64")
     return out
 
 
@@ -197,11 +201,14 @@ def _group_stat(values: np.ndarray, codes: np.ndarray, n: int, how: str) -> np.n
     return out
 
 
-def agent_latency(messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None) -> pd.DataFrame:
+def agent_latency(
+    messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | None = None, first: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Response-time figures per agent; columns and definitions in the module docstring.
 
     ``cfg`` is a ``LatencyConfig`` (or a whole ``Config``). Rounds without an agent (nobody on the
-    conversation) are left out here; they still appear in :func:`unreplied`.
+    conversation) are left out here; they still appear in :func:`unreplied`. ``first``:
+    :func:`first_responses` of the same messages and settings, when already computed.
     """
     lc = _latency_cfg(cfg)
     is_msg = (messages["role"] == "agent").to_numpy(dtype=bool) & messages["agent"].notna().to_numpy()
@@ -231,7 +238,7 @@ def agent_latency(messages: pd.DataFrame, rounds: pd.DataFrame, cfg: object | No
     out["n_rounds"] = count(every).astype("int64")
     out["n_answered"] = count(answered).astype("int64")
 
-    fr = first_responses(messages, lc)
+    fr = first_responses(messages, lc) if first is None else first
     fr = fr[fr["in_hours"].to_numpy(dtype=bool) & fr["first_response_s"].notna().to_numpy() & fr["responder"].notna().to_numpy()]
     fc = agents.get_indexer(fr["responder"].astype("str"))
     fv = fr["first_response_s"].to_numpy(dtype="float64")
