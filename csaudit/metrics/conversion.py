@@ -406,6 +406,20 @@ def _sales(o: pd.DataFrame) -> pd.DataFrame:
     ).astype({"cs_buyers": "int64", "n_orders": "int64", "n_attributed": "int64", "n_silent": "int64"})
 
 
+def _joined_per_key(df: pd.DataFrame, key: str, value: str) -> pd.Series:
+    """``df.groupby(key)[value].agg(",".join)`` (values in row order; missing keys left out) without
+    pandas' per-group Python aggregation: one stable sort of the key codes, one join per key."""
+    codes, uniq = pd.factorize(df[key])
+    keep = np.flatnonzero(codes >= 0)
+    order = keep[np.argsort(codes[keep], kind="stable")]
+    c = codes[order]
+    vals = df[value].astype("str").to_numpy(dtype=object)[order].tolist()
+    heads = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, dtype=np.int64)
+    bounds = np.r_[heads, len(c)].tolist()
+    joined = [",".join(vals[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return pd.Series(joined, index=pd.Index(np.asarray(uniq, dtype=object)[c[heads]], dtype="str"), dtype="str")
+
+
 def _conversation_table(conv: pd.DataFrame, inq: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
     out = conv[["conversation_id", "is_inquiry", "after_sales"]].copy()
     flags = inq.set_index("conversation_id")[["ordered", "paid"]]
@@ -413,7 +427,7 @@ def _conversation_table(conv: pd.DataFrame, inq: pd.DataFrame, o: pd.DataFrame) 
     out["paid"] = out["conversation_id"].map(flags["paid"]).fillna(False).astype(bool)
     att = o[o["attributed"]]
     amount = att.groupby("conversation_id")["amount"].sum()
-    ids = att.sort_values("created", kind="stable").groupby("conversation_id")["order_id"].agg(",".join)
+    ids = _joined_per_key(att.sort_values("created", kind="stable"), "conversation_id", "order_id")
     out["order_amount"] = out["conversation_id"].map(amount).fillna(0.0).astype("float64")
     out["order_id"] = out["conversation_id"].map(ids).astype("str")
     out["is_inquiry"] = out["is_inquiry"].astype(bool)
