@@ -411,7 +411,10 @@ def _customer_texts(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.
     cust = np.flatnonzero((messages["role"] == "customer").to_numpy(dtype=bool) & (conv >= 0))
     agent = owner[conv[cust]]
     ok = (agent >= 0) & messages["text"].notna().to_numpy(dtype=bool)[cust]
-    return agent[ok], cust[ok], pd.Index(names)
+    agent, rows = agent[ok], cust[ok]
+    del conv, owner, cust, ok
+    release_free_memory()  # the row-sized temporaries (≈ 35 MB on 1M messages)
+    return agent, rows, pd.Index(names)
 
 
 #: rows whose texts are taken and factorised at once by :func:`_factorize_rows`
