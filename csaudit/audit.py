@@ -27,7 +27,6 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -265,29 +264,13 @@ def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
 
 
 def _release_arrow_memory() -> None:
-    """Hand freed memory back to the OS: the Arrow pool's cached pages (mimalloc/jemalloc keep freed
-    memory for reuse: ≈ 150 MB after reading 1M messages) and the C heap's free pages (glibc's
-    ``malloc_trim``: ≈ 190 MB after reading 1M messages, mostly Python objects of the parse). Stage
+    """Hand freed memory back to the OS (:func:`csaudit.memory.release_free_memory`: the Arrow pool's
+    cached pages, ≈ 150 MB after reading 1M messages, and glibc's free heap pages, ≈ 190 MB). Stage
     temporaries are freed by then, so this lowers the peak of the next stages, and the forked worker
     no longer holds on to pages this process has finished with; it costs a few milliseconds."""
-    pa = sys.modules.get("pyarrow")
-    if pa is not None:
-        pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    from csaudit.memory import release_free_memory
 
-
-@lru_cache(maxsize=1)
-def _malloc_trim() -> Any:
-    """glibc's ``malloc_trim`` (None on other C libraries: nothing to do there)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
-    except (OSError, AttributeError):
-        return None
+    release_free_memory()
 
 
 def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csaudit.metrics.release import release_free_memory
+from csaudit.memory import release_free_memory
 
 #: bits of a code point in an edge key ``(parent node + 1) << CODE_BITS | code point``
 CODE_BITS = 21

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.arrays import factorize_runs
-from csaudit.metrics.release import release_free_memory
+from csaudit.memory import release_free_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from csaudit.config import SentimentConfig
@@ -127,7 +127,7 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     ok = codes >= 0
     out[ok] = uscore[codes[ok]]
     del codes, uniques, ok
-    release_free_memory()  # the chunks' freed temporaries (see csaudit.metrics.release)
+    release_free_memory()  # the chunks' freed temporaries (see csaudit.memory)
     clock("expand")
     return out
 

@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csaudit.arrays import factorize_runs
+from csaudit.memory import release_free_memory
 from csaudit.metrics.jiebaseg import cut_texts
 from csaudit.metrics.lexicon import Lexicon, _to_list, normalize_many
-from csaudit.metrics.release import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -510,7 +510,7 @@ def word_figures(
     dict_tables(_jieba().dt)
     release_free_memory()
     pronouns = pronoun_figures(messages, lexicon)
-    release_free_memory()  # the temporaries of each stage (see csaudit.metrics.release)
+    release_free_memory()  # the temporaries of each stage (see csaudit.memory)
     keywords = complaint_keywords(messages, top=top, lexicon=lexicon)
     release_free_memory()
     return pronouns, keywords

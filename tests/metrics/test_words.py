@@ -227,7 +227,7 @@ def test_idf_lookup_edge_cases(tmp_path) -> None:
 
 
 def test_release_free_memory() -> None:
-    from csaudit.metrics.release import release_free_memory
+    from csaudit.memory import release_free_memory
 
     assert release_free_memory() in (True, False)
 
