@@ -11,7 +11,7 @@ The pipeline runs top to bottom (DESIGN §2): period filter → turns and rounds
 hits → QC hits → sentiment → word figures → conversation table → conversion → QA scores → the
 AGENTS scorecard. Sentiment and the word figures need only the prepared messages: for big audits
 they run in a forked process on the second core (:func:`side_stages`) while this process computes
-rounds, latency, lexicon and QC hits. Each stage is logged with its duration. The caller's frames
+rounds, latency, lexicon and QC hits, the conversation table and conversion. Each stage is logged with its duration. The caller's frames
 are never modified.
 """
 
@@ -560,21 +560,11 @@ def audit(
         hits = schema.concat([lex_hits, qc_hits], "hits", tz=tz)
         del lex_hits, qc_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
 
-    # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
-    with _stage("wait_side", timings):
-        side = side_job.result()
-        msgs = msgs.assign(sentiment=side.sentiment)
-        conv_sent, pronouns, keywords = side.conversations, side.pronouns, side.keywords
-    timings.update(side.timings)
-    log.info("audit: sentiment %.2f s, words %.2f s (%s)", side.timings["sentiment"], side.timings["words"],
-             "second core" if parallel else "this process")
-
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)
         conversations = _merge(conversations, conv_latency)
-        conversations = _merge(conversations, conv_sent)
 
-    with _stage("conversion", timings):
+    with _stage("conversion", timings):  # needs no sentiment: done while the second core finishes
         conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
         if dates is not None and len(ords):
             # silent orders after the period belong to the next period's shop sales: drop and redo
@@ -584,6 +574,13 @@ def audit(
             if len(late):
                 ords = ords.loc[~ords["order_id"].isin(late)].reset_index(drop=True)
                 conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
+
+    # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
+    with _stage("wait_side", timings):
+        side = side_job.result()
+        msgs = msgs.assign(sentiment=side.sentiment)
+        pronouns, keywords = side.pronouns, side.keywords
+        conversations = _merge(conversations, side.conversations)  # sentiment columns before conversion's
         conversations = _merge(conversations, conv_res.conversations)
         if not has_orders:
             for col in ("ordered", "paid"):
@@ -591,6 +588,9 @@ def audit(
                     conversations[col] = pd.Series(pd.NA, index=conversations.index, dtype="boolean")
             if "order_amount" in conversations:
                 conversations["order_amount"] = np.nan
+    timings.update(side.timings)
+    log.info("audit: sentiment %.2f s, words %.2f s (%s)", side.timings["sentiment"], side.timings["words"],
+             "second core" if parallel else "this process")
 
     with _stage("score", timings):
         hc = lookup(conversations["conversation_id"], hits["conversation_id"])
