@@ -506,6 +506,7 @@ def audit(
     from csaudit.score import (
         agent_scores,
         base_counts,
+        conversation_checks,
         conversation_scores,
         hit_counts,
         scorecard,
@@ -575,6 +576,12 @@ def audit(
                 ords = ords.loc[~ords["order_id"].isin(late)].reset_index(drop=True)
                 conv_res = conversion_mod.conversion(msgs, conversations, ords, cfg.conversion)
 
+    with _stage("checks", timings):  # the QA score's parts that need no sentiment, also before the wait
+        hc = lookup(conversations["conversation_id"], hits["conversation_id"])
+        n_hits = np.bincount(hc[hc >= 0], minlength=len(conversations)).astype("int64")
+        checks = conversation_checks(conversations["conversation_id"], msgs, rounds, hits, cfg)
+        qc_counts = hit_counts(hits, _qc_rules(qc))
+
     # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
     with _stage("wait_side", timings):
         side = side_job.result()
@@ -593,9 +600,8 @@ def audit(
              "second core" if parallel else "this process")
 
     with _stage("score", timings):
-        hc = lookup(conversations["conversation_id"], hits["conversation_id"])
-        conversations["n_hits"] = np.bincount(hc[hc >= 0], minlength=len(conversations)).astype("int64")
-        scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders)
+        conversations["n_hits"] = n_hits
+        scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders, checks=checks)
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
                                                       *[c for c in scores.columns if c.startswith("score_")],
                                                       "greeting_ok", "closing_ok", "apology_needed", "apology_ok"]])
@@ -607,7 +613,7 @@ def audit(
                 agent_latency,
                 polite,
                 pronouns,
-                hit_counts(hits, _qc_rules(qc)),
+                qc_counts,
                 sentiment_figures(conversations, cfg),
                 agent_conv,
             ],

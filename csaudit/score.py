@@ -221,22 +221,25 @@ def conversation_scores(
     hits: pd.DataFrame,
     config: Config | None = None,
     has_orders: bool = True,
+    checks: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """QA score of every conversation (definitions in the module docstring).
 
     ``conversations`` needs ``conversation_id`` and, when present, ``sentiment_end`` (0–1),
     ``is_inquiry`` and ``ordered``. Returns one row per conversation (same order):
     ``conversation_id``, the five ``score_*`` columns, ``greeting_ok, closing_ok, apology_needed,
-    apology_ok, penalty, n_critical, critical, qa_score_critical_free, qa_score``.
+    apology_ok, penalty, n_critical, critical, qa_score_critical_free, qa_score``. ``checks``:
+    :func:`conversation_checks` of the same conversations, when already computed.
     """
     config = config or Config()
     ids = pd.Index(conversations["conversation_id"], name="conversation_id")
+    if checks is None:
+        checks = conversation_checks(ids, messages, rounds, hits, config)
+    elif not checks.index.equals(ids):
+        checks = checks.reindex(ids)
     out = pd.DataFrame(index=ids)
-    out["score_responsiveness"] = responsiveness(rounds, config).reindex(ids)
-    pol = politeness(messages, rounds, hits, config).reindex(ids)
-    comp = compliance(messages, hits, config).reindex(ids)
-    out["score_politeness"] = pol["score_politeness"]
-    out["score_compliance"] = comp["score_compliance"]
+    for col in ("score_responsiveness", "score_politeness", "score_compliance"):
+        out[col] = checks[col].array
 
     if "sentiment_end" in conversations:
         out["score_sentiment"] = 100.0 * pd.to_numeric(conversations["sentiment_end"], errors="coerce").to_numpy()
@@ -249,10 +252,8 @@ def conversation_scores(
     else:
         out["score_conversion"] = np.nan
 
-    for col in ("greeting_ok", "closing_ok", "apology_needed", "apology_ok"):
-        out[col] = pol[col].astype("boolean")
-    out["penalty"] = comp["penalty"].astype("float64")
-    out["n_critical"] = comp["n_critical"].fillna(0).astype("int64")
+    for col in ("greeting_ok", "closing_ok", "apology_needed", "apology_ok", "penalty", "n_critical"):
+        out[col] = checks[col].array
     out["critical"] = out["n_critical"] > 0
 
     weights = {c: float(config.score.weights.get(c, 0.0)) for c in CATEGORIES}
@@ -269,6 +270,28 @@ def conversation_scores(
     out["qa_score_critical_free"] = cf
     out["qa_score"] = np.where(out["critical"].to_numpy(), 0.0, cf)
     return out.reset_index()
+
+
+def conversation_checks(
+    ids: pd.Index, messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config | None = None
+) -> pd.DataFrame:
+    """The parts of the QA score that need neither sentiment nor orders, for conversations ``ids``:
+    ``score_responsiveness``, ``score_politeness`` with ``greeting_ok, closing_ok, apology_needed,
+    apology_ok`` (nullable booleans), ``score_compliance`` with ``penalty`` and ``n_critical`` (0 when
+    none). Index = ``ids``; definitions in the module docstring."""
+    config = config or Config()
+    ids = pd.Index(ids, name="conversation_id")
+    out = pd.DataFrame(index=ids)
+    out["score_responsiveness"] = responsiveness(rounds, config).reindex(ids)
+    pol = politeness(messages, rounds, hits, config).reindex(ids)
+    comp = compliance(messages, hits, config).reindex(ids)
+    out["score_politeness"] = pol["score_politeness"]
+    out["score_compliance"] = comp["score_compliance"]
+    for col in ("greeting_ok", "closing_ok", "apology_needed", "apology_ok"):
+        out[col] = pol[col].astype("boolean")
+    out["penalty"] = comp["penalty"].astype("float64")
+    out["n_critical"] = comp["n_critical"].fillna(0).astype("int64")
+    return out
 
 
 def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:

@@ -517,3 +517,18 @@ def test_hits_suggestion_stays_categorical_through_concat(sample_run):
     assert isinstance(both["suggestion"].dtype, pd.CategoricalDtype)
     assert both["suggestion"].astype("str").tolist() == [*lex["suggestion"].astype("str"), *qc["suggestion"].astype("str")]
     assert schema.concat([], "hits").empty
+
+
+def test_conversation_scores_with_precomputed_checks_are_the_same(sample_run):
+    """The audit computes the sentiment-free parts of the QA score (conversation_checks) while the
+    second core scores sentiment; handing them to conversation_scores changes nothing, in any row order."""
+    from csaudit.score import conversation_checks, conversation_scores
+
+    _, _, res = sample_run
+    conv, msgs = res.conversations, res.messages
+    want = conversation_scores(conv, msgs, res.rounds, res.hits, res.config)
+    checks = conversation_checks(conv["conversation_id"], msgs, res.rounds, res.hits, res.config)
+    got = conversation_scores(conv, msgs, res.rounds, res.hits, res.config, checks=checks)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    shuffled = conversation_scores(conv, msgs, res.rounds, res.hits, res.config, checks=checks.iloc[::-1])
+    pd.testing.assert_frame_equal(shuffled, want, check_exact=True)
