@@ -699,6 +699,11 @@ def find_hits(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> pd.Data
     return _find_hits(messages, lexicon or Lexicon.load(), remember=True)
 
 
+#: distinct texts normalised and scanned together by :func:`find_hits` (bounds its memory; the
+#: result does not depend on it)
+HIT_CHUNK_TEXTS = 200_000
+
+
 def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.DataFrame:
     """:func:`find_hits`; ``remember``: keep the hits' message rows for :func:`_hit_rows` (the
     main search does; qc's search for hold phrases must not replace them)."""
@@ -729,29 +734,44 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
     n_group = np.bincount(group[need_idx], minlength=3)
     remap = np.full(len(uniques), -1, dtype=np.int64)
     remap[need_idx] = np.arange(len(need_idx))
-    joined, orig_cp = _normalize_j(_joined_texts(uniques, need_idx))
     text_span = {"agent": (0, n_group[0] + n_group[1]), "customer": (n_group[0], len(need_idx))}
+    use = {}
+    for side, rows in side_rows.items():
+        use[side] = np.zeros(len(need_idx), dtype=bool)
+        use[side][remap[codes[rows]]] = True
+
+    # distinct texts are normalised and scanned HIT_CHUNK_TEXTS at a time (the joined copies of all
+    # of them at once cost ≈ 0.7 GB on 1M all-distinct messages); hits stay ordered by text, start
+    found_by_side: dict[str, list[tuple[np.ndarray, ...]]] = {side: [] for side in side_rows}
+    for a in range(0, len(need_idx), HIT_CHUNK_TEXTS):
+        b = min(a + HIT_CHUNK_TEXTS, len(need_idx))
+        joined, orig_cp = _normalize_j(_joined_texts(uniques, need_idx[a:b]))
+        for side in side_rows:
+            lo, hi = max(text_span[side][0], a) - a, min(text_span[side][1], b) - a
+            if lo >= hi:
+                continue
+            span = (int(joined.starts[lo]), int(joined.starts[hi - 1] + joined.lengths[hi - 1]))
+            found = lexicon._scan_joined(joined, side, use[side][a:b], span)
+            if not len(found):
+                continue
+            ti = found["text"].to_numpy()
+            st = found["start"].to_numpy()
+            en = found["end"].to_numpy()
+            # the term as written: the slice of the original text (same offsets as the normalised one)
+            base = joined.starts[ti]
+            term_u = _utf8_slices(orig_cp, base + st, base + en)
+            found_by_side[side].append((ti + a, found["category"].to_numpy(), st, en, term_u))
+        del joined, orig_cp
 
     parts = []
     for side, rows in side_rows.items():
-        use = np.zeros(len(need_idx), dtype=bool)
-        use[remap[codes[rows]]] = True
-        first, stop = text_span[side]
-        if first >= stop:
+        chunks = found_by_side.pop(side)
+        if not chunks:
             continue
-        span = (int(joined.starts[first]), int(joined.starts[stop - 1] + joined.lengths[stop - 1]))
-        found = lexicon._scan_joined(joined, side, use, span)
-        if not len(found):
-            continue
-        ti = found["text"].to_numpy()
-        st = found["start"].to_numpy()
-        en = found["end"].to_numpy()
-        ci = found["category"].to_numpy()
-        # the term as written: the slice of the original text (same offsets as the normalised one)
-        base = joined.starts[ti]
-        term_u = _utf8_slices(orig_cp, base + st, base + en)
+        ti, ci, st, en = (np.concatenate([c[k] for c in chunks]) for k in range(4))
+        term_u = pa.concat_arrays([c[4] for c in chunks]) if len(chunks) > 1 else chunks[0][4]
         # join distinct-text hits back to every message (of this side) with that text, in message
-        # order: the hits of one text are contiguous in ``found`` and ordered by start
+        # order: the hits of one text are contiguous and ordered by start
         msg_rows, rep = _expand(remap[codes[rows]], rows, ti, len(need_idx))
         parts.append((msg_rows, ci[rep], st[rep], en[rep], rep + sum(len(p[5]) for p in parts), term_u))
     if not parts:

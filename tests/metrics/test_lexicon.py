@@ -429,3 +429,16 @@ def test_batched_matching_equals_one_message_at_a_time(rows: list[tuple[str, str
     pd.testing.assert_frame_equal(batch[cols].reset_index(drop=True), one[cols].reset_index(drop=True))
     roles = dict(zip(m["message_id"], m["role"].astype(str), strict=True))
     assert all(roles[mid] == side for mid, side in zip(batch["message_id"], batch["side"], strict=True))
+
+
+def test_hits_do_not_depend_on_the_chunk_of_distinct_texts(lex: Lexicon, sample_chats, monkeypatch) -> None:
+    """find_hits normalises and scans the distinct texts HIT_CHUNK_TEXTS at a time (memory): any
+    chunk size gives the same table, rows in the same order."""
+    from csaudit.metrics import lexicon as lexicon_mod
+
+    msgs, few = sample_chats.messages, sample_chats.messages.iloc[:400]
+    want, want_few = find_hits(msgs, lex), find_hits(few, lex)
+    monkeypatch.setattr(lexicon_mod, "HIT_CHUNK_TEXTS", 997)
+    pd.testing.assert_frame_equal(find_hits(msgs, lex), want, check_exact=True)
+    monkeypatch.setattr(lexicon_mod, "HIT_CHUNK_TEXTS", 1)
+    pd.testing.assert_frame_equal(find_hits(few, lex), want_few, check_exact=True)
