@@ -123,15 +123,17 @@ def after_sales_pattern(keywords: list[str]) -> re.Pattern[str] | None:
 
 def _pattern_in(pattern: re.Pattern[str], texts: Any) -> np.ndarray:
     """Boolean per text of ``texts`` (distinct, no missing): ``pattern`` occurs in its normalised
-    form (:func:`csaudit.text.normalize_for_match`). One scan of all texts joined by newlines (the
-    keywords hold no newline, so a match never spans two texts)."""
-    from csaudit.metrics.lexicon import _joined_texts, _normalize_j
+    form (:func:`csaudit.text.normalize_for_match`). One scan per ``chunk`` texts joined by newlines
+    (the keywords hold no newline, so a match never spans two texts; chunks bound the memory)."""
+    from csaudit.metrics.lexicon import HIT_CHUNK_TEXTS, _joined_texts, _normalize_j
 
-    j, _ = _normalize_j(_joined_texts(pd.Index(texts), np.arange(len(texts))))
+    texts = pd.Index(texts)
     found = np.zeros(len(texts), dtype=bool)
-    at = np.fromiter((m.start() for m in pattern.finditer(j.s)), dtype=np.int64)
-    if len(at):
-        found[np.searchsorted(j.starts, at, side="right") - 1] = True
+    for a in range(0, len(texts), HIT_CHUNK_TEXTS):
+        j, _ = _normalize_j(_joined_texts(texts, np.arange(a, min(a + HIT_CHUNK_TEXTS, len(texts)))))
+        at = np.fromiter((m.start() for m in pattern.finditer(j.s)), dtype=np.int64)
+        if len(at):
+            found[a + np.searchsorted(j.starts, at, side="right") - 1] = True
     return found
 
 

@@ -373,3 +373,20 @@ def test_attribution_equals_brute_force(inquiries, order_rows, mode):
         mine = o[o["customer"] == cust]
         assert c.loc[cid, "ordered"] == bool(((mine["created"] >= s) & (mine["created"] <= s + window)).any())
         assert c.loc[cid, "paid"] == bool(((mine["paid"] >= s) & (mine["paid"] <= s + window)).any())
+
+
+def test_after_sales_search_does_not_depend_on_the_chunk_of_texts(monkeypatch):
+    """After-sales keywords are searched chunk by chunk of distinct texts (memory): same flags for any
+    chunk size, on normalised text (full-width, Traditional)."""
+    import pandas as pd
+
+    from csaudit.config import Config
+    from csaudit.metrics import lexicon
+    from csaudit.metrics.conversion import _pattern_in, after_sales_pattern
+
+    texts = pd.Index(["我要退货", "什么时候发货", "申請退款", "ＴＵＩ", "质量有问题可以换吗", "好的"] * 7, dtype="str").unique()
+    pattern = after_sales_pattern(Config().conversion.after_sales_keywords)
+    whole = _pattern_in(pattern, texts)
+    assert whole[0] and not whole[1] and whole[2]  # 退货; 发货 is no after-sales word; Traditional 申請退款
+    monkeypatch.setattr(lexicon, "HIT_CHUNK_TEXTS", 1)
+    assert (_pattern_in(pattern, texts) == whole).all()
