@@ -183,6 +183,24 @@ def test_occurrence_and_file_rank_match_pandas_and_lexsort():
         assert _file_rank(group, line).tolist() == rank.tolist()
 
 
+def test_duplicated_and_occurrence_with_and_without_repeats_match_pandas():
+    import numpy as np
+
+    from csaudit.io.chats import duplicated, has_repeats, occurrence
+
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        n = int(rng.integers(0, 40))
+        high = int(rng.choice([3, 50, 2**62]))  # many, few or (almost surely) no repeats
+        key = rng.integers(0, high, n).astype(np.uint64) * np.uint64(2**61 + 7)
+        group = rng.integers(0, 3, n)
+        s = pd.Series(key, dtype="uint64")
+        assert has_repeats(key) == bool(s.duplicated().any())
+        assert duplicated(key).tolist() == s.duplicated().tolist()
+        expected = s.groupby([group, key], sort=False).cumcount().to_numpy() if n else []
+        assert occurrence(group, key).tolist() == list(expected)
+
+
 def test_the_same_file_given_twice_is_read_once():
     chats = ca.read_chats([TEXT_V1, TEXT_V1])
     once = ca.read_chats(TEXT_V1)
