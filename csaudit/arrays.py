@@ -33,11 +33,22 @@ def first_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.nd
 
 
 def lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Position in ``keys`` (unique) of each of ``values``; −1 where absent. One hash factorisation."""
-    codes, _ = pd.factorize(pd.concat([pd.Series(keys, dtype="str"), pd.Series(values, dtype="str")], ignore_index=True))
-    n = len(keys)
-    out = codes[n:]
-    return np.where((out >= 0) & (out < n), out, -1)
+    """Position in ``keys`` (unique) of each of ``values``; −1 where absent or missing. Compared as
+    text; one Arrow hash table of the keys, probed by the values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def arrow(s: pd.Series) -> pa.Array:
+        arr = getattr(pd.Series(s, dtype="str").array, "_pa_array", None)
+        if arr is None:  # pragma: no cover - str is Arrow-backed with pyarrow installed
+            arr = pa.array(np.asarray(s, dtype=object), type=pa.string(), from_pandas=True)
+        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+    vals = arrow(values)
+    if len(vals) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pos = pc.index_in(vals, value_set=arrow(keys), skip_nulls=True)
+    return np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def one_chunk(s: pd.Series) -> pd.Series:
