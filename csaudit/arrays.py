@@ -57,7 +57,8 @@ def one_chunk(s: pd.Series) -> pd.Series:
     arr = getattr(s.array, "_pa_array", None)
     if arr is None or getattr(arr, "num_chunks", 1) <= 1:
         return s
-    return pd.Series(arr.combine_chunks().to_pandas(types_mapper=None), index=s.index, dtype=s.dtype)
+    # an array, not a Series: a Series would be aligned on s's index labels (wrong for any index but 0..n-1)
+    return pd.Series(pd.array(arr.combine_chunks(), dtype=s.dtype), index=s.index, copy=False)
 
 
 def factorize_runs(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
