@@ -207,3 +207,24 @@ def test_the_same_file_given_twice_is_read_once():
     pd.testing.assert_frame_equal(chats.messages, once.messages)
     assert chats.duplicates == len(once.messages)
     assert len(chats.sources) == 2
+
+
+def test_encode_of_chunked_strings_matches_factorize():
+    import numpy as np
+    import pyarrow as pa
+
+    from csaudit.io.chats import _encode
+
+    rng = np.random.default_rng(3)
+    words = ["", "a", "b", "中文", "a ", None]
+    for _ in range(200):
+        sizes = rng.integers(0, 5, int(rng.integers(0, 4)))
+        typ = pa.large_string() if rng.random() < 0.5 else pa.string()
+        chunks = [pa.array([words[i] for i in rng.integers(0, len(words), k)], typ) for k in sizes]
+        arr = pa.chunked_array(chunks, type=typ)
+        codes, uniq = _encode(arr)
+        exp_codes, exp_uniq = pd.factorize(pd.Series(arr.to_pylist(), dtype=object))
+        assert codes.tolist() == exp_codes.tolist()
+        assert uniq.type == pa.string() and uniq.to_pylist() == list(exp_uniq)
+        one_codes, one_uniq = _encode(arr.combine_chunks()) if len(chunks) else (codes, uniq)
+        assert one_codes.tolist() == codes.tolist() and one_uniq.equals(uniq)
