@@ -160,8 +160,9 @@ def system_mask(lines: Lines, patterns: list[str], candidates: np.ndarray) -> np
         return out
     combined, re2 = _system_regex(tuple(patterns))
     sub = lines.stripped(idx)
-    if re2:
-        hit = pc.match_substring_regex(sub, combined).to_numpy(zero_copy_only=False)
+    if re2:  # once per distinct line (content lines repeat: ≈ 1/4 of the regex work)
+        enc = pc.dictionary_encode(sub)
+        hit = pc.match_substring_regex(enc.dictionary, combined).to_numpy(zero_copy_only=False)[enc.indices.to_numpy()]
     else:
         rx = re.compile(combined)
         codes, uniq = pd.factorize(to_str_series(sub))
@@ -394,7 +395,9 @@ def find_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, pa.Array]:
         okm = ex.is_valid().to_numpy(zero_copy_only=False)
         if okm.any():
             exm = ex.filter(pa.array(okm))
-            comps2 = np.stack([ints(exm.field(k)) for k in ("y", "mo", "d", "h", "mi", "s")])
+            # (required groups: never empty in a match, so a plain cast, not ints())
+            comps2 = np.stack([pc.cast(exm.field(k), pa.int64()).to_numpy(zero_copy_only=False)
+                               for k in ("y", "mo", "d", "h", "mi", "s")])
             s2 = pc.utf8_trim_whitespace(exm.field("sender"))
             idx = np.concatenate([idx, lidx[okm]])
             comps = np.concatenate([comps, comps2], axis=1)

@@ -116,3 +116,33 @@ def test_files_shorter_than_a_time_are_parsed_not_crashed(data):
     parsed = qianniu_text.parse(RawFile("tiny.txt", data), ReadContext())
     assert len(parsed.messages) == 0
     assert parsed.rejects["line"].tolist() == ([] if data == b"\n\n" else [1])
+
+
+def test_system_mask_and_headers_match_python_re_on_repeated_lines():
+    import re
+
+    import numpy as np
+
+    from csaudit.config import Config
+    from csaudit.io.qianniu_text import HEADER_RE, find_headers, split_lines, system_mask
+
+    pats = Config().roles.system_patterns
+    rx = [re.compile(p) for p in pats]
+    hx = re.compile(HEADER_RE)
+    pool = ["好的", "jojo 撤回了一条消息", "当前用户来自 手机淘宝", "x当前用户来自", "系统消息", "", "  ",
+            "buyer_1 2025/11/9 8:12:37", "小鹿服饰：晴晴 2025-1-19 18:02:03", "a 2025-11/9 8:12:37",
+            "2025/11/9 8:12:37", "b 2025/11/9  8:12:37", "c\t2025/11/09 08:12:37 ", "2025-13-01 10:00:00"]
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        lines = [pool[i] for i in rng.integers(0, len(pool), int(rng.integers(1, 40)))]
+        ls = split_lines(("\n".join(lines) + "\n").encode())
+        assert len(ls) == len(lines)
+        cand = rng.random(len(lines)) < 0.8
+        got = system_mask(ls, pats, cand)
+        assert got.tolist() == [bool(c) and any(r.search(s) for r in rx) for s, c in zip(lines, cand, strict=True)]
+        idx, comps, _ = find_headers(ls)
+        want = [i for i, s in enumerate(lines) if hx.match(s.rstrip())]
+        assert idx.tolist() == want
+        for j, i in enumerate(idx):
+            m = hx.match(lines[i].rstrip())
+            assert comps[:, j].tolist() == [int(m.group(k)) for k in ("y", "mo", "d", "h", "mi", "s")]
