@@ -84,3 +84,12 @@ def factorize_runs(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return codes, pd.Index(uniques)
     codes = np.repeat(np.arange(len(heads), dtype=np.intp), np.diff(np.r_[heads, n]))
     return codes, pd.Index(uniques)
+
+
+def arrow_series(arr, index: pd.Index | None = None, dtype: object = None) -> pd.Series:
+    """The pandas Series of Arrow array ``arr``, placed on ``index`` by position (``pd.Series(
+    arr.to_pandas(), index=index)`` would align on labels: NaN for any index but 0..n-1)."""
+    out = arr.to_pandas()
+    if index is not None:
+        out = out.set_axis(index)
+    return out if dtype is None else out.astype(dtype)

@@ -43,3 +43,14 @@ def test_one_chunk_keeps_values_and_index():
     out = one_chunk(s)
     assert out.array._pa_array.num_chunks == 1
     pd.testing.assert_series_equal(out, s)
+
+
+def test_arrow_series_places_values_by_position():
+    import pyarrow as pa
+
+    from csaudit.arrays import arrow_series
+
+    s = arrow_series(pa.array(["a", None, "c"]), pd.Index([7, 3, 9]), "str")
+    assert s.index.tolist() == [7, 3, 9]
+    assert s.iloc[0] == "a" and pd.isna(s.iloc[1]) and s.iloc[2] == "c"
+    assert str(s.dtype) == "str"
