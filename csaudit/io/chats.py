@@ -561,15 +561,15 @@ def _hash_column(s: pd.Series) -> np.ndarray:
 def _message_ids(df: pd.DataFrame, ts_i: np.ndarray, text_hash: np.ndarray) -> np.ndarray:
     """message_id hashes: hash(shop, customer, sender, ts, text, occurrence within the source); rows
     without a timestamp are anchored to their nearest timestamped neighbour in the file instead."""
-    n = len(df)
     src_code = df["_src"].to_numpy()
     content = mix(_hash_column(df["shop"]), _hash_column(df["customer"]), _hash_column(df["sender"]),
                   ts_i.astype(np.uint64), text_hash)
     nat = ts_i == np.iinfo(np.int64).min
     if nat.any():
         near = _neighbour(nat, src_code)
-        offset = (near - np.arange(n)).astype(np.uint64)
-        content = np.where(nat, mix(content, content[near], offset), content)
+        rows = np.flatnonzero(nat)  # (mixed only where used: NaT rows are few)
+        offset = (near[rows] - rows).astype(np.uint64)
+        content[rows] = mix(content[rows], content[near[rows]], offset)
     return mix(content, occurrence(src_code, content).astype(np.uint64))
 
 
