@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csaudit.arrays import one_chunk
+from csaudit.arrays import arrow_series, one_chunk
 from csaudit.config import Config
 from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
 from csaudit.io.detect import SNIFF_BYTES, decode, decode_head, detect_format, is_plain_utf8
@@ -416,7 +416,7 @@ def _materialise(s: pd.Series) -> pd.Series:
         cats = pa.array(np.asarray(idx, dtype=object), type=pa.string())
     codes = s.cat.codes.to_numpy()
     taken = cats.take(pa.array(codes, mask=codes < 0)) if len(cats) else pa.nulls(len(s), pa.string())
-    return pd.Series(taken.to_pandas(), index=s.index, dtype="str")
+    return arrow_series(taken, s.index, "str")
 
 
 

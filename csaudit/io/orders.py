@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import arrow_series
 from csaudit.io.base import InputError, RawFile
 from csaudit.io.table import as_arrow, match_headers, parse_times, read_grid
 from csaudit.model import schema
@@ -63,7 +64,7 @@ _ID_GUARD = r'^\s*(?:="(.*)"|\'(.*))\s*$'
 
 def _arrow_str(s: pd.Series, fn) -> pd.Series:
     """Apply an Arrow compute function to a ``str`` Series (vectorised, Unicode-aware)."""
-    return pd.Series(fn(as_arrow(s.astype("str").fillna(""))).to_pandas(), index=s.index, dtype="str").fillna("")
+    return arrow_series(fn(as_arrow(s.astype("str").fillna(""))), s.index, "str").fillna("")
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -56,6 +56,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from csaudit.arrays import arrow_series
 from csaudit.io.base import InputError, Parsed, RawFile, ReadContext, rejects_frame
 
 log = logging.getLogger(__name__)
@@ -505,7 +506,7 @@ def regex_extract(s: pd.Series, pattern: str) -> tuple[pd.DataFrame, np.ndarray]
     if hasattr(res, "combine_chunks"):
         res = res.combine_chunks()
     ok = np.asarray(pc.fill_null(pc.is_valid(res), False).to_numpy(zero_copy_only=False), dtype=bool)
-    cols = {f.name: pd.Series(res.field(i).to_pandas(), index=s.index, dtype="str").fillna("")
+    cols = {f.name: arrow_series(res.field(i), s.index, "str").fillna("")
             for i, f in enumerate(res.type)}
     return pd.DataFrame(cols, index=s.index), ok
 
@@ -576,7 +577,7 @@ def _strptime_fast(s: pd.Series) -> pd.Series:
             mm = pc.if_else(pc.fill_null(pc.match_substring_regex(mm, "^[0-9]{2}$"), False), mm, "0")
             same = pc.equal(pc.month(out), pc.cast(mm, pa.int64()))
             out = pc.if_else(pc.fill_null(same, False), out, pa.scalar(None, out.type))
-        return pd.Series(out.to_pandas(), index=s.index).astype("datetime64[ns]")
+        return arrow_series(out, s.index, "datetime64[ns]")
     except (ImportError, TypeError, ValueError, NotImplementedError) as exc:  # pragma: no cover
         log.debug("arrow strptime unavailable (%s); all times take the regular-expression path", exc)
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from csaudit.arrays import arrow_series
 from csaudit.config import SessionConfig
 
 _NAT = np.iinfo(np.int64).min
@@ -144,7 +145,7 @@ def hex_arrow(h: np.ndarray, digits: int = 16, prefix: str = "") -> pa.Array:
 
 def to_hex(h: np.ndarray, digits: int = 16, prefix: str = "", index: pd.Index | None = None) -> pd.Series:
     """uint64 hashes → ``str`` Series of ``prefix`` + the first ``digits`` hex digits (no Python loop)."""
-    return pd.Series(hex_arrow(h, digits, prefix).to_pandas(), index=index, dtype="str")
+    return arrow_series(hex_arrow(h, digits, prefix), index, "str")
 
 
 def nearest_valid(valid: np.ndarray, group: np.ndarray, *, order: np.ndarray | None = None) -> np.ndarray:

@@ -118,3 +118,17 @@ def test_unreadable_path_is_an_input_error(tmp_path):
 def test_binary_garbage_is_an_input_error():
     with pytest.raises(InputError):
         parse_orders(RawFile("o.csv", bytes(range(256)) * 4))
+
+
+def test_amounts_and_extraction_keep_a_filtered_index():
+    """Helpers on a filtered Series (index labels not 0..n-1) keep values in place (Arrow results
+    were once aligned on labels: every value NaN)."""
+    import pandas as pd
+
+    from csaudit.io.orders import parse_amounts
+    from csaudit.io.table import regex_extract
+
+    amounts, bad = parse_amounts(pd.Series(["¥1,299.00", "x"], index=[5, 9], dtype="str"))
+    assert amounts.iloc[0] == 1299.0 and bad.tolist() == [False, True]
+    parts, ok = regex_extract(pd.Series(["ab12", "zz"], index=[3, 4], dtype="str"), r"(?P<l>[a-z]+)(?P<d>\d+)")
+    assert parts["d"].tolist() == ["12", ""] and ok.tolist() == [True, False]
