@@ -534,3 +534,20 @@ def test_conversation_scores_with_precomputed_checks_are_the_same(sample_run):
     pd.testing.assert_frame_equal(got, want, check_exact=True)
     shuffled = conversation_scores(conv, msgs, res.rounds, res.hits, res.config, checks=checks.iloc[::-1])
     pd.testing.assert_frame_equal(shuffled, want, check_exact=True)
+
+
+def test_hits_concat_accepts_object_categories():
+    """A HITS part whose suggestion categories are objects (e.g. built by hand or read elsewhere)
+    concatenates with one of str categories."""
+    from csaudit.model import schema
+
+    parts = []
+    for text, cats_dtype in (("y", "str"), ("x", object)):
+        part = schema.empty("hits").reindex(range(1))
+        for c in ("message_id", "conversation_id", "rule", "category", "severity", "side"):
+            part[c] = "v"
+        part["suggestion"] = pd.Categorical([text], categories=pd.Index([text], dtype=cats_dtype))
+        parts.append(part)
+    out = schema.concat(parts, "hits")
+    assert out["suggestion"].astype("str").tolist() == ["y", "x"]
+    assert isinstance(out["suggestion"].dtype, pd.CategoricalDtype)

@@ -171,7 +171,11 @@ def concat(frames: list[pd.DataFrame], name: str, tz: str = TZ_DEFAULT) -> pd.Da
         return frames[0].reset_index(drop=True)
     from pandas.api.types import union_categoricals
 
-    cats = {c: union_categoricals([f[c].array for f in frames]) for c, (d, _) in TABLES[name].items()
+    def text_categories(s: pd.Series) -> pd.Categorical:
+        cats = s.cat.categories
+        return s.array if cats.dtype == STR else s.cat.set_categories(pd.Index(cats, dtype=STR)).array
+
+    cats = {c: union_categoricals([text_categories(f[c]) for f in frames]) for c, (d, _) in TABLES[name].items()
             if isinstance(d, str) and d == CAT}
     plain = [f.drop(columns=list(cats)) for f in frames]
     out = pd.concat(plain, ignore_index=True)
