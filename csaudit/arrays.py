@@ -32,22 +32,30 @@ def first_per_group(group: np.ndarray, rows: np.ndarray, n_groups: int) -> np.nd
     return out
 
 
+def arrow_strings(s: pd.Series):
+    """The Arrow array behind a ``str`` Series (missing → null), in one chunk, as ``string`` (not
+    ``large_string``); other Series are converted by ``pa.array``."""
+    import pyarrow as pa
+
+    arr = getattr(s.array, "_pa_array", None)
+    if arr is None:
+        arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
+
+
 def lookup(keys: pd.Series, values: pd.Series) -> np.ndarray:
     """Position in ``keys`` (unique) of each of ``values``; −1 where absent or missing. Compared as
     text; one Arrow hash table of the keys, probed by the values."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    def arrow(s: pd.Series) -> pa.Array:
-        arr = getattr(pd.Series(s, dtype="str").array, "_pa_array", None)
-        if arr is None:  # pragma: no cover - str is Arrow-backed with pyarrow installed
-            arr = pa.array(np.asarray(s, dtype=object), type=pa.string(), from_pandas=True)
-        return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-    vals = arrow(values)
+    vals = arrow_strings(pd.Series(values, dtype="str"))
     if len(vals) == 0:
         return np.zeros(0, dtype=np.int64)
-    pos = pc.index_in(vals, value_set=arrow(keys), skip_nulls=True)
+    pos = pc.index_in(vals, value_set=arrow_strings(pd.Series(keys, dtype="str")), skip_nulls=True)
     return np.asarray(pc.fill_null(pos, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 

@@ -44,12 +44,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from csaudit.arrays import arrow_series, one_chunk
+from csaudit.arrays import arrow_series, arrow_strings, one_chunk
 from csaudit.config import Config
 from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
 from csaudit.io.detect import SNIFF_BYTES, decode, decode_head, detect_format, is_plain_utf8
 from csaudit.model import schema
-from csaudit.model.roles import _arrow, assign_roles, derive_parties, str_categorical
+from csaudit.model.roles import assign_roles, derive_parties, str_categorical
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
 from csaudit.text import clean_arrow
 
@@ -373,7 +373,7 @@ def _encode(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
 def _arrow_chunks(s: pd.Series) -> pa.Array | pa.ChunkedArray:
     """The Arrow data behind a ``str`` Series as it is (chunks not joined; missing → null)."""
     arr = getattr(s.array, "_pa_array", None)
-    return arr if isinstance(arr, (pa.Array, pa.ChunkedArray)) else _arrow(s)
+    return arr if isinstance(arr, (pa.Array, pa.ChunkedArray)) else arrow_strings(s)
 
 
 def _clean_texts(texts: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -411,7 +411,7 @@ def _materialise(s: pd.Series) -> pd.Series:
         return s
     idx = s.cat.categories
     if idx.dtype == "str" and len(idx):  # Arrow-backed already: no round trip through Python objects
-        cats = _arrow(pd.Series(idx, copy=False))
+        cats = arrow_strings(pd.Series(idx, copy=False))
     else:
         cats = pa.array(np.asarray(idx, dtype=object), type=pa.string())
     codes = s.cat.codes.to_numpy()
@@ -550,7 +550,7 @@ def _postprocess(df: pd.DataFrame, sources: list[str], cfg: Config, tz: str) -> 
 def _hash_column(s: pd.Series) -> np.ndarray:
     """:func:`hash_strings` of each row's value, missing → the hash of ``""`` (once per distinct value)."""
     if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.dtype == "str":
-        codes, uniq = s.cat.codes.to_numpy(), _arrow(pd.Series(s.cat.categories, copy=False))
+        codes, uniq = s.cat.codes.to_numpy(), arrow_strings(pd.Series(s.cat.categories, copy=False))
         hashes = hash_strings(pa.concat_arrays([uniq, pa.array([""], pa.string())]))
     else:
         codes, uniq = pd.factorize(s)

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import factorize_runs
+from csaudit.arrays import arrow_strings, factorize_runs
 from csaudit.config import Config
 from csaudit.model import schema
 from csaudit.text import _t2s, _width_table, normalize_one
@@ -976,13 +976,6 @@ def _forget_rows(token: int) -> None:
         _ROWS.pop("last", None)
 
 
-def _arrow(values: pd.Series) -> Any:
-    import pyarrow as pa
-
-    arr = pa.array(values.array)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
 def _unique_ids(messages: pd.DataFrame) -> bool:
     """Whether ``messages["message_id"]`` (Arrow-backed) has no duplicate and no missing value;
     remembered for the last Arrow array asked about."""
@@ -995,7 +988,7 @@ def _unique_ids(messages: pd.DataFrame) -> bool:
     if ref is not None and ref() is obj:
         return _UNIQUE["ok"]
     try:
-        arr = _arrow(messages["message_id"])
+        arr = arrow_strings(messages["message_id"])
         ok = arr.null_count == 0 and (
             _distinct_fixed_width(arr) or pc.count_distinct(arr).as_py() == len(arr)
         )
@@ -1076,10 +1069,10 @@ def _speech_flags(
     pos = _speech_pos(messages, speech) if rows is not None else None
     if rows is None or pos is None:
         return None
-    agent = np.asarray(pc.equal(_arrow(hits["side"]), "agent").fill_null(False), dtype=bool)
+    agent = np.asarray(pc.equal(arrow_strings(hits["side"]), "agent").fill_null(False), dtype=bool)
     if keep is not None:
         agent &= keep
-    cat = _arrow(hits["category"])
+    cat = arrow_strings(hits["category"])
 
     def flags(categories: tuple[str, ...] | list[str]) -> np.ndarray:
         vs = pa.array(list(categories), type=pa.string())

@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from csaudit.arrays import arrow_strings
 from csaudit.config import RolesConfig
 
 AGENT_SIDE = ("agent", "auto_reply", "bot")
@@ -46,16 +47,6 @@ def split_account(sender: str, separators: list[str]) -> tuple[str, str] | None:
     if not shop or not sub:
         return None
     return shop, sub
-
-
-def _arrow(s: pd.Series) -> pa.Array:
-    """The Arrow array behind a ``str`` Series (missing → null)."""
-    arr = pa.array(s.array) if not hasattr(s.array, "_pa_array") else s.array._pa_array
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    return arr
 
 
 @lru_cache(maxsize=16)
@@ -87,7 +78,7 @@ def match_any(texts: pd.Series, patterns: list[str]) -> np.ndarray:
         return np.zeros(len(texts), dtype=bool)
     combined = "|".join(f"(?:{p})" for p in patterns)
     if _re2_ok(combined):
-        hit = pc.match_substring_regex(_arrow(texts), combined)
+        hit = pc.match_substring_regex(arrow_strings(texts), combined)
         return pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
     rx = re.compile(combined)
     codes, uniq = pd.factorize(texts)
@@ -98,7 +89,7 @@ def match_any(texts: pd.Series, patterns: list[str]) -> np.ndarray:
 def _auto_reply_text(texts: pd.Series, cfg: RolesConfig) -> np.ndarray:
     if (hit := _per_distinct(texts, lambda c: _auto_reply_text(c, cfg))) is not None:
         return hit
-    arr = _arrow(texts)
+    arr = arrow_strings(texts)
     hit = np.zeros(len(arr), dtype=bool)
     for p in cfg.auto_reply_prefixes:
         if p:
