@@ -36,6 +36,7 @@ import pandas as pd
 from csaudit import __version__
 from csaudit.arrays import NAT, factorize_runs, first_per_group, lookup, ts_ns
 from csaudit.config import Config
+from csaudit.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -256,21 +257,14 @@ def _restore(df: pd.DataFrame) -> pd.DataFrame:
 @contextmanager
 def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
     t0 = time.perf_counter()
-    _release_arrow_memory()  # e.g. what read_chats left cached before the first stage
+    # freed memory back to the OS (csaudit.memory: ≈ 150 MB of Arrow pool pages and ≈ 190 MB of C heap
+    # after reading 1M messages): lowers the next stage's peak, and the forked worker no longer holds
+    # on to pages this process has finished with; a few milliseconds
+    release_free_memory()
     yield
-    _release_arrow_memory()
+    release_free_memory()
     timings[name] = time.perf_counter() - t0
     log.info("audit: %-13s %7.2f s", name, timings[name])
-
-
-def _release_arrow_memory() -> None:
-    """Hand freed memory back to the OS (:func:`csaudit.memory.release_free_memory`: the Arrow pool's
-    cached pages, ≈ 150 MB after reading 1M messages, and glibc's free heap pages, ≈ 190 MB). Stage
-    temporaries are freed by then, so this lowers the peak of the next stages, and the forked worker
-    no longer holds on to pages this process has finished with; it costs a few milliseconds."""
-    from csaudit.memory import release_free_memory
-
-    release_free_memory()
 
 
 def _take(s: pd.Series, pos: np.ndarray) -> pd.Series:
@@ -455,7 +449,7 @@ def side_stages(msgs: pd.DataFrame, cfg: Config, lex: Any) -> SideStages:
     t0 = time.perf_counter()
     msg_sent = sentiment.message_sentiment(msgs).to_numpy(dtype="float64")
     conv_sent = sentiment.conversation_sentiment(msgs.assign(sentiment=msg_sent), cfg.sentiment)
-    _release_arrow_memory()  # sentiment's temporaries, before jieba's
+    release_free_memory()  # sentiment's temporaries, before jieba's
     t1 = time.perf_counter()
     pronouns, keywords = words.word_figures(msgs, top=10, lexicon=lex)
     t2 = time.perf_counter()

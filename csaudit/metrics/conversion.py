@@ -123,14 +123,13 @@ def after_sales_pattern(keywords: list[str]) -> re.Pattern[str] | None:
 
 def _pattern_in(pattern: re.Pattern[str], texts: Any) -> np.ndarray:
     """Boolean per text of ``texts`` (distinct, no missing): ``pattern`` occurs in its normalised
-    form (:func:`csaudit.text.normalize_for_match`). One scan per ``chunk`` texts joined by newlines
+    form (:func:`csaudit.text.normalize_for_match`). One scan per chunk of texts joined by newlines
     (the keywords hold no newline, so a match never spans two texts; chunks bound the memory)."""
-    from csaudit.metrics.lexicon import HIT_CHUNK_TEXTS, _joined_texts, _normalize_j
+    from csaudit.metrics.lexicon import normalized_chunks
 
     texts = pd.Index(texts)
     found = np.zeros(len(texts), dtype=bool)
-    for a in range(0, len(texts), HIT_CHUNK_TEXTS):
-        j, _ = _normalize_j(_joined_texts(texts, np.arange(a, min(a + HIT_CHUNK_TEXTS, len(texts)))))
+    for a, j, _ in normalized_chunks(texts, np.arange(len(texts))):
         at = np.fromiter((m.start() for m in pattern.finditer(j.s)), dtype=np.int64)
         if len(at):
             found[a + np.searchsorted(j.starts, at, side="right") - 1] = True

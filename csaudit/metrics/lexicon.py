@@ -32,6 +32,7 @@ import itertools
 import logging
 import tomllib
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -743,9 +744,8 @@ def _find_hits(messages: pd.DataFrame, lexicon: Lexicon, remember: bool) -> pd.D
     # distinct texts are normalised and scanned HIT_CHUNK_TEXTS at a time (the joined copies of all
     # of them at once cost ≈ 0.7 GB on 1M all-distinct messages); hits stay ordered by text, start
     found_by_side: dict[str, list[tuple[np.ndarray, ...]]] = {side: [] for side in side_rows}
-    for a in range(0, len(need_idx), HIT_CHUNK_TEXTS):
-        b = min(a + HIT_CHUNK_TEXTS, len(need_idx))
-        joined, orig_cp = _normalize_j(_joined_texts(uniques, need_idx[a:b]))
+    for a, joined, orig_cp in normalized_chunks(uniques, need_idx):
+        b = a + len(joined.starts)
         for side in side_rows:
             lo, hi = max(text_span[side][0], a) - a, min(text_span[side][1], b) - a
             if lo >= hi:
@@ -837,6 +837,15 @@ def _expand(
     out_start = np.cumsum(n) - n
     rep = np.repeat(m_first - out_start, n) + np.arange(int(n.sum()))
     return np.repeat(m_rows, n), rep
+
+
+def normalized_chunks(uniques: Any, idx: np.ndarray) -> Iterator[tuple[int, _Joined, np.ndarray]]:
+    """The distinct texts ``uniques[idx]`` normalised for matching (as ``normalize_for_match``) and
+    joined by newlines, :data:`HIT_CHUNK_TEXTS` at a time (bounded memory): ``(offset in idx, joined
+    normalised texts, code points of the joined originals)`` per chunk."""
+    for a in range(0, len(idx), HIT_CHUNK_TEXTS):
+        joined, orig_cp = _normalize_j(_joined_texts(uniques, idx[a : a + HIT_CHUNK_TEXTS]))
+        yield a, joined, orig_cp
 
 
 def _joined_texts(uniques: Any, idx: np.ndarray) -> _Joined:
