@@ -115,6 +115,18 @@ def cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "csaudit-cache"
 
 
+def _grouped(keys: list[int], vals: list[float], n_combos: int) -> tuple[np.ndarray, ...]:
+    """Entries ``key = gram * n_combos + tag combo`` sorted by key and grouped by character n-gram:
+    ``(distinct grams int64, start of each gram's entries int32 [+ end], tag combo of each entry
+    int8, value of each entry float64)``."""
+    k = np.asarray(keys, dtype=np.int64)
+    v = np.asarray(vals, dtype=np.float64)
+    o = np.argsort(k, kind="stable")
+    k, v = k[o], v[o]
+    grams, first = np.unique(k // n_combos, return_index=True)
+    return grams.astype(np.int64), np.append(first, len(k)).astype(np.int32), (k % n_combos).astype(np.int8), v
+
+
 def build_tables() -> SnowTables:
     """Build the tables from snownlp's own loaded model objects (imports snownlp)."""
     from snownlp import normal as snow_normal
@@ -161,13 +173,7 @@ def build_tables() -> SnowTables:
         val = float(l2 * n) / den if den != 0 else 0.0
         bkeys.append((sa[0] * V + sb[0]) * 16 + sa[1] * 4 + sb[1])
         bvals.append(val)
-    bk = np.asarray(bkeys, dtype=np.int64)
-    bv = np.asarray(bvals, dtype=np.float64)
-    o = np.argsort(bk, kind="stable")
-    bk, bv = bk[o], bv[o]
-    pair = bk // 16
-    bi_keys, bfirst = np.unique(pair, return_index=True)
-    bi_start = np.append(bfirst, len(bk)).astype(np.int32)
+    bi_keys, bi_start, bi_combo, bv = _grouped(bkeys, bvals, 16)
 
     # trigrams: tri_val = (l3 * count(trigram)) / count(prefix bigram)
     tkeys, tvals = [], []
@@ -179,13 +185,7 @@ def build_tables() -> SnowTables:
         val = float(l3 * n) / den if den != 0 else 0.0
         tkeys.append(((sa[0] * V + sb[0]) * V + sc[0]) * 64 + sa[1] * 16 + sb[1] * 4 + sc[1])
         tvals.append(val)
-    tk = np.asarray(tkeys, dtype=np.int64)
-    tv = np.asarray(tvals, dtype=np.float64)
-    o = np.argsort(tk, kind="stable")
-    tk, tv = tk[o], tv[o]
-    trig = tk // 64
-    tri_keys, tfirst = np.unique(trig, return_index=True)
-    tri_start = np.append(tfirst, len(tk)).astype(np.int32)
+    tri_keys, tri_start, tri_combo, tv = _grouped(tkeys, tvals, 64)
 
     # Bayes
     bayes = snow_sentiment.classifier.classifier
@@ -207,13 +207,13 @@ def build_tables() -> SnowTables:
         cp2id=cp2id,
         n_ids=V,
         uni_term=uni_term,
-        bi_keys=bi_keys.astype(np.int64),
+        bi_keys=bi_keys,
         bi_start=bi_start,
-        bi_combo=(bk % 16).astype(np.int8),
+        bi_combo=bi_combo,
         bi_val=bv,
-        tri_keys=tri_keys.astype(np.int64),
+        tri_keys=tri_keys,
         tri_start=tri_start,
-        tri_combo=(tk % 64).astype(np.int8),
+        tri_combo=tri_combo,
         tri_val=tv,
         word_codes=np.frombuffer("".join(vocab).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy(),
         word_lens=np.fromiter(map(len, vocab), dtype=np.int32, count=len(vocab)),
