@@ -125,6 +125,32 @@ class Timer:
         self.cpu = time.process_time() - self.cpu0
 
 
+class Repeated:
+    """``fn()`` run ``n`` times, each timed (:class:`Timer`) and memory-sampled (:class:`PeakMemory`).
+    ``median`` is the Timer of the median run (by wall time), ``last`` the last result, ``peak_mb``
+    the highest peak. A run's result is dropped before the next run, unless ``keep`` (for small
+    results): then ``median_result`` is the median run's."""
+
+    def __init__(self, n: int, fn: Callable[[], Any], keep: bool = False) -> None:
+        runs: list[tuple[Timer, float, Any]] = []
+        result = None
+        for _ in range(max(1, n)):
+            result = None  # a big result (a read's Chats) is not kept alive during the next run
+            with PeakMemory() as mem, Timer() as t:
+                result = fn()
+            runs.append((t, mem.peak_mb, result if keep else None))
+        self.last = result
+        self.median, _, self.median_result = sorted(runs, key=lambda r: r[0].wall)[len(runs) // 2]
+        self.walls = [r[0].wall for r in runs]
+        self.peak_mb = max(r[1] for r in runs)
+
+    def describe(self, extra: str = "") -> str:
+        """``  [median of 3 runs: 2.80, 2.40, 2.55 s<extra>]`` (empty for a single run)."""
+        if len(self.walls) < 2:
+            return ""
+        return f"  [median of {len(self.walls)} runs: {', '.join(f'{w:.2f}' for w in self.walls)} s{extra}]"
+
+
 # --------------------------------------------------------------------------- stages
 
 
@@ -151,15 +177,10 @@ def stage_read(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
     import csaudit.audit  # noqa: F401
     import csaudit.io.chats  # noqa: F401
 
-    runs = []
-    for _ in range(args.repeat):
-        chats = None  # the previous run's table is not kept alive during the next
-        with PeakMemory() as mem, Timer() as t:
-            chats = ca.read_chats(folder)
-        runs.append((t, mem.peak_mb))
+    runs = Repeated(args.repeat, lambda: ca.read_chats(folder))
+    chats, t = runs.last, runs.median
     ctx["messages"] = chats.messages
     m = len(chats.messages)
-    t = sorted(runs, key=lambda r: r[0].wall)[len(runs) // 2][0]  # the median run
     out = {
         "generated": n,
         "generate_s": gen.wall,
@@ -167,16 +188,15 @@ def stage_read(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
         "rejects": len(chats.rejects),
         "read_s": t.wall,
         "read_cpu_s": t.cpu,
-        "read_s_runs": [r[0].wall for r in runs],
+        "read_s_runs": runs.walls,
         "messages_per_s": m / t.wall if t.wall else None,
         "peak_rss_mb": _peak_rss_mb(),
-        "peak_pss_mb": max(r[1] for r in runs),
+        "peak_pss_mb": runs.peak_mb,
     }
     if note:
         out["note"] = note
-    each = ", ".join(f"{r[0].wall:.2f}" for r in runs)
     print(f"read:      {m:,} messages in {t.wall:.2f} s (CPU {t.cpu:.2f} s) = {m / t.wall:,.0f} messages/s; "
-          f"peak memory {out['peak_pss_mb']:.0f} MB" + (f"  [median of {len(runs)} runs: {each} s]" if len(runs) > 1 else ""))
+          f"peak memory {out['peak_pss_mb']:.0f} MB{runs.describe()}")
     return out
 
 
@@ -215,13 +235,8 @@ def stage_audit(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]
 
     messages = ctx["messages"]
     orders = _orders_for(messages)
-    runs = []
-    for _ in range(args.repeat):
-        result = None
-        with PeakMemory() as mem, Timer() as t:
-            result = ca.audit(messages, orders=orders)
-        runs.append((t, mem.peak_mb, result.meta))
-    t, _, meta = sorted(runs, key=lambda r: r[0].wall)[len(runs) // 2]  # the median run
+    runs = Repeated(args.repeat, lambda: ca.audit(messages, orders=orders).meta, keep=True)
+    t, meta = runs.median, runs.median_result
     stages = dict(meta.get("timings_s", {}))
     per_million = (ctx["results"].get("read", {}).get("read_s", 0.0) + t.wall) / max(len(messages), 1) * 1e6
     out = {
@@ -230,19 +245,18 @@ def stage_audit(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]
         "customer_messages": int((messages["role"].astype("str") == "customer").sum()),
         "audit_s": t.wall,
         "audit_cpu_s": t.cpu,
-        "audit_s_runs": [r[0].wall for r in runs],
+        "audit_s_runs": runs.walls,
         "stages_s": stages,
         "read_plus_audit_s_per_million": per_million,
         "peak_rss_mb": _peak_rss_mb(),
-        "peak_pss_mb": max(r[1] for r in runs),
+        "peak_pss_mb": runs.peak_mb,
         "side_stages_parallel": meta.get("side_stages_parallel"),
         # forked workers (word figures, sentiment): RSS of the largest, pages shared with this process included
         "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
-    each = ", ".join(f"{r[0].wall:.2f}" for r in runs)
     print(
         f"audit:     {t.wall:.2f} s (CPU {t.cpu:.2f} s); read + audit = {per_million:.2f} s per million messages"
-        + (f"  [median of {len(runs)} runs: {each} s; stages of that run below]" if len(runs) > 1 else "")
+        + runs.describe("; stages of that run below")
     )
     side = {"sentiment", "words"} if out["side_stages_parallel"] else set()
     for name, sec in stages.items():
