@@ -449,7 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         res["read_chats_check"] = read_chats_count(args.jddc)
         if "critical" in result.conversations.columns:
             res["zeroed_by_audit"] = int(result.conversations["critical"].fillna(False).astype(bool).sum())
-        print(f"csaudit commit {out['commit']}")
+        out["csaudit"] = str(Path(ca.__file__).resolve().parent)
+        print(f"commit {out['commit']} (this script), csaudit from {out['csaudit']}")
         print(format_report(res))
         out["jddc"] = res
         status = 1 if res["label_errors"] else 0
