@@ -476,7 +476,8 @@ def report_command(args: Any) -> int:
                 if len(chats.rejects):
                     log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
                 orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
-                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period)
+                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period,
+                                  reviews=getattr(args, "reviews", None))
                 result.save(audit_dir)
                 log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
                          time.perf_counter() - t0)
