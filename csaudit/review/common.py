@@ -128,9 +128,26 @@ def audit_fingerprint(audit: Any) -> str:
 
 
 def fingerprint_of(messages: pd.DataFrame, meta: dict[str, Any]) -> str:
-    """The fingerprint of ``messages`` audited for ``meta``'s period (see :func:`audit_fingerprint`)."""
-    h = pd.util.hash_pandas_object(messages[["message_id", "conversation_id"]].astype("str"), index=False)
-    d = hashlib.sha256(np.ascontiguousarray(h.to_numpy(dtype="uint64")).tobytes())
+    """The fingerprint of ``messages`` audited for ``meta``'s period (see :func:`audit_fingerprint`):
+    SHA-256 of the lengths and UTF-8 bytes of the two id columns (no copy of the strings)."""
+    import pyarrow as pa
+
+    d = hashlib.sha256()
+    for col in ("message_id", "conversation_id"):
+        s = messages[col]
+        arr = getattr(s.array, "_pa_array", None)
+        if arr is None:
+            arr = pa.chunked_array([pa.array(s.astype("str").array)])
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        for ch in chunks:
+            width = np.int64 if pa.types.is_large_string(ch.type) else np.int32
+            offsets = np.frombuffer(ch.buffers()[1], dtype=width)[ch.offset: ch.offset + len(ch) + 1]
+            if len(offsets) < 2:
+                continue
+            d.update(np.diff(offsets).astype("<i8").tobytes())
+            data = ch.buffers()[2]
+            if data is not None:
+                d.update(memoryview(data)[int(offsets[0]): int(offsets[-1])])
     d.update(f"{meta.get('period_start')}..{meta.get('period_end')}".encode())
     return d.hexdigest()[:16]
 
