@@ -470,6 +470,8 @@ def report_command(args: Any) -> int:
                 if src != audit_dir.resolve():
                     shutil.copytree(src, audit_dir)
                 log.info("using the saved audit %s", src)
+                if getattr(args, "reviews", None):
+                    log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
             else:
                 chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
                                       tz=cfg.latency.timezone, strict=args.strict, config=cfg)

@@ -117,6 +117,13 @@ def rule_versions(config: Config | None = None) -> dict[str, str]:
     return out
 
 
+def audit_rule_versions(audit: Any) -> dict[str, str]:
+    """The rule versions an audit's hits were found with: ``meta["rule_versions"]`` (recorded by
+    :func:`csaudit.audit.audit`), else :func:`rule_versions` of its config."""
+    v = (getattr(audit, "meta", None) or {}).get("rule_versions")
+    return dict(v) if v else rule_versions(audit.config)
+
+
 def audit_fingerprint(audit: Any) -> str:
     """Identity of an audit's data: hash of its messages' ``message_id``/``conversation_id`` and its
     period (16 hex digits). Stored in ``meta["fingerprint"]`` by :func:`csaudit.audit.audit`; computed

@@ -28,6 +28,7 @@ from csaudit.review.common import (
     DISPUTE_STATUS,
     VERDICTS,
     audit_fingerprint,
+    audit_rule_versions,
     combine_reviews,
     conform_reviews,
     findings,
@@ -133,6 +134,11 @@ def _meta(ws: Any, where: str) -> tuple[dict[str, Any], dict[str, str]]:
 def read_workbook(path: str | Path, audit: Any) -> pd.DataFrame:
     """One filled workbook as REVIEWS rows (not yet combined with earlier reviews). Raises
     :class:`ReviewError` on the first problem."""
+    return _read(path, audit)[0]
+
+
+def _read(path: str | Path, audit: Any) -> tuple[pd.DataFrame, str, str]:
+    """``(rows, sample_id, reviewer)`` of one workbook."""
     from openpyxl import load_workbook
 
     path = Path(path)
@@ -160,6 +166,11 @@ def read_workbook(path: str | Path, audit: Any) -> pd.DataFrame:
         sid = _text(meta.get("sample_id"))
         if not sid:
             raise ReviewError(f"{where}: sheet {wbm.META} row 3: no sample_id; expected the value csaudit wrote")
+        expected = audit_rule_versions(audit)
+        for rule, version in versions.items():
+            if rule in expected and version != expected[rule]:
+                raise ReviewError(f"{where}: sheet {wbm.META}: rule {rule} version {version!r}; expected "
+                                  f"{expected[rule]!r} (the version this audit's findings were made with)")
 
         ins = wb[wbm.INSTRUCTIONS]
         label_cell, name_cell = wbm.REVIEWER_CELL
@@ -181,7 +192,7 @@ def read_workbook(path: str | Path, audit: Any) -> pd.DataFrame:
     out = [*_finding_rows(fsheet, audit, versions, base), *_conversation_rows(csheet, audit, base)]
     log.info("review %s (%s): %d finding verdict(s), %d conversation row(s)", path.name, reviewer,
              sum(r["kind"] == "finding" for r in out), sum(r["kind"] == "conversation" for r in out))
-    return conform_reviews(pd.DataFrame(out))
+    return conform_reviews(pd.DataFrame(out)), sid, reviewer
 
 
 def _finding_rows(sheet: _Sheet, audit: Any, versions: dict[str, str], base: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,23 +277,25 @@ def _conversation_rows(sheet: _Sheet, audit: Any, base: dict[str, Any]) -> list[
 
 def load(paths: str | Path | Iterable[str | Path], audit: Any) -> pd.DataFrame:
     """``audit``'s reviews with the verdicts of the workbooks at ``paths`` added: the REVIEWS table to
-    save with the audit (:func:`save_reviews`). A reviewer's re-imported workbook replaces their earlier
-    rows for the same sample. Every workbook is read and checked before any is used."""
+    save with the audit (:func:`save_reviews`). A reviewer's re-imported workbook replaces all their
+    earlier rows for the same sample (a verdict cleared in the workbook is gone). Every workbook is read
+    and checked before any is used."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
     new = []
     owner: dict[tuple[str, str], str] = {}
     for p in paths:
-        rows = read_workbook(p, audit)
-        if len(rows):
-            key = (str(rows["sample_id"].iat[0]), str(rows["reviewer"].iat[0]))
-            if key in owner:
-                raise ReviewError(f"{p}: reviewer {key[1]!r} already imported from {owner[key]} in this batch for the "
-                                  f"same sample; expected one file per reviewer (name in sheet {wbm.INSTRUCTIONS} "
-                                  f"{wbm.REVIEWER_CELL[1]})")
-            owner[key] = str(p)
+        rows, sid, reviewer = _read(p, audit)
+        if (sid, reviewer) in owner:
+            raise ReviewError(f"{p}: reviewer {reviewer!r} already imported from {owner[sid, reviewer]} in this batch "
+                              f"for the same sample; expected one file per reviewer (name in sheet "
+                              f"{wbm.INSTRUCTIONS} {wbm.REVIEWER_CELL[1]})")
+        owner[sid, reviewer] = str(p)
         new.append(rows)
-    return combine_reviews(getattr(audit, "reviews", None), *new)
+    old = conform_reviews(getattr(audit, "reviews", None))
+    replaced = pd.Series(list(zip(old["sample_id"].fillna(""), old["reviewer"].fillna(""), strict=True)),
+                         dtype=object).isin(list(owner)).to_numpy(dtype=bool)
+    return combine_reviews(old.loc[~replaced], *new)
 
 
 def save_reviews(audit_dir: str | Path, reviews: pd.DataFrame) -> Path:

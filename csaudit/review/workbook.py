@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.report.mask import mask_series
-from csaudit.review.common import _digest, audit_fingerprint, findings, rule_versions
+from csaudit.review.common import _digest, audit_fingerprint, audit_rule_versions, findings
 from csaudit.review.sampling import REASON_LABELS
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def _masked(s: pd.Series, mask: bool) -> pd.Series:
 
 def finding_rows(audit: Any, conversation_ids: list[str], mask: bool = True) -> pd.DataFrame:
     """The 发现 sheet's rows (columns = :data:`FINDING_HEADERS` values) for the given conversations."""
-    versions = rule_versions(audit.config)
+    versions = audit_rule_versions(audit)
     h = findings(audit.hits)
     h = h.loc[h["conversation_id"].isin(conversation_ids).to_numpy()]
     h = h.assign(_o=h["conversation_id"].map({c: i for i, c in enumerate(conversation_ids)}))
@@ -293,7 +293,7 @@ def write_workbook(audit: Any, drawn: pd.DataFrame, path: str | Path, mask: bool
                  ("per_agent", per_agent), ("created", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")),
                  ("masked", bool(mask)), ("n_findings", len(f_rows)), ("n_conversations", len(c_rows)),
                  ("rule_versions", "")]
-    meta_rows += sorted(rule_versions(audit.config).items())
+    meta_rows += sorted(audit_rule_versions(audit).items())
     for i, (k, v) in enumerate(meta_rows, start=1):
         _put(ms, i, 1, k)
         _put(ms, i, 2, v)

@@ -93,6 +93,11 @@ def test_reimport_replaces_and_keeps_others(small_audit, filled, tmp_path):
     later = ca.review.load([changed], type(small_audit)(**{**small_audit.__dict__, "reviews": first}))
     v = later.loc[(later["reviewer"] == "甲") & (later["conversation_id"] == "a5") & (later["kind"] == "finding")]
     assert v["verdict"].tolist() == ["correct"]
+    cleared = fill(one, tmp_path / "jia3.xlsx", "甲", {("a1", REF): None})
+    later = ca.review.load([cleared], type(small_audit)(**{**small_audit.__dict__, "reviews": first}))
+    mine = later.loc[(later["reviewer"] == "甲") & (later["kind"] == "finding")]
+    assert "a1" not in set(mine["conversation_id"]) and len(mine) == 5  # a cleared verdict is gone
+    assert (later["reviewer"] == "乙").sum() == (first["reviewer"] == "乙").sum()
 
 
 def test_workbook_cells(small_audit, filled):

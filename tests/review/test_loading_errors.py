@@ -49,6 +49,9 @@ CASES = {
     "status word": (lambda wb: wb["会话"].cell(2, 18, "完成"), r"column R \(申诉状态\): '完成'; expected 待处理"),
     "meta format": (lambda wb: wb["_meta"].cell(1, 2, "other"), r"sheet _meta row 1: format 'other'"),
     "reviewer label": (lambda wb: wb["说明"].cell(3, 1, "x"), r"sheet 说明 cell A3: 'x'; expected '审核人'"),
+    "meta version": (lambda wb: next(wb["_meta"].cell(r, 2, "ffffffffffff") for r in range(1, 60)
+                                     if wb["_meta"].cell(r, 1).value == "lexicon:refusal"),
+                     r"sheet _meta: rule lexicon:refusal version 'ffffffffffff'; expected '[0-9a-f]{12}'"),
     "rule version": (lambda wb: wb["发现"].cell(first_row(wb), 14, "000000000000"),
                      r"column N \(规则版本\): '000000000000'; expected '[0-9a-f]{12}'"),
 }
