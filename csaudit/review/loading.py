@@ -196,7 +196,9 @@ def _read(path: str | Path, audit: Any) -> tuple[pd.DataFrame, str, str]:
 
 
 def _finding_rows(sheet: _Sheet, audit: Any, versions: dict[str, str], base: dict[str, Any]) -> list[dict[str, Any]]:
-    h = findings(audit.hits)
+    h = audit.hits
+    ids = {str(v.get("message_id")) for _, v in sheet.rows}
+    h = findings(h.loc[h["message_id"].isin(list(ids)).to_numpy(dtype=bool, na_value=False)])  # the sheet's only
     start = pd.to_numeric(h["start"], errors="coerce").astype("Int64").astype("str").fillna("")
     key = h["message_id"].astype("str") + "\x1f" + h["rule"].astype("str") + "\x1f" + start
     known = pd.Series(np.arange(len(h)), index=key.to_numpy())

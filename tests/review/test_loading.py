@@ -118,3 +118,14 @@ def test_workbook_cells(small_audit, filled):
     assert any("正确,误报,不确定" in dv.formula1 for dv in ws.data_validations.dataValidation)
     assert pd.Series([c.value for c in wb["会话"]["B"][1:]]).tolist() == \
         ca.review.sample(small_audit, per_agent=10, seed=1)["conversation_id"].tolist()
+
+
+def test_audit_without_findings(tmp_path):
+    from tests.chat_builders import A, msgs
+
+    audit = ca.audit(msgs([("customer", None, "10:00:00", "有现货吗"), ("agent", A, "10:00:10", "您好，有的，感谢光临")]))
+    audit = type(audit)(**{**audit.__dict__, "hits": audit.hits.iloc[0:0]})
+    blank = ca.review.write_workbook(audit, ca.review.sample(audit), tmp_path / "r.xlsx")
+    filled = fill(blank, tmp_path / "f.xlsx", "甲", None, {"c1": {"override_score": "75", "comment": "语气可以"}})
+    reviews = ca.review.load([filled], audit)
+    assert reviews[["kind", "override_score", "comment"]].values.tolist() == [["conversation", 75.0, "语气可以"]]
