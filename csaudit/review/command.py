@@ -38,7 +38,7 @@ def summary(audit: object, reviews: pd.DataFrame) -> str:
     fp = audit_fingerprint(audit)
     versions = audit.meta.get("rule_versions") or rule_versions(audit.config)
     prec = rule_precision(reviews, versions, cfg.min_reviews, cfg.min_precision, cfg.confidence_z)
-    agree = agreement(reviews)
+    agree = agreement(reviews, versions)
     scores = reviewed_scores(audit.conversations, reviews, fp)
     disp = disputes(reviews, fp)
     parts = ["precision per rule (current versions; 95 % Wilson interval):",

@@ -111,10 +111,11 @@ def cohen_kappa(a: Any, b: Any) -> float:
     return float("nan") if pe >= 1 - 1e-12 else (po - pe) / (1 - pe)
 
 
-def verdict_pairs(reviews: pd.DataFrame) -> pd.DataFrame:
+def verdict_pairs(reviews: pd.DataFrame, versions: dict[str, str] | None = None) -> pd.DataFrame:
     """Every pair of reviewers who judged the same finding: ``rule, a, b`` (verdicts, ``a`` from the
-    reviewer whose name sorts first). Only the latest verdict of a reviewer on a finding counts."""
-    r = finding_verdicts(reviews)
+    reviewer whose name sorts first). Only the latest verdict of a reviewer on a finding counts; with
+    ``versions``, only verdicts on a rule's current version."""
+    r = finding_verdicts(reviews, versions)
     key = [c for c in ITEM_KEY if c != "kind"]
     r = r.drop_duplicates([*key, "reviewer"], keep="last").sort_values([*key, "reviewer"], kind="stable")
     m = r[[*key, "reviewer", "verdict"]].merge(r[[*key, "reviewer", "verdict"]], on=key, suffixes=("_a", "_b"))
@@ -122,10 +123,11 @@ def verdict_pairs(reviews: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"rule": m["rule"].to_numpy(), "a": m["verdict_a"].to_numpy(), "b": m["verdict_b"].to_numpy()})
 
 
-def agreement(reviews: pd.DataFrame) -> pd.DataFrame:
+def agreement(reviews: pd.DataFrame, versions: dict[str, str] | None = None) -> pd.DataFrame:
     """Reviewers' agreement per rule and overall: ``rule`` (``"(all)"`` for the overall row, last),
-    ``n_compared`` (pairs of verdicts), ``agreement`` (share equal) and ``kappa`` (Cohen's κ, pooled)."""
-    pairs = verdict_pairs(reviews)
+    ``n_compared`` (pairs of verdicts), ``agreement`` (share equal) and ``kappa`` (Cohen's κ, pooled);
+    with ``versions``, on the rules' current versions only."""
+    pairs = verdict_pairs(reviews, versions)
     rows = []
     groups = [(rule, g) for rule, g in pairs.groupby("rule", sort=True)] + [("(all)", pairs)]
     for rule, g in groups:

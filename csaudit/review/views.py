@@ -39,9 +39,10 @@ def _versions(meta: dict[str, Any]) -> dict[str, str] | None:
 def rule_table(reviews: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     """:data:`RULE_COLUMNS` per reviewed rule (current versions), sorted by precision (worst first)."""
     rc = ((meta.get("config") or {}).get("review") or {})
-    prec = rule_precision(reviews, _versions(meta), int(rc.get("min_reviews", 20)),
+    versions = _versions(meta)
+    prec = rule_precision(reviews, versions, int(rc.get("min_reviews", 20)),
                           float(rc.get("min_precision", 0.8)), float(rc.get("confidence_z", 1.96)))
-    agree = agreement(reviews)
+    agree = agreement(reviews, versions)
     out = prec.merge(agree.loc[agree["rule"] != "(all)", ["rule", "n_compared", "kappa"]], on="rule", how="left")
     out["n_compared"] = out["n_compared"].fillna(0).astype("int64")
     out["scored"] = ~out["rule"].isin(meta.get("unreliable_rules") or [])
@@ -72,7 +73,7 @@ def team_section(audit_dir: str | Path) -> Html:
                     "<code>csaudit review sample</code>, fill in the workbook, <code>csaudit review import</code>.</p>"
                     f"{note}</section>")
     t = rule_table(reviews, meta)
-    overall = agreement(reviews).set_index("rule").loc["(all)"]
+    overall = agreement(reviews, _versions(meta)).set_index("rule").loc["(all)"]
     shown = pd.DataFrame({
         "rule": t["rule"],
         "precision 准确率": [_pct(p) for p in t["precision"]],

@@ -73,6 +73,11 @@ def test_changed_rule_no_longer_uses_old_reviews(reviews, tmp_path):
     assert later.meta["unreliable_rules"] == [REF]
     assert later.conversations.set_index("conversation_id").loc["a6", "qa_score"] == 0  # zeroes again
     assert len(later.reviews) == len(reviews)  # old reviews kept
+    # ... but precision and agreement of the changed rule start again from nothing
+    assert OFF not in set(ca.review.rule_precision(reviews, after)["rule"])
+    agree = ca.review.agreement(reviews, after).set_index("rule")
+    assert OFF not in agree.index and agree.loc[REF, "n_compared"] == 5
+    assert ca.review.agreement(reviews).set_index("rule").loc[OFF, "n_compared"] == 1
 
 
 def test_config_reviews_path(reviews, tmp_path):
