@@ -129,3 +129,19 @@ def test_audit_without_findings(tmp_path):
     filled = fill(blank, tmp_path / "f.xlsx", "甲", None, {"c1": {"override_score": "75", "comment": "语气可以"}})
     reviews = ca.review.load([filled], audit)
     assert reviews[["kind", "override_score", "comment"]].values.tolist() == [["conversation", 75.0, "语气可以"]]
+
+
+def test_workbook_masks_personal_data(tmp_path):
+    from openpyxl import load_workbook
+
+    from tests.chat_builders import A, msgs
+
+    audit = ca.audit(msgs([("customer", None, "10:00:00", "我的手机13812345678能改地址吗"),
+                           ("agent", A, "10:00:10", "这个不行，订单3912345678901234567已发货")]))
+    drawn = ca.review.sample(audit)
+    for mask, phone, order in ((True, "138****5678", "***************4567"),
+                               (False, "13812345678", "3912345678901234567")):
+        wb = load_workbook(ca.review.write_workbook(audit, drawn, tmp_path / f"{mask}.xlsx", mask=mask))
+        row = next(r for r in wb["发现"].iter_rows(min_row=2, values_only=True) if r[3] == "lexicon:refusal")
+        assert phone in row[7] and order in row[8] and "【不行】" in row[8]
+        assert phone in wb["会话"]["M2"].value
