@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 SHEETS = ("scorecard", "hits", "unreplied", "lost_inquiries", "definitions")
 HIT_COLUMNS = ("ts", "agent", "conversation_id", "message_id", "rule", "category", "severity", "side", "term",
                "start", "end", "text", "suggestion")
-NAME_COLUMNS = ("agent", "customer", "message_id")
+NAME_COLUMNS = ("agent", "customer")
 """Name columns masked like text (a customer nickname may be a phone number)."""
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAX_CELL = 32767
