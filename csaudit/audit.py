@@ -508,7 +508,7 @@ def audit(
     )
 
     t_start = time.perf_counter()
-    cfg = config or Config()
+    cfg = (config or Config()).validate()  # a Config built or changed in Python is checked too
     tz = cfg.latency.timezone
     timings: dict[str, float] = {}
     dates = parse_period(period)
