@@ -541,7 +541,7 @@ def audit(
         first = latency.first_responses(msgs, cfg.latency)
         conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency, first=first)
         agent_latency = latency.agent_latency(msgs, rounds, cfg.latency, first=first)
-        unreplied = latency.unreplied(rounds, msgs)
+        unreplied = latency.unreplied(rounds, msgs, cfg.latency)
 
     with _stage("lexicon", timings):
         lex_hits = lexicon.find_hits(msgs, lex)

@@ -117,10 +117,10 @@ class RolesConfig:
 
 #: default :attr:`LatencyConfig.acknowledgements`: closings and acknowledgements that need no reply
 ACKNOWLEDGEMENTS = (
-    "好的", "好", "好吧", "好滴", "好嘞", "好哒", "好的呢", "嗯", "嗯嗯", "恩恩", "哦", "哦哦", "噢", "喔",
-    "谢谢", "谢谢你", "谢谢亲", "谢啦", "谢了", "多谢", "感谢", "好的谢谢", "没有了", "没了", "没事了",
-    "没问题", "知道了", "明白了", "了解", "收到", "行", "我再看看", "我再考虑一下", "ok", "okay", "thx",
-    "thanks",
+    "好的", "好", "好吧", "好滴", "好嘞", "好哒", "行", "可以", "ok", "okay", "en", "嗯", "嗯嗯", "恩恩", "哦", "哦哦",
+    "噢", "喔", "谢谢", "谢谢你", "谢谢亲", "多谢", "感谢", "好的谢谢", "辛苦", "辛苦了", "不客气", "thx", "thanks",
+    "没有", "没有了", "没了", "没事了", "没问题", "没别的了", "没有其他问题了", "暂时没有了", "暂时没了", "不用了",
+    "知道了", "明白了", "了解", "收到", "我再看看", "我再考虑一下", "再见", "拜拜", "88",
 )
 
 
@@ -147,7 +147,8 @@ class LatencyConfig:
     acknowledgements: list[str] = setting(list(ACKNOWLEDGEMENTS), nonempty=True)
     """A customer message made only of these phrases (after NFKC, Traditional → Simplified and ASCII
     lower-case; pieces separated by whitespace, punctuation, symbols/emoji or ``[表情]`` codes; each
-    piece one or more phrases, e.g. 好的，谢谢 or 嗯嗯好的) is an acknowledgement: it opens no round,
+    piece one or more phrases, each phrase optionally followed by the particles 了啦呢哈呀哒滴嘛,
+    e.g. 好的，谢谢 / 嗯嗯好的 / 没有了呢) is an acknowledgement: it opens no round,
     and inside an open round it is one of its messages without changing its start or reply (see
     :mod:`csaudit.model.rounds`). An empty list: every customer message can open a round."""
 
