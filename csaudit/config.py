@@ -22,6 +22,7 @@ import difflib
 import json
 import re
 import tomllib
+import types
 import typing
 import zoneinfo
 from dataclasses import dataclass, field, fields
@@ -434,16 +435,31 @@ _TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", 
 def _checked(value: Any, tp: Any, rules: dict[str, Any], where: str, key: str, default: Any = None) -> Any:
     """``value`` checked against the type ``tp`` (bool, int, float, str, list[...], dict[str, ...])
     and ``rules``; converted (int → float, tuple → list). Raises :class:`ConfigError`."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):  # e.g. ``str | None``: None, or the first type that fits
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None and len(args) < len(typing.get_args(tp)):
+            return None
+        errors = []
+        for a in args:
+            try:
+                return _checked(value, a, rules, where, key, default)
+            except ConfigError as exc:
+                errors.append(exc.expected)
+        raise ConfigError(where, key, value, " or ".join(errors))
+    if origin is typing.Literal:
+        return _checked(value, type(typing.get_args(tp)[0]), {**rules, "choices": typing.get_args(tp)}, where, key)
     expected = _expected(tp, rules)
 
     def fail(problem: str | None = None) -> typing.NoReturn:
         raise ConfigError(where, key, value, expected + (f" ({problem})" if problem else ""))
 
-    origin = typing.get_origin(tp)
     if origin in (list, tuple) or tp in (list, tuple):
         if not isinstance(value, (list, tuple)):
             fail()
         (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        if typing.get_origin(item_tp) in (list, tuple, dict):  # nested containers: each item in full
+            return [_checked(v, item_tp, rules, where, f"{key}[{i}]") for i, v in enumerate(value)]
         items = []
         for i, v in enumerate(value):
             def fail_item(problem: str | None = None, i: int = i, v: Any = v) -> typing.NoReturn:
@@ -462,10 +478,13 @@ def _checked(value: Any, tp: Any, rules: dict[str, Any], where: str, key: str, d
         allowed = rules.get("keys")
         if allowed == "default":
             allowed = tuple(default or ())
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
                 fail()
+            if typing.get_origin(val_tp) in (list, tuple, dict):  # nested containers: each value in full
+                out[k] = _checked(v, val_tp, rules, where, f"{key}.{k}")
+                continue
             if allowed is not None and k not in allowed:
                 raise ConfigError(where, f"{key}.{k}", v, f"a key among {', '.join(allowed)}", message=(
                     f"{where}: unknown key {key}.{k}" + _did_you_mean(k, allowed) + f"; expected {', '.join(allowed)}"))
