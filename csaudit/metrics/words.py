@@ -98,11 +98,11 @@ def _builtin_terms() -> tuple[str, ...]:
 def segmenter(lexicon: Lexicon | None = None) -> Segmenter:
     """The :class:`Segmenter` of ``lexicon`` (default: the built-in lexicons): jieba's default
     dictionary plus :func:`lexicon_terms`. Built once per distinct set of terms (≈ 0.6 s: jieba's
-    dictionary load and the terms), the last four kept."""
+    dictionary load and the terms), the last two kept."""
     return _segmenter(lexicon_terms(lexicon))
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=2)  # tens of MB each (dictionary + tables): the default and one shop's
 def _segmenter(terms: tuple[str, ...]) -> Segmenter:
     tk = _jieba().Tokenizer()  # jieba's default dictionary, loaded from jieba's cache file (≈ 0.5 s)
     tk.initialize()
