@@ -560,7 +560,7 @@ def _is_timezone(name: str) -> str | None:
     return None
 
 
-_CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):[0-5]\d|24:00")  # 8:00 or 08:00; 24:00 ends the day
 
 
 def _is_clock(text: str) -> str | None:
