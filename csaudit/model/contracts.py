@@ -236,7 +236,9 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
     C('slow_customers', 'int64', 'count',
       'distinct customers with at least one slow round'),
     C('reply_rate', 'float64', '0–1',
-      '回复率: customers whose last round with the agent got a valid reply ÷ customers who had a round with the agent'),
+      '回复率: customers whose last round with the agent got a valid reply ÷ customers who had a round with the agent '
+      '(a customer message that only acknowledges — 好的, 谢谢, 没有了 … — opens no round: see *Acknowledgements* '
+      'under Rounds)'),
     C('unreplied_customers', 'int64', 'count',
       'the others — listed in the `unreplied` table'),
     C('n_customer_msgs', 'int64', 'count',
