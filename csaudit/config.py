@@ -197,6 +197,31 @@ class ReportConfig:
     """An agent report lists this many coaching points."""
 
 
+@dataclass
+class IOConfig:
+    """Limits and placeholders of the readers (``read_chats``); every limit has a safe default."""
+
+    unknown_agent: str = "未知客服"
+    """Sub-account name given to agent-side rows whose account the export does not name (a role
+    column without an agent/sender column; WeCom without ``servicer_userid``): such a row is kept as
+    ``店铺名:未知客服`` (the shop of the row, else the file's most common shop, else
+    :attr:`unknown_shop`) and counted in ``sources.unknown_agent``."""
+    unknown_shop: str = "未知店铺"
+    """Shop of those placeholder accounts when neither the row nor its file names one."""
+    zip_max_bytes: int = 1 << 30
+    """Bytes (inflated) read from one archive given on the command line, nested archives included;
+    members beyond it are skipped (listed in ``sources`` with the reason)."""
+    zip_max_ratio: float = 200.0
+    """Inflated ÷ compressed size above which a zip member is skipped as a probable zip bomb
+    (checked while it inflates, once it passes :attr:`zip_ratio_min_bytes`)."""
+    zip_ratio_min_bytes: int = 16 << 20
+    """Members smaller than this many inflated bytes are never refused for their ratio."""
+    zip_max_depth: int = 4
+    """Archives nested deeper than this (a zip in a zip … ) are not opened (a ``sources`` row and a reject)."""
+    max_rejects_per_file: int = 1000
+    """Rejects kept per file (the first ones); the rest are counted in ``sources.rejects_omitted``."""
+
+
 _SECTIONS: dict[str, type] = {
     "session": SessionConfig,
     "roles": RolesConfig,
@@ -207,6 +232,7 @@ _SECTIONS: dict[str, type] = {
     "conversion": ConversionConfig,
     "score": ScoreConfig,
     "report": ReportConfig,
+    "io": IOConfig,
 }
 
 
@@ -225,6 +251,7 @@ class Config:
     conversion: ConversionConfig = field(default_factory=ConversionConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    io: IOConfig = field(default_factory=IOConfig)
     base_dir: str = "."
     """Folder that relative paths in the settings (lexicon files) are resolved against."""
 

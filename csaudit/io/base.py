@@ -63,6 +63,12 @@ class Parsed:
     messages: pd.DataFrame
     rejects: pd.DataFrame
     encoding: str | None = None
+    unknown_agent: int = 0
+    """Agent-side rows kept under the placeholder account (no agent named by the export)."""
+    damaged_lines: int = 0
+    """Lines decoded by the line-by-line fallback, or not decodable at all (see ``detect.decode_lines``)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader guessed (e.g. a table without a header row), for ``sources.note``."""
 
 
 class InputError(ValueError):

@@ -110,8 +110,13 @@ class Chats:
                 enc = r.encoding if isinstance(r.encoding, str) else "-"
                 lines.append(
                     f"  {r.source}  [{r.format}, {enc}]  messages {r.messages}, rejects {r.rejects}"
+                    + (f" ({r.rejects_omitted} not kept)" if r.rejects_omitted else "")
                     + (f", duplicates {r.duplicates}" if r.duplicates else "")
+                    + (f", unknown agent {r.unknown_agent}" if r.unknown_agent else "")
+                    + (f", damaged lines {r.damaged_lines}" if r.damaged_lines else "")
                 )
+                if isinstance(r.note, str) and r.note:
+                    lines.append(f"    note: {r.note}")
         else:
             by = s.assign(encoding=s["encoding"].fillna("-")).groupby(["format", "encoding"], sort=True)
             for (fmt, enc), g in by:
@@ -271,6 +276,15 @@ class _FileResult:
     encoding: str | None
     messages: pd.DataFrame | pa.Table | None
     rejects: pd.DataFrame | pa.Table
+    unknown_agent: int = 0
+    damaged_lines: int = 0
+    notes: list[str] = field(default_factory=list)
+    n_rejects: int = -1
+    """All rejects of the file (``rejects`` holds the first ``[io] max_rejects_per_file``); -1 = len(rejects)."""
+
+    def __post_init__(self) -> None:
+        if self.n_rejects < 0:
+            self.n_rejects = len(self.rejects)
 
     @property
     def n_messages(self) -> int:
@@ -317,7 +331,10 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
             raise InputError(raw.source, None, f"could not be read as {name}: {exc}") from None
         return _FileResult(raw.source, name, encoding, None,
                            _all_lines_rejected(full_text(), f"could not be read as {name}: {exc}"))
-    return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects)
+    return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects,
+                       unknown_agent=getattr(parsed, "unknown_agent", 0),
+                       damaged_lines=getattr(parsed, "damaged_lines", 0),
+                       notes=list(getattr(parsed, "notes", ())))
 
 
 def _no_rejects() -> pd.DataFrame:
@@ -651,11 +668,13 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
     """Per-file results → :class:`Chats` (sources, rejects, post-processed messages)."""
 
     # sources and rejects
-    src_rows = [(r.source, r.fmt, r.encoding, len(r.rejects)) for r in results]
+    src_rows = [(r.source, r.fmt, r.encoding, r.n_rejects, r.n_rejects - len(r.rejects), r.unknown_agent,
+                 r.damaged_lines, "; ".join(r.notes) or None) for r in results]
     rej_frames = [_rejects_frame(r.rejects).assign(source=r.source) for r in results if len(r.rejects)]
     for s, why in skipped:
         bad = why != "skipped"
-        src_rows.append((s, "unreadable" if bad else "skipped", None, int(bad)))
+        src_rows.append((s, "unreadable" if bad else "skipped", None, int(bad), 0, 0, 0,
+                         None if why == "skipped" else why))
         if bad:
             rej_frames.append(pd.DataFrame({"line": [1], "raw": [""], "reason": [why], "source": [s]}))
     rejects = (
@@ -702,13 +721,21 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
     sources = pd.DataFrame(
         [
             {"source": s, "format": f, "encoding": e, "messages": per_src.get(s, 0) if f not in ("skipped", "orders") else 0,
-             "rejects": k, "duplicates": dup_by_source.get(s, 0)}
-            for s, f, e, k in src_rows
+             "rejects": k, "duplicates": dup_by_source.get(s, 0), "rejects_omitted": omitted,
+             "unknown_agent": unk, "damaged_lines": dmg, "note": note}
+            for s, f, e, k, omitted, unk, dmg, note in src_rows
         ],
         columns=list(schema.SOURCES),
     )
     sources = schema.conform(sources, "sources")[list(schema.SOURCES)] if len(sources) else _empty_sources()
     duplicates = int(sum(dup_by_source.values()))
+    n_unknown = int(sources["unknown_agent"].sum()) if len(sources) else 0
+    if n_unknown:
+        files = sources.loc[sources["unknown_agent"] > 0, "source"].tolist()
+        log.warning("%d agent-side message(s) in %d file(s) (%s) name no agent account: kept under the "
+                    "placeholder '店铺名:%s' (sources.unknown_agent counts them; map an agent/sender column "
+                    "with columns= to name them)", n_unknown, len(files), ", ".join(files[:3])
+                    + (", ..." if len(files) > 3 else ""), cfg.io.unknown_agent)
     log.info(
         "read %d file(s): %d messages, %d rejects, %d duplicates dropped",
         len(sources), len(messages), len(rejects), duplicates,

@@ -72,11 +72,11 @@ CHAT_HEADERS: dict[str, tuple[str, ...]] = {
     "text": ("内容", "消息内容", "发送内容", "聊天内容", "消息", "文本", "text", "content", "message",
              "msg", "body"),
     "customer": ("客户", "买家", "顾客", "访客", "客户昵称", "买家昵称", "买家账号", "买家旺旺",
-                 "customer", "buyer", "visitor", "buyernick", "customerid"),
+                 "customer", "buyer", "visitor", "buyernick", "customerid", "userid"),
     "agent": ("客服", "客服账号", "客服昵称", "接待客服", "子账号", "agent", "servicer", "staff",
               "agentid"),
     "role": ("角色", "发送方", "是否客服发送", "发送者角色", "发送人角色", "消息方向", "role",
-             "sendertype", "fromtype"),
+             "sendertype", "fromtype", "waitersend", "isagent", "fromagent"),
     "conversation": ("会话", "会话编号", "会话id", "会话号", "conversation", "conversationid",
                      "session", "sessionid", "chatid"),
     "shop": ("店铺", "店铺名", "店铺名称", "shop", "store", "shopname"),
@@ -130,8 +130,10 @@ def match_headers(
 ) -> dict[str, int]:
     """Map our column names → positions in ``header``.
 
-    ``columns`` (ours → theirs) wins; an unknown key or a header that is not in the file raises
-    :class:`InputError` naming the file and the available headers. The other columns are
+    ``columns`` (ours → theirs) wins; *theirs* is a header name or a 0-based column position (an
+    ``int``, or a string of digits that is not a header of the file). An unknown key, a header that
+    is not in the file or a position past the last column raises :class:`InputError` naming the
+    file and the available headers. The other columns are
     recognised from ``aliases``: exact (normalised) matches first, then — with ``fuzzy`` — headers
     that contain a Chinese alias (e.g. ``消息发送时间`` ⊃ ``发送时间``). Each header is used once.
     """
@@ -143,9 +145,15 @@ def match_headers(
         if ours not in aliases:
             raise InputError(source, None, f"columns= names unknown column {ours!r}; "
                                            f"known: {', '.join(aliases)}")
-        pos = [i for i, h in enumerate(header) if str(h).strip() == str(theirs).strip()]
-        if not pos:
+        pos = [] if isinstance(theirs, int) else [i for i, h in enumerate(header) if str(h).strip() == str(theirs).strip()]
+        if not pos and not isinstance(theirs, int):
             pos = [i for i, h in enumerate(normed) if h == norm_header(theirs)]
+        if not pos and (isinstance(theirs, int) or str(theirs).strip().isdigit()):
+            k = int(theirs)
+            if not 0 <= k < len(header):
+                raise InputError(source, None, f"column position {k} (mapped to {ours!r}) is past the last "
+                                               f"column; the file has {len(header)} columns (0..{len(header) - 1})")
+            pos = [k]
         if not pos:
             raise InputError(source, None, f"column {theirs!r} (mapped to {ours!r}) is not in the file; "
                                            f"available headers: {available}")
@@ -195,6 +203,8 @@ class Grid:
     header_line: int = 1
     bad: list[tuple[int, str, str]] = field(default_factory=list)
     preamble: list[tuple[int, str]] = field(default_factory=list)
+    headerless: bool = False
+    """No header row: the first row is data; ``header`` is the positions ``"0", "1", …``."""
 
     @cached_property
     def raw_lines(self) -> list[str] | None:
@@ -363,12 +373,15 @@ def _read_xlsx(data: bytes, source: str) -> pd.DataFrame:
 
 
 def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tuple[str, ...]] | None = None,
-              ) -> Grid:
+              columns: dict[str, str | int] | None = None) -> Grid:
     """Read ``raw`` (CSV/TSV text in any encoding, or XLSX) into a :class:`Grid`.
 
     The header is the first non-blank row, or — when ``aliases`` are given — the first of the
     leading :data:`_HEADER_SEARCH_ROWS` rows that has at least two recognised headers (rows above it
-    go to ``Grid.preamble``). Blank rows are dropped.
+    go to ``Grid.preamble``). When none has two and the first row holds no recognised header at
+    all, the file has no header row if ``columns`` maps by position only or the first row looks
+    like the rows below it (:func:`looks_like_data`): every row is then data and ``Grid.header`` is
+    the positions. Blank rows are dropped.
     """
     if raw.data.startswith(b"\xd0\xcf\x11\xe0"):
         raise InputError(raw.source, None, "an XLSX or CSV file; old binary .xls is not supported "
@@ -419,12 +432,19 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         return Grid([], cells, lines, text, enc, is_xlsx=text is None, bad=bad)
     h = 0
     if aliases:
+        known = {a for names_ in aliases.values() for a in names_}
         for i in range(min(_HEADER_SEARCH_ROWS, len(cells))):
             names = [norm_header(v) for v in cells.iloc[i].tolist()]
-            known = {a for names_ in aliases.values() for a in names_}
             if sum(n in known for n in names) >= 2:
                 h = i
                 break
+        else:
+            first = [norm_header(v) for v in cells.iloc[0].tolist()]
+            by_position = bool(columns) and all(_is_position(v) for v in columns.values())
+            if not any(n in known for n in first) and (by_position or looks_like_data(cells)):
+                width = cells.shape[1]
+                return Grid(header=[str(i) for i in range(width)], cells=cells, lines=lines, text=text,
+                            encoding=enc, is_xlsx=text is None, header_line=0, bad=bad, headerless=True)
     header = [str(v).strip() for v in cells.iloc[h].tolist()][: int(widths[h])]
     grid = Grid(
         header=header,
@@ -447,6 +467,49 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         grid.cells = grid.cells.loc[~extra, list(range(width))].reset_index(drop=True)
         grid.lines = grid.lines[~extra]
     return grid
+
+
+def _is_position(v: object) -> bool:
+    return isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit())
+
+
+_CELL_KINDS = (
+    ("empty", re.compile(r"^\s*(?:|nan|null|none|-)\s*$", re.IGNORECASE)),
+    ("int", re.compile(r"^\s*[+-]?\d+\s*$")),
+    ("num", re.compile(r"^\s*[+-]?\d*\.\d+\s*$")),
+    ("time", re.compile(r"^\s*\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|^\s*\d{1,2}:\d{2}")),
+    ("id", re.compile(r"^[\x21-\x7e]+$")),
+)
+LOOKS_LIKE_DATA_ROWS = 50
+"""How many rows below the first one :func:`looks_like_data` compares it with."""
+
+
+def _cell_kind(v: str) -> str:
+    for name, rx in _CELL_KINDS:
+        if rx.match(v):
+            return name
+    return "text"
+
+
+def looks_like_data(cells: pd.DataFrame) -> bool:
+    """Whether the first row of ``cells`` is data rather than a header: in at least 60 % of the
+    columns (and in every numeric one) its cell is of the kind most common among the next
+    :data:`LOOKS_LIKE_DATA_ROWS` rows (empty, integer, decimal, date/time, ASCII id, other text).
+    A header is names: it differs from numeric columns and from Chinese text columns."""
+    if len(cells) < 2 or cells.shape[1] < 2:
+        return False
+    below = cells.iloc[1 : 1 + LOOKS_LIKE_DATA_ROWS]
+    first = cells.iloc[0].tolist()
+    same = 0
+    for j, col in enumerate(cells.columns):
+        kinds = pd.Series([_cell_kind(str(v)) for v in below[col].tolist()])
+        common = kinds.value_counts().index[0]
+        k = _cell_kind(str(first[j]))
+        if k == common:
+            same += 1
+        elif common in ("int", "num", "time") and kinds.eq(common).mean() >= 0.9:
+            return False  # a numeric column whose first cell is not: that cell is a name
+    return same >= 0.6 * cells.shape[1]
 
 
 def grid_raw_row(grid: Grid, values: list[str], start: int) -> str:
@@ -834,8 +897,9 @@ def sniff(raw: RawFile, text: str | None) -> float:
 
 def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     """Parse one chat table (see module docstring)."""
-    grid = read_grid(raw, ctx.encoding, aliases=CHAT_HEADERS)
+    grid = read_grid(raw, ctx.encoding, aliases=CHAT_HEADERS, columns=ctx.columns)
     src = raw.source
+    notes: list[str] = []
     rej_lines = [ln for ln, _ in grid.preamble] + [b[0] for b in grid.bad]
     rej_raw = [r for _, r in grid.preamble] + [b[1] for b in grid.bad]
     rej_why = ["line before the header row"] * len(grid.preamble) + [b[2] for b in grid.bad]
@@ -843,13 +907,23 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         return Parsed(empty_parsed(), rejects_frame(rej_lines, rej_raw, rej_why), grid.encoding)
     cols = match_headers(grid.header, CHAT_HEADERS, ctx.columns, src)
     log.info("%s: table columns %s", src, ", ".join(f"{k}={grid.header[v]!r}" for k, v in cols.items()))
+    if grid.headerless:
+        note = (f"no header row (the first row looks like data): {len(grid.header)} columns read by position"
+                + (", " + ", ".join(f"{k}={v}" for k, v in cols.items()) if cols else ""))
+        log.warning("%s: %s", src, note)
+        notes.append(note)
+        if "text" not in cols:
+            raise InputError(src, None, f"a table without a header row ({len(grid.header)} columns): map its "
+                                        "columns by 0-based position, e.g. columns={'conversation': 0, "
+                                        "'customer': 1, 'role': 2, 'text': 6} (CLI: --columns "
+                                        "conversation=0,customer=1,role=2,text=6)")
     if "text" not in cols:
         raise InputError(src, grid.header_line, "a text/content column (内容/消息内容/text/content…); "
                                                 f"headers are {', '.join(map(repr, grid.header))} — "
                                                 "map one with columns={'text': ...}")
-    if "sender" not in cols and not ("role" in cols and {"customer", "agent"} & cols.keys()):
-        raise InputError(src, grid.header_line, "a sender column (发送人/sender…), or a role column "
-                                                "(角色/发送方/role…) with customer/agent columns; "
+    if "sender" not in cols and "role" not in cols:
+        raise InputError(src, grid.header_line, "a sender column (发送人/sender…) or a role column "
+                                                "(角色/发送方/role…, with a customer column for the buyer); "
                                                 f"headers are {', '.join(map(repr, grid.header))}")
     c = grid.cells
     n = len(c)
@@ -885,6 +959,11 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
             cond = sender.isna() & cond.fillna(False)
             if cond.any():
                 sender = sender.mask(cond, fill)
+    # agent-side rows whose account the export does not name: kept under the shop's placeholder
+    unnamed = (sender.isna() & role.isin(AGENT_SIDE)).to_numpy(dtype=bool)
+    if unnamed.any():
+        sender = sender.mask(pd.Series(unnamed, index=c.index),
+                             placeholder_accounts(nonempty(col("shop")), sender, ctx))
     if "agent" in cols:
         agent_out = agent.where(role.isin(AGENT_SIDE) | role.isna())
     else:
@@ -924,7 +1003,28 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     if bad.any():
         messages = messages.loc[~bad].reset_index(drop=True)
     rejects = rejects_frame(rej_lines, rej_raw, rej_why).sort_values("line", kind="stable").reset_index(drop=True)
-    return Parsed(messages, rejects, grid.encoding)
+    n_unnamed = int((unnamed & ~bad).sum())
+    if n_unnamed:
+        log.info("%s: %d agent-side row(s) name no agent account: kept under %s", src, n_unnamed,
+                 ", ".join(sorted(set(sender[unnamed & ~bad].tolist()))[:3]))
+    return Parsed(messages, rejects, grid.encoding, unknown_agent=n_unnamed, notes=notes)
+
+
+def placeholder_accounts(shop: pd.Series, sender: pd.Series, ctx: ReadContext) -> pd.Series:
+    """The placeholder account ``店铺名:<[io] unknown_agent>`` for each row (used where an agent-side
+    row names no account): the row's shop, else the most common shop among the file's
+    ``店铺名:子账号`` senders, else ``[io] unknown_shop``."""
+    from csaudit.model.roles import split_account
+
+    io_cfg = ctx.config.io
+    counts = sender.dropna().value_counts()
+    shops: dict[str, int] = {}
+    for name, k in counts.items():
+        acct = split_account(str(name), ctx.config.roles.agent_separators)
+        if acct is not None:
+            shops[acct[0]] = shops.get(acct[0], 0) + int(k)
+    file_shop = max(shops, key=lambda x: shops[x]) if shops else io_cfg.unknown_shop
+    return shop.fillna(file_shop).astype("str") + ":" + io_cfg.unknown_agent
 
 
 def empty_parsed() -> pd.DataFrame:

@@ -471,7 +471,8 @@ def report_command(args: Any) -> int:
                     shutil.copytree(src, audit_dir)
                 log.info("using the saved audit %s", src)
             else:
-                chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
+                chats = ca.read_chats(args.paths, format=args.format, columns=getattr(args, "columns", None),
+                                      encoding=args.encoding,
                                       tz=cfg.latency.timezone, strict=args.strict, config=cfg)
                 if len(chats.rejects):
                     log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))

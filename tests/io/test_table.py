@@ -116,7 +116,7 @@ def test_no_text_column_is_a_clear_error():
         table.parse(raw_of("x.csv", "foo,bar\n1,2\n"), ReadContext())
 
 
-@pytest.mark.parametrize("header", ["时间,内容", "时间,客户,客服,内容", "时间,角色,内容"])
+@pytest.mark.parametrize("header", ["时间,内容", "时间,客户,客服,内容"])
 def test_no_way_to_tell_the_sender_is_a_clear_error(header):
     with pytest.raises(InputError, match=r"y\.csv:1: a sender column .*headers are '时间'"):
         table.parse(raw_of("y.csv", header + "\n"), ReadContext())
@@ -435,3 +435,75 @@ def test_twelve_hour_clock_and_xlsx_split_date_time_cells():
                                        [dt.datetime(2026, 11, 9), "下午 2:04", "小鹿服饰:晴晴", "在的"]]))
     m = table.parse(raw, ReadContext()).messages
     assert m["ts"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == ["2026-11-09 14:03:07", "2026-11-09 14:04:00"]
+
+
+# -- real exports: role without agent, headerless tables, positions (issue 9) ----------------------
+
+HEADERLESS = (
+    "s1\tu1\t0\t0\t0\tnan\t你好在吗\n"
+    "s1\tu1\t1\t0\t0\tnan\t您好，请问有什么可以帮您\n"
+    "s1\tu1\t0\t0\t0\tnan\t发货了吗\n"
+    "s2\tu2\t0\t0\t1\t123\t这个多少钱\n"
+    "s2\tu2\t1\t0\t0\t123\t亲，99元哦\n"
+)
+BY_POSITION = {"conversation": 0, "customer": 1, "role": 2, "text": 6}
+
+
+def test_agent_rows_without_an_agent_column_are_kept_under_a_placeholder():
+    text = "会话,买家,角色,内容\nc1,jojo,顾客,在吗\nc1,jojo,客服,在的亲\nc1,jojo,顾客,好的\n"
+    parsed = table.parse(raw_of("r.csv", text), ReadContext())
+    m = parsed.messages
+    assert len(parsed.rejects) == 0 and len(m) == 3
+    assert m["sender"].tolist() == ["jojo", "未知店铺:未知客服", "jojo"]
+    assert m["role"].tolist() == ["customer", "agent", "customer"]
+    assert parsed.unknown_agent == 1
+
+
+def test_placeholder_takes_the_row_shop_else_the_file_shop():
+    text = ("店铺,买家,发送人,角色,内容\n小鹿服饰,jojo,,客服,在的\n,jojo,,客服,好的\n"
+            ",kiki,云栖家居:阿青,客服,您好\n")
+    m = table.parse(raw_of("s.csv", text), ReadContext()).messages
+    assert m["sender"].tolist() == ["小鹿服饰:未知客服", "云栖家居:未知客服", "云栖家居:阿青"]
+
+
+def test_headerless_tsv_is_read_by_position():
+    parsed = table.parse(raw_of("jd.tsv", HEADERLESS), ReadContext(columns=BY_POSITION))
+    m = parsed.messages
+    assert len(parsed.rejects) == 0
+    assert m["line"].tolist() == [1, 2, 3, 4, 5]  # the first row is data, not a header
+    assert m["text"].tolist()[0] == "你好在吗"
+    assert m["conversation"].tolist() == ["s1", "s1", "s1", "s2", "s2"]
+    assert m["role"].tolist() == ["customer", "agent", "customer", "customer", "agent"]
+    assert parsed.unknown_agent == 2
+    assert parsed.notes and "no header row" in parsed.notes[0]
+
+
+def test_headerless_is_detected_without_positions_and_says_what_to_map():
+    assert table.looks_like_data(table.read_grid(raw_of("jd.tsv", HEADERLESS)).cells)
+    with pytest.raises(InputError, match=r"without a header row \(7 columns\).*--columns"):
+        table.parse(raw_of("jd.tsv", HEADERLESS), ReadContext())
+
+
+def test_a_header_row_of_unknown_names_is_not_data():
+    text = "标识\t用户\t方向\t转接\t重复\t商品\t话\n" + HEADERLESS
+    with pytest.raises(InputError, match="a text/content column"):  # a header row, not data
+        table.parse(raw_of("h.tsv", text), ReadContext())
+    parsed = table.parse(raw_of("h.tsv", text), ReadContext(columns={"conversation": "标识", "customer": "用户",
+                                                                     "role": "方向", "text": "话"}))
+    assert parsed.messages["line"].tolist() == [2, 3, 4, 5, 6] and not parsed.notes
+
+
+def test_positions_and_names_mix_and_bad_positions_are_clear():
+    text = "when,who,what\n2026-11-09 10:00:00,jojo,在吗\n"
+    m = table.parse(raw_of("p.csv", text), ReadContext(columns={"ts": 0, "sender": "who", "text": "2"})).messages
+    assert m["text"].tolist() == ["在吗"] and m["ts"].dt.hour.tolist() == [10]
+    with pytest.raises(InputError, match=r"position 9 .*'text'.*3 columns"):
+        table.parse(raw_of("p.csv", text), ReadContext(columns={"text": 9, "sender": 1}))
+
+
+def test_english_export_headers_are_recognised():
+    text = "session_id,user_id,waiter_send,content\ns1,u1,0,在吗\ns1,u1,1,在的\n"
+    parsed = table.parse(raw_of("e.csv", text), ReadContext())
+    assert parsed.messages["role"].tolist() == ["customer", "agent"]
+    assert parsed.messages["customer"].tolist() == ["u1", "u1"]
+    assert parsed.messages["conversation"].tolist() == ["s1", "s1"]
