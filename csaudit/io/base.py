@@ -67,6 +67,8 @@ class Parsed:
     """Agent-side rows kept under the placeholder account (no agent named by the export)."""
     damaged_lines: int = 0
     """Lines decoded by the line-by-line fallback, or not decodable at all (see ``detect.decode_lines``)."""
+    omitted_rejects: int = 0
+    """Rejects counted but not listed in ``rejects`` (beyond ``[io] max_rejects_per_file``)."""
     notes: list[str] = field(default_factory=list)
     """What the reader guessed (e.g. a table without a header row), for ``sources.note``."""
 

@@ -979,7 +979,10 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     no_text = (text.str.strip() == "").to_numpy(dtype=bool, na_value=True)
     no_sender = sender.isna().to_numpy(dtype=bool)
     bad = no_text | bad_ts | no_sender
-    for i in np.flatnonzero(bad):
+    bad_rows = np.flatnonzero(bad)
+    cap = ctx.config.io.max_rejects_per_file
+    omitted = max(0, len(bad_rows) - cap)
+    for i in bad_rows[:cap]:  # the rest is counted (sources.rejects_omitted), not built
         if no_text[i]:
             why = "no text"
         elif bad_ts[i]:
@@ -1007,7 +1010,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     if n_unnamed:
         log.info("%s: %d agent-side row(s) name no agent account: kept under %s", src, n_unnamed,
                  ", ".join(sorted(set(sender[unnamed & ~bad].tolist()))[:3]))
-    return Parsed(messages, rejects, grid.encoding, unknown_agent=n_unnamed, notes=notes)
+    return Parsed(messages, rejects, grid.encoding, unknown_agent=n_unnamed, notes=notes, omitted_rejects=omitted)
 
 
 def placeholder_accounts(shop: pd.Series, sender: pd.Series, ctx: ReadContext) -> pd.Series:
