@@ -61,6 +61,8 @@ READER_MODULES = ("qianniu_text", "qianniu_web", "qianniu_json", "wecom", "table
 """Reader modules under ``csaudit.io`` (each exposes ``NAME``, ``sniff``, ``parse``)."""
 EXTENSIONS = (".txt", ".log", ".csv", ".tsv", ".xlsx", ".json", ".zip")
 BINARY_EXTENSIONS = (".xlsx",)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+"""Start of an OLE compound file: an old .xls, or an encrypted (password-protected) .xlsx."""
 READ_THREADS = min(4, os.cpu_count() or 1)
 """Files are parsed by this many threads (Arrow and numpy kernels release the GIL)."""
 TABLE_EXTENSIONS = (".csv", ".tsv", ".xlsx")
@@ -418,7 +420,8 @@ def _read_one_unguarded(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str,
     if item.ext in HEAD_ONLY_EXTENSIONS and ctx.encoding is None and is_plain_utf8(raw.data):
         text, encoding = decode_head(raw.data, SNIFF_BYTES), "utf-8"
         head_only = len(text) == SNIFF_BYTES
-    elif item.ext not in BINARY_EXTENSIONS:
+    elif item.ext not in BINARY_EXTENSIONS or not raw.data.startswith((b"PK", OLE_MAGIC)):
+        # (an .xlsx that is not a zip or OLE file is a text table renamed: read as text)
         dec = decoded(raw.data, raw.source, ctx.encoding)
         text, encoding = dec.text, dec.encoding
     res = _read_parsed(item, fmt, ctx, regs, text, encoding, head_only)
@@ -458,6 +461,8 @@ def _read_parsed(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Module
         if text is not None and not text.strip() and not (full_text() or "").strip():
             return _FileResult(raw.source, "empty", encoding, None, _no_rejects())
         name = detect_format(raw, text, _by_likelihood(regs, item.ext))
+        if name is None and item.ext == ".xlsx" and "table" in regs:
+            name = "table"  # a damaged, truncated or encrypted workbook: the table reader says which
         if name is None:
             expected = ", ".join(regs)
             return _FileResult(raw.source, "unknown", encoding, None,

@@ -408,6 +408,21 @@ def find_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     return idx, comps, senders
 
 
+def sender_candidates(cand: pa.Array, one_line_senders: pa.Array, separators: list[str],
+                      not_first_content: np.ndarray) -> np.ndarray:
+    """Which lines standing before a bare timestamp line are sender lines of a two-line header: an
+    agent account (``店铺名:子账号``), a sender that also heads a one-line header of the file, or a
+    line that is not the first content line of a message (a message has content: the line right
+    under a header is that content, so ``jojo 2026-11-09 10:00:00 / 我的订单 / 2026-11-08 09:00:00``
+    is one message whose text holds the typed date)."""
+    seps = "|".join(re.escape(x) for x in separators if x) or ":"
+    account = pc.fill_null(pc.match_substring_regex(cand, rf"^[^\s].*?(?:{seps})\S"), False)
+    ok = account.to_numpy(zero_copy_only=False) | not_first_content
+    if not ok.all() and len(one_line_senders):
+        ok |= pc.fill_null(pc.is_in(cand, value_set=pc.unique(one_line_senders)), False).to_numpy(zero_copy_only=False)
+    return ok
+
+
 def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
     """Parse client text given as UTF-8 bytes with ``\\n`` line ends."""
     roles = ctx.config.roles
@@ -428,7 +443,8 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
     is_sys = system_mask(lines, roles.system_patterns, candidates=~matched & ~blank)
 
     # timestamp on its own line: the line before it is the sender line (non-blank, not a header, not a
-    # system line, at most MAX_SENDER_CHARS long)
+    # system line, at most MAX_SENDER_CHARS long) when it is a sender candidate (sender_candidates);
+    # otherwise both are content
     two = np.zeros(n, dtype=bool)  # marks the sender line of a two-line header
     bare_idx = np.flatnonzero(is_bare)
     bare_idx = bare_idx[bare_idx > 0]
@@ -438,7 +454,13 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
         if len(prev):
             cand = pc.utf8_trim_whitespace(lines.stripped(prev))
             short = pc.less_equal(pc.utf8_length(cand), MAX_SENDER_CHARS).to_numpy(zero_copy_only=False)
-            two[prev[short]] = True
+            # the nearest non-blank line above: a header there makes this line its first content line
+            last_nb = np.maximum.accumulate(np.where(~blank, np.arange(n), -1))
+            above = np.where(prev > 0, last_nb[np.maximum(prev - 1, 0)], -1)
+            first_content = (above >= 0) & matched[np.maximum(above, 0)]
+            ok = short & sender_candidates(cand, h_send.filter(pa.array(has_sender)) if len(h_idx) else h_send,
+                                           roles.agent_separators, ~first_content)
+            two[prev[ok]] = True
     consumed = np.zeros(n, dtype=bool)
     consumed[np.flatnonzero(two) + 1] = True
     start = is_h1 | two

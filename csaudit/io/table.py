@@ -306,29 +306,61 @@ def _csv_cells_arrow(data: bytes, text: str, sep: str) -> tuple[pd.DataFrame, np
     return df, _record_lines(df, text)
 
 
+MAX_RESYNC = 1000
+"""At most this many unbalanced quotes per file are skipped by re-reading from the next line; after
+that, a broken row takes the rest of its record with it (bounded work on hostile input)."""
+
+
 def _csv_cells_slow(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, str, str]], np.ndarray]:
-    """Python csv module: tolerates ragged rows (padded to the widest) and reports broken quoting."""
+    """Python csv module: tolerates ragged rows (padded to the widest) and reports broken quoting.
+
+    An unbalanced quote costs only its own line: when a record that spans several lines fails to
+    split, or has another number of cells than the first row, its first line is rejected and the
+    file is read again from the next line (at most :data:`MAX_RESYNC` times). "Another number of
+    cells" means other than the widest one-line row read so far (the header, past any title line)."""
     lines_of = text.split("\n")
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # one cell may be the whole file
-    reader = csv.reader(io.StringIO(text), delimiter=sep, strict=True)
     rows: list[list[str]] = []
     starts: list[int] = []
     bad: list[tuple[int, str, str]] = []
-    prev = 0
+    width: int | None = None
+    base, restarts = 0, 0  # base: 0-based line where the current reader starts
     while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            start = prev + 1
-            raw = "\n".join(lines_of[start - 1 : reader.line_num]).strip("\n")
-            bad.append((start, raw, f"cannot split this row into cells: {exc}"))
+        rest = text if base == 0 else "\n".join(lines_of[base:])
+        reader = csv.reader(io.StringIO(rest), delimiter=sep, strict=True)
+        prev, resync = 0, None
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                start = base + prev + 1
+                if reader.line_num - prev > 1 and restarts < MAX_RESYNC:
+                    bad.append((start, lines_of[start - 1], f"cannot split this row into cells: {exc} "
+                                                           "(an unbalanced quote?)"))
+                    resync = start
+                    break
+                raw = "\n".join(lines_of[start - 1 : base + reader.line_num]).strip("\n")
+                bad.append((start, raw, f"cannot split this row into cells: {exc}"))
+                prev = reader.line_num
+                continue
+            start = base + prev + 1
+            if reader.line_num - prev == 1 and row:  # the widest one-line row so far (the header, usually)
+                width = max(width or 0, len(row))
+            if (reader.line_num - prev > 1 and width is not None and len(row) != width
+                    and '"' in lines_of[start - 1] and restarts < MAX_RESYNC):
+                bad.append((start, lines_of[start - 1], f"cannot split this row into cells: a quote opened here "
+                                                       f"runs over {reader.line_num - prev} lines into "
+                                                       f"{len(row)} cells (rows above have {width})"))
+                resync = start
+                break
+            starts.append(start)
             prev = reader.line_num
-            continue
-        starts.append(prev + 1)
-        prev = reader.line_num
-        rows.append(row)
+            rows.append(row)
+        if resync is None:
+            break
+        base, restarts = resync, restarts + 1
     widths = np.fromiter((len(r) for r in rows), dtype="int64", count=len(rows))
     width = int(widths.max()) if len(rows) else 0
     rows = [r + [""] * (width - len(r)) for r in rows]
@@ -384,6 +416,9 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
     the positions. Blank rows are dropped.
     """
     if raw.data.startswith(b"\xd0\xcf\x11\xe0"):
+        if "EncryptedPackage".encode("utf-16-le") in raw.data[:1 << 20] or b"EncryptedPackage" in raw.data[:1 << 20]:
+            raise InputError(raw.source, None, "an XLSX workbook without a password; this one is encrypted "
+                                               "(save it again without a password, or as .csv)")
         raise InputError(raw.source, None, "an XLSX or CSV file; old binary .xls is not supported "
                                            "(save it as .xlsx or .csv)")
     if raw.data.startswith(b"PK\x03\x04") and not is_xlsx(raw.data):
@@ -900,6 +935,9 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     grid = read_grid(raw, ctx.encoding, aliases=CHAT_HEADERS, columns=ctx.columns)
     src = raw.source
     notes: list[str] = []
+    if src.lower().endswith(".xlsx") and not grid.is_xlsx:
+        notes.append("not a workbook but a text table: read as CSV/TSV")
+        log.warning("%s: %s", src, notes[-1])
     rej_lines = [ln for ln, _ in grid.preamble] + [b[0] for b in grid.bad]
     rej_raw = [r for _, r in grid.preamble] + [b[1] for b in grid.bad]
     rej_why = ["line before the header row"] * len(grid.preamble) + [b[2] for b in grid.bad]

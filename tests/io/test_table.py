@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import csaudit as ca
 from csaudit.io import table
 from csaudit.io.base import InputError, RawFile, ReadContext
 from tests.io.golden import comparable, expected, parse_file, raw_of, variants
@@ -507,3 +508,48 @@ def test_english_export_headers_are_recognised():
     assert parsed.messages["role"].tolist() == ["customer", "agent"]
     assert parsed.messages["customer"].tolist() == ["u1", "u1"]
     assert parsed.messages["conversation"].tolist() == ["s1", "s1"]
+
+
+def test_an_unbalanced_quote_costs_only_its_own_row():
+    text = ("时间,发送人,内容\n2026-11-09 10:00:00,jojo,在吗\n2026-11-09 10:00:05,jojo,\"被截断的\n"
+            "2026-11-09 10:00:06,小鹿服饰:晴晴,在的\n2026-11-09 10:00:07,jojo,\"好的,谢谢\"\n"
+            "2026-11-09 10:00:08,jojo,\"多行\n第二行\"\n")
+    parsed = table.parse(raw_of("q.csv", text), ReadContext())
+    assert parsed.messages["line"].tolist() == [2, 4, 5, 6]
+    assert parsed.messages["text"].tolist() == ["在吗", "在的", "好的,谢谢", "多行\n第二行"]
+    assert parsed.rejects["line"].tolist() == [3] and "unbalanced quote" in parsed.rejects["reason"].iloc[0]
+
+
+def test_a_large_file_with_an_unbalanced_quote_resynchronises():
+    row = "2026-11-09 10:00:00,jojo,在吗\n"
+    text = "时间,发送人,内容\n" + row * 5000 + '2026-11-09 10:00:05,jojo,"坏\n' + row * 5000
+    parsed = table.parse(raw_of("big.csv", text), ReadContext())
+    assert len(parsed.messages) == 10000 and parsed.rejects["line"].tolist() == [5002]
+
+
+def _workbook() -> bytes:
+    return _xlsx([["时间", "发送人", "内容"], ["2026-11-09 10:00:00", "jojo", "在吗"]])
+
+
+def test_damaged_workbooks_get_the_readers_reason(tmp_path):
+    import zipfile
+
+    data = _workbook()
+    (tmp_path / "a_truncated.xlsx").write_bytes(data[: len(data) // 2])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            zout.writestr(info, b"<worksheet><sheetData><row><c" if info.filename.startswith("xl/worksheets/") else body)
+    (tmp_path / "b_corrupt.xlsx").write_bytes(out.getvalue())
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 64
+    (tmp_path / "c_encrypted.xlsx").write_bytes(ole)
+    (tmp_path / "d_csv.xlsx").write_text("时间,发送人,内容\n2026-11-09 10:00:00,jojo,在吗\n", encoding="utf-8")
+    chats = ca.read_chats(tmp_path)
+    reasons = chats.rejects["reason"].tolist()
+    assert "damaged or truncated" in reasons[0]
+    assert reasons[1].startswith("an XLSX workbook (openpyxl could not read it")
+    assert "encrypted" in reasons[2]
+    assert not any("not a recognised chat export" in r for r in reasons)
+    d = chats.sources.iloc[3]
+    assert d["messages"] == 1 and "read as CSV" in d["note"]
