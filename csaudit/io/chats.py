@@ -28,7 +28,6 @@ overlapping exports is kept once (the drop is counted in ``duplicates``).
 from __future__ import annotations
 
 import codecs
-import importlib
 import io
 import logging
 import os
@@ -39,7 +38,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -48,8 +46,9 @@ import pyarrow.compute as pc
 
 from csaudit.arrays import arrow_series, arrow_strings, one_chunk
 from csaudit.config import Config, IOConfig
-from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
+from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext, Reader
 from csaudit.io.detect import SNIFF_BYTES, Decoded, decode, decode_head, decoded, detect_format, is_plain_utf8
+from csaudit.io.registry import readers
 from csaudit.model import schema
 from csaudit.model.roles import assign_roles, derive_parties, str_categorical
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
@@ -57,8 +56,6 @@ from csaudit.text import clean_arrow
 
 log = logging.getLogger(__name__)
 
-READER_MODULES = ("qianniu_text", "qianniu_web", "qianniu_json", "wecom", "table")
-"""Reader modules under ``csaudit.io`` (each exposes ``NAME``, ``sniff``, ``parse``)."""
 EXTENSIONS = (".txt", ".log", ".csv", ".tsv", ".xlsx", ".json", ".zip")
 BINARY_EXTENSIONS = (".xlsx",)
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"
@@ -72,21 +69,6 @@ client-text readers work on the bytes); the whole text is decoded when a reader 
 
 _ORDER_ID = re.compile(r"订单号|订单编号|order[ _]?id|order[ _]?no", re.IGNORECASE)
 _CHAT_TEXT = re.compile(r"内容|消息|text|content|发送人|sender", re.IGNORECASE)
-
-
-def readers() -> dict[str, ModuleType]:
-    """Format name → reader module, for the reader modules that exist (imported lazily)."""
-    found: dict[str, ModuleType] = {}
-    for mod_name in READER_MODULES:
-        try:
-            mod = importlib.import_module(f"csaudit.io.{mod_name}")
-        except ImportError as exc:
-            log.debug("reader csaudit.io.%s not available: %s", mod_name, exc)
-            continue
-        name = getattr(mod, "NAME", None)
-        if name and hasattr(mod, "sniff") and hasattr(mod, "parse"):
-            found[name] = mod
-    return found
 
 
 @dataclass
@@ -298,7 +280,7 @@ def iter_files(paths: str | Path | Iterable[str | Path], skipped: list[Skipped],
             yield _Item(RawFile(src, data), ext)
 
 
-def _is_orders(item: _Item, text: str | None, regs: dict[str, ModuleType]) -> bool:
+def _is_orders(item: _Item, text: str | None, regs: dict[str, Reader]) -> bool:
     """An orders table (read by ``read_orders``), not chats."""
     if item.ext not in TABLE_EXTENSIONS:
         return False
@@ -334,7 +316,7 @@ _LIKELY = {
 }
 
 
-def _by_likelihood(regs: dict[str, ModuleType], ext: str) -> dict[str, ModuleType]:
+def _by_likelihood(regs: dict[str, Reader], ext: str) -> dict[str, Reader]:
     """The readers, the usual formats of files with extension ``ext`` first (all are still asked
     unless one is sure)."""
     first = [n for n in _LIKELY.get(ext, ()) if n in regs]
@@ -395,7 +377,7 @@ class _FileResult:
         return 0 if self.messages is None else len(self.messages)
 
 
-def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleType]) -> _FileResult:
+def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader]) -> _FileResult:
     """One file → its result. Nothing escapes but :class:`InputError` with ``strict``: an unexpected
     failure (a bug, a pathological input) becomes one reject naming the file."""
     try:
@@ -411,7 +393,7 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
                                                                                   "reason": "str"}))
 
 
-def _read_one_unguarded(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleType]) -> _FileResult:
+def _read_one_unguarded(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader]) -> _FileResult:
     raw = item.raw
     text: str | None = None
     encoding: str | None = None
@@ -445,7 +427,7 @@ def _cap_rejects(res: _FileResult, cap: int) -> _FileResult:
     return res
 
 
-def _read_parsed(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleType], text: str | None,
+def _read_parsed(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader], text: str | None,
                  encoding: str | None, head_only: bool) -> _FileResult:
     """Detect the format of one file (unless forced) and run its reader; failures become rejects."""
     raw = item.raw
@@ -799,7 +781,7 @@ def read_chats(
         except LookupError:
             raise ValueError(f"unknown encoding {encoding!r}") from None
     if columns:
-        from csaudit.io.table import CHAT_HEADERS
+        from csaudit.io.common import CHAT_HEADERS
 
         unknown = sorted(set(columns) - set(CHAT_HEADERS))
         if unknown:

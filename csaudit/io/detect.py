@@ -25,12 +25,12 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 
 import numpy as np
 import pyarrow as pa
 
-from csaudit.io.base import RawFile
+from csaudit.io import registry
+from csaudit.io.base import RawFile, Reader
 
 log = logging.getLogger(__name__)
 
@@ -285,16 +285,14 @@ def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:
     return _normalise_newlines(data.decode("utf-8", errors="replace")), "utf-8+replace"
 
 
-def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, ModuleType] | None = None) -> str | None:
+def detect_format(raw: RawFile, text: str | None, readers: Mapping[str, Reader] | None = None) -> str | None:
     """Name of the reader most confident that ``raw`` is its format, or ``None`` if none is.
 
-    ``readers`` maps format names to reader modules (default: the registry of ``csaudit.io.chats``),
+    ``readers`` maps format names to reader modules (default: :func:`csaudit.io.registry.readers`),
     most likely first: a score of at least ``SURE_SCORE`` stops the search.
     """
     if readers is None:
-        from csaudit.io.chats import readers as _registry
-
-        readers = _registry()
+        readers = registry.readers()
     head = text[:SNIFF_BYTES] if text is not None else None
     scores: dict[str, float] = {}
     for name, mod in readers.items():  # in the caller's order of likelihood

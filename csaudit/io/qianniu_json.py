@@ -8,7 +8,7 @@ One file holds one buyer's history::
 
 Also accepted: a list of such objects (several buyers in one file; record numbers continue across
 them), ``time`` holding a full date-time when ``date`` is absent, and an optional per-record
-``role`` (values as in :data:`csaudit.io.table.ROLE_VALUES`). ``customer`` = ``user`` for every
+``role`` (values as in :data:`csaudit.io.common.ROLE_VALUES`). ``customer`` = ``user`` for every
 record; ``role`` stays NA unless the record states it (the shared pipeline derives agents from
 ``店铺名:子账号`` senders).
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
-from csaudit.io.table import (
+from csaudit.io.common import (
     AGENT_SIDE,
     ROLE_VALUES,
     empty_parsed,

@@ -236,23 +236,8 @@ def to_str_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(arr.to_pandas(), dtype="str")
 
 
-@dataclass
-class ArrowParsed:
-    """A reader's output as Arrow tables (what ``read_chats`` concatenates without pandas per file).
-
-    ``messages`` has the parsed columns (``line, sender, ts, text, role, shop, customer, agent,
-    conversation``; ``ts`` naive shop-local), ``rejects`` has ``line, raw, reason``.
-    """
-
-    messages: pa.Table
-    rejects: pa.Table
-    encoding: str | None = None
-
-    def to_pandas(self) -> Parsed:
-        msgs = self.messages.to_pandas()
-        rej = self.rejects.to_pandas()
-        return Parsed(messages=msgs, rejects=rej.astype({"line": "int64", "raw": "str", "reason": "str"}),
-                      encoding=self.encoding)
+ArrowParsed = Parsed
+"""The Arrow flavour of the one reader output type (kept as a name for older imports)."""
 
 
 def build_parsed(
@@ -265,7 +250,7 @@ def build_parsed(
     rej_lines: np.ndarray,
     rej_reasons: list[str] | np.ndarray,
     encoding: str,
-) -> ArrowParsed:
+) -> Parsed:
     """Assemble the output from message rows, system-line rows and rejected lines (0-based)."""
     n_m, n_s = len(msg_lines), len(sys_lines)
     sys_text = pc.utf8_trim_whitespace(lines.stripped(sys_lines)) if n_s else pa.array([], pa.string())
@@ -297,10 +282,10 @@ def build_parsed(
             "reason": pa.array(list(rej_reasons), type=pa.string()),
         }
     )
-    return ArrowParsed(messages=table, rejects=rejects, encoding=encoding)
+    return Parsed(messages=table, rejects=rejects, encoding=encoding)
 
 
-def empty_parsed(encoding: str | None) -> ArrowParsed:
+def empty_parsed(encoding: str | None) -> Parsed:
     """An output with no rows."""
     lines = split_lines(b"")
     e = np.zeros(0, dtype=np.int64)
@@ -333,7 +318,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     return parse_arrow(raw, ctx).to_pandas()
 
 
-def parse_arrow(raw: RawFile, ctx: ReadContext) -> ArrowParsed:
+def parse_arrow(raw: RawFile, ctx: ReadContext) -> Parsed:
     """:func:`parse` with Arrow tables (used by ``read_chats`` to skip per-file pandas overhead)."""
     data, encoding = utf8_bytes(raw, ctx)
     return parse_bytes(data, ctx, encoding)
@@ -423,7 +408,7 @@ def sender_candidates(cand: pa.Array, one_line_senders: pa.Array, separators: li
     return ok
 
 
-def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
+def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parsed:
     """Parse client text given as UTF-8 bytes with ``\\n`` line ends."""
     roles = ctx.config.roles
     lines = split_lines(data)

@@ -42,7 +42,7 @@ import pandas as pd
 
 from csaudit.config import IOConfig
 from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
-from csaudit.io.table import (
+from csaudit.io.common import (
     EPOCH_MAX_S,
     empty_parsed,
     object_columns,

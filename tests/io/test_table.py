@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import csaudit as ca
-from csaudit.io import table
+from csaudit.io import common, table
 from csaudit.io.base import InputError, RawFile, ReadContext
 from tests.io.golden import comparable, expected, parse_file, raw_of, variants
 
@@ -127,7 +127,7 @@ def test_header_only_and_empty_files_give_zero_messages():
     for text in ("时间,发送人,内容\n", "", "\n\n  \n"):
         parsed = table.parse(raw_of("h.csv", text), ReadContext())
         assert len(parsed.messages) == 0 and len(parsed.rejects) == 0
-        assert list(parsed.messages.columns) == list(table.empty_parsed().columns)
+        assert list(parsed.messages.columns) == list(common.empty_parsed().columns)
 
 
 def test_timestamps_are_optional():
@@ -187,7 +187,7 @@ def test_utf16_tab_separated():
 
 
 def test_time_formats():
-    ts, bad = table.parse_times(pd.Series([
+    ts, bad = common.parse_times(pd.Series([
         "2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
         "2026-11-09", "", "13:00", "2026-11-31 10:00:00",
     ]))
@@ -201,7 +201,7 @@ def test_time_formats():
 
 
 def test_absolute_times_become_tz_aware_local():
-    ts, bad = table.parse_times(pd.Series(["1794204187", "1794204187000", "2026-11-09T06:03:07Z",
+    ts, bad = common.parse_times(pd.Series(["1794204187", "1794204187000", "2026-11-09T06:03:07Z",
                                            "2026-11-09 14:03:07"]), "Asia/Shanghai")
     assert not bad.any()
     assert str(ts.dt.tz) == "Asia/Shanghai"
@@ -209,7 +209,7 @@ def test_absolute_times_become_tz_aware_local():
 
 
 def test_role_values():
-    roles = table.map_roles(pd.Series(["1", "0", "客服", "顾客", "买家", "Agent", " visitor ", "admin", "bot",
+    roles = common.map_roles(pd.Series(["1", "0", "客服", "顾客", "买家", "Agent", " visitor ", "admin", "bot",
                                        "customer", "系统", "??", ""]))
     assert roles.fillna("NA").tolist() == ["agent", "customer", "agent", "customer", "customer", "agent",
                                            "customer", "agent", "bot", "customer", "system", "NA", "NA"]
@@ -386,12 +386,12 @@ def test_property_rows_round_trip_with_line_numbers(rows, sep):
             line += 1
     parsed = table.parse(raw_of("p.csv", buf.getvalue()), ReadContext())
     # the csv-module path (small files) and the Arrow/pandas path (large files) split alike
-    slow_cells, slow_lines, slow_bad, _ = table._csv_cells_slow(buf.getvalue(), sep)
-    fast_cells, fast_lines = table._csv_cells_fast(buf.getvalue(), sep)
-    keep = ~table._blank_mask(fast_cells)
+    slow_cells, slow_lines, slow_bad, _ = common._csv_cells_slow(buf.getvalue(), sep)
+    fast_cells, fast_lines = common._csv_cells_fast(buf.getvalue(), sep)
+    keep = ~common._blank_mask(fast_cells)
     pd.testing.assert_frame_equal(fast_cells[keep].reset_index(drop=True),
-                                  slow_cells[~table._blank_mask(slow_cells)].reset_index(drop=True))
-    assert fast_lines[keep].tolist() == slow_lines[~table._blank_mask(slow_cells)].tolist() and not slow_bad
+                                  slow_cells[~common._blank_mask(slow_cells)].reset_index(drop=True))
+    assert fast_lines[keep].tolist() == slow_lines[~common._blank_mask(slow_cells)].tolist() and not slow_bad
     got = list(zip(parsed.messages["line"], parsed.messages["sender"], parsed.messages["text"], strict=True))
     assert got == [(ln, s, t) for ln, s, t in want if t is not None]
     assert parsed.rejects["line"].tolist() == [ln for ln, _, t in want if t is None]
@@ -404,9 +404,9 @@ def test_scalar_time_parser_agrees_with_the_vectorised_one():
               "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00",
               "2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM", "2026-11-09 2:03 pm",
               "9999999999", "9999999999999"]
-    vec, bad = table.parse_times(pd.Series(values), "Asia/Shanghai")
-    ns, ab = zip(*(table.parse_time_one(v) for v in values), strict=True)
-    one = table.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
+    vec, bad = common.parse_times(pd.Series(values), "Asia/Shanghai")
+    ns, ab = zip(*(common.parse_time_one(v) for v in values), strict=True)
+    one = common.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
     pd.testing.assert_series_equal(one, vec, check_names=False, check_index=False)
     assert [n is None and v.strip() != "" for n, v in zip(ns, values, strict=True)] == bad.tolist()
     assert bad[-2:].tolist() == [True, True]  # epoch values after 2100 are not timestamps
@@ -427,7 +427,7 @@ def test_read_chats_keeps_the_exports_own_conversation_key(tmp_path):
 def test_twelve_hour_clock_and_xlsx_split_date_time_cells():
     import datetime as dt
 
-    ts, bad = table.parse_times(pd.Series(["2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM",
+    ts, bad = common.parse_times(pd.Series(["2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM",
                                            "2026-11-09 12:05 PM"]))
     assert not bad.any()
     assert ts.dt.strftime("%H:%M").tolist() == ["14:03", "11:00", "00:30", "12:05"]
@@ -480,7 +480,7 @@ def test_headerless_tsv_is_read_by_position():
 
 
 def test_headerless_is_detected_without_positions_and_says_what_to_map():
-    assert table.looks_like_data(table.read_grid(raw_of("jd.tsv", HEADERLESS)).cells)
+    assert common.looks_like_data(common.read_grid(raw_of("jd.tsv", HEADERLESS)).cells)
     with pytest.raises(InputError, match=r"without a header row \(7 columns\).*--columns"):
         table.parse(raw_of("jd.tsv", HEADERLESS), ReadContext())
 
