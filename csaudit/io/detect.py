@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import logging
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -137,18 +136,32 @@ def _bad_column(line: bytes, enc: str) -> int:
     return len(line[: max(start, 0)].decode(enc, errors="replace")) + 1
 
 
-_UTF8_CJK_RUN = re.compile(rb"(?:[\xe4-\xe9][\x80-\xbf]{2}){3}")
-"""Three UTF-8 CJK characters in a row: in a file that decodes as GB18030, a hint of UTF-8 lines."""
+def _utf8_cjk_runs(data: bytes) -> np.ndarray:
+    """Byte offsets where three UTF-8 CJK characters (``E4..E9`` lead + two continuation bytes) start
+    in a row: in a file that decodes as GB18030, a hint of UTF-8 lines (numpy, ≈ 10 ms per MB)."""
+    a = np.frombuffer(data, dtype=np.uint8)
+    if len(a) < 9:
+        return np.zeros(0, dtype=np.int64)
+    lead = (a >= 0xE4) & (a <= 0xE9)
+    cont = (a & 0xC0) == 0x80
+    char = lead[:-2] & cont[1:-1] & cont[2:]  # a 3-byte character starts here
+    run = char[:-6] & char[3:-3] & char[6:]
+    return np.flatnonzero(run)
 
 
 def _has_utf8_line(data: bytes, max_checks: int = 200) -> bool:
     """Whether a file that decodes as GB18030 holds a line that is valid UTF-8 with CJK characters
-    (checked at the first ``max_checks`` :data:`_UTF8_CJK_RUN` hits only)."""
-    for k, m in enumerate(_UTF8_CJK_RUN.finditer(data)):
-        if k >= max_checks:
+    (checked at the first ``max_checks`` :func:`_utf8_cjk_runs` hits only)."""
+    checked, last_line = 0, -1
+    for pos in _utf8_cjk_runs(data).tolist():
+        start = data.rfind(b"\n", 0, pos) + 1
+        if start == last_line:
+            continue
+        last_line = start
+        checked += 1
+        if checked > max_checks:
             break
-        start = data.rfind(b"\n", 0, m.start()) + 1
-        end = data.find(b"\n", m.end())
+        end = data.find(b"\n", pos)
         line = data[start : end if end >= 0 else len(data)]
         if _strict(line, "utf-8") is not None and sum(b >= 0x80 for b in line) >= AMBIGUOUS_UTF8_BYTES:
             return True
