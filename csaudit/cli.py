@@ -157,9 +157,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     period = parse_period(args.week or args.period)  # a bad period fails before any reading
     chats = read_chats(args.paths, format=args.format, columns=args.columns, encoding=args.encoding, tz=tz,
                        strict=args.strict, config=cfg)
-    n_rejects = len(chats.rejects)
+    n_rejects = int(chats.sources["rejects"].sum()) if len(chats.sources) else len(chats.rejects)
     if n_rejects:
         log.warning("%d input line(s) could not be read (see `csaudit ingest ... --rejects FILE`)", n_rejects)
+    if chats.messages.empty:
+        first = chats.rejects.iloc[0] if len(chats.rejects) else None
+        why = f" (first reject: {first['source']}:{first['line']}: {first['reason']})" if first is not None else ""
+        print(f"csaudit audit: error: no chat messages could be read from the given paths{why}", file=sys.stderr)
+        return 2
     orders = read_orders(args.orders, tz=tz) if args.orders else None
     result = audit(chats.messages, orders=orders, config=cfg, period=period)
     out = Path(args.output)

@@ -95,3 +95,11 @@ def test_malformed_columns_exit_2_with_a_clear_error(tmp_path, capsys, bad):
         main(["ingest", str(p), "--columns", bad])
     assert exc.value.code == 2
     assert "--columns" in capsys.readouterr().err
+
+
+def test_audit_with_nothing_readable_exits_2_naming_the_first_reject(tmp_path, capsys):
+    p = tmp_path / "chat.tsv"
+    p.write_text(HEADERLESS_TSV, encoding="utf-8")  # headerless, no --columns: every row a reject
+    assert main(["audit", str(p), "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "no chat messages could be read" in err and "without a header row" in err
