@@ -136,6 +136,18 @@ def _bad_column(line: bytes, enc: str) -> int:
     return len(line[: max(start, 0)].decode(enc, errors="replace")) + 1
 
 
+def _blank_nul_lines(text: str, encoding: str, source: str) -> Decoded:
+    """Lines of a validly decoded text that hold NUL bytes (binary debris, not chat) blanked and
+    reported as damaged, like the undecodable lines of :func:`decode_lines`."""
+    lines = text.split("\n")
+    damaged = [(i + 1, ln.replace("\x00", "\ufffd"), f"NUL byte at column {ln.index(chr(0)) + 1}")
+               for i, ln in enumerate(lines) if "\x00" in ln]
+    for ln, _, _ in damaged:
+        lines[ln - 1] = ""
+    log.warning("%s: %d line(s) with NUL bytes rejected", source, len(damaged))
+    return Decoded("\n".join(lines), encoding, damaged, 0)
+
+
 def _utf8_cjk_runs(data: bytes) -> np.ndarray:
     """Byte offsets where three UTF-8 CJK characters (``E4..E9`` lead + two continuation bytes) start
     in a row: in a file that decodes as GB18030, a hint of UTF-8 lines (numpy, ≈ 10 ms per MB)."""
@@ -213,14 +225,14 @@ def decode_lines(data: bytes, source: str) -> Decoded | None:
 
 
 def is_plain_utf8(data: bytes) -> bool:
-    """True when ``data`` is valid UTF-8 without a byte-order mark or ``\\r``: :func:`decode` would
+    """True when ``data`` is valid UTF-8 without a byte-order mark, ``\\r`` or NUL: :func:`decode` would
     return it unchanged as ``"utf-8"`` text. Checked by Arrow's UTF-8 validator (the same rules as
     Python's strict codec, ≈ 10x faster, without building a ``str``); the last answer is cached by
     identity of ``data`` (the sniffing step and the reader both ask)."""
     last = getattr(_cache, "plain", None)
     if last is not None and last[0] is data:
         return last[1]
-    ok = not data.startswith(codecs.BOM_UTF8) and b"\r" not in data
+    ok = not data.startswith(codecs.BOM_UTF8) and b"\r" not in data and b"\x00" not in data
     if ok:
         big = len(data) >= 2**31 - 1
         offsets = np.array([0, len(data)], dtype=np.int64 if big else np.int32)
@@ -262,17 +274,28 @@ def _decode(data: bytes, source: str, forced: str | None) -> tuple[str, str]:
                     return by_line
                 return _normalise_newlines(data[len(bom) :].decode(enc, errors="replace")), f"{enc}+replace"
     try:
-        return _normalise_newlines(data.decode("utf-8")), "utf-8"
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
             log.warning("%s: file ends inside a UTF-8 character (truncated?)", source)
             return _normalise_newlines(data.decode("utf-8", errors="replace")), "utf-8"
+    else:
+        if "\x00" not in text:
+            return _normalise_newlines(text), "utf-8"
+        if not _looks_utf16(data):  # valid UTF-8 with NUL bytes: those lines are debris
+            return _blank_nul_lines(_normalise_newlines(text), "utf-8", source)
+        # (ASCII-heavy UTF-16 without a BOM is valid UTF-8 too: read it as UTF-16 below)
     u16 = _looks_utf16(data)
     if u16:
+        whole = data[: len(data) - len(data) % 2]  # an odd last byte: a truncated file
         try:
-            return _normalise_newlines(data.decode(u16)), u16
+            text = whole.decode(u16)
         except UnicodeDecodeError:
             pass
+        else:
+            if len(whole) < len(data):
+                log.warning("%s: %s file ends inside a character (truncated?): last byte dropped", source, u16)
+            return _normalise_newlines(text), u16
     if b"\x00" not in data:
         try:
             text = data.decode("gb18030")

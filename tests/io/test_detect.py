@@ -151,3 +151,20 @@ def test_damaged_gbk_file_keeps_its_agents_and_messages(tmp_path):
     assert chats.rejects[["line", "reason"]].values.tolist() == [[2, "invalid GBK bytes at column 4"]]
     src = chats.sources.iloc[0]
     assert src["encoding"] == "gb18030+lines" and src["damaged_lines"] == 1 and src["rejects"] == 1
+
+
+def test_nul_bytes_in_valid_utf8_cost_only_their_line(tmp_path):
+    (tmp_path / "n.txt").write_bytes("jojo 2026-11-09 10:00:00\n在吗\n\x00\x00\n小鹿服饰:晴晴 2026-11-09 10:00:05\n在的\n".encode())
+    chats = ca.read_chats(tmp_path)
+    assert chats.messages["text"].tolist() == ["在吗", "在的"]
+    assert chats.rejects[["line", "reason"]].values.tolist() == [[3, "NUL byte at column 1"]]
+    assert chats.sources["damaged_lines"].tolist() == [1]
+
+
+@pytest.mark.parametrize("cut", [0, 1])
+def test_bomless_utf16_is_not_read_as_utf8_even_when_truncated(tmp_path, cut):
+    data = "jojo 2026-11-09 10:00:00\n在吗\n小鹿服饰:晴晴 2026-11-09 10:00:05\n在的\n".encode("utf-16-le")
+    (tmp_path / "u.txt").write_bytes(data[: len(data) - cut])
+    chats = ca.read_chats(tmp_path)
+    assert chats.sources["encoding"].tolist() == ["utf-16-le"]
+    assert chats.messages["text"].tolist() == ["在吗", "在的"]
