@@ -87,7 +87,8 @@ def utf8_bytes(raw: RawFile, ctx: ReadContext) -> tuple[bytes, str]:
     if ctx.encoding is None and is_plain_utf8(raw.data):  # what decode() would give, without a str
         return raw.data, "utf-8"
     text, encoding = decode(raw.data, raw.source, ctx.encoding)
-    if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd"):  # valid UTF-8: use the bytes
+    if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd") and b"\x00" not in raw.data:
+        # valid UTF-8 (and no NUL lines blanked by decode): use the bytes
         data = raw.data[3:] if encoding == "utf-8-sig" else raw.data
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
