@@ -449,7 +449,10 @@ def read_grid(raw: RawFile, encoding: str | None = None, aliases: dict[str, tupl
         else:
             first = [norm_header(v) for v in cells.iloc[0].tolist()]
             by_position = bool(columns) and all(_is_position(v) for v in columns.values())
-            if not any(n in known for n in first) and (by_position or looks_like_data(cells)):
+            named = [norm_header(v) for v in (columns or {}).values() if not _is_position(v)]
+            names_a_header = bool(named) and all(n in first for n in named)  # columns= names this row
+            if (not any(n in known for n in first) and not names_a_header
+                    and (by_position or looks_like_data(cells))):
                 width = cells.shape[1]
                 return Grid(header=[str(i) for i in range(width)], cells=cells, lines=lines, text=text,
                             encoding=enc, is_xlsx=text is None, header_line=0, bad=bad, headerless=True)

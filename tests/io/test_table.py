@@ -553,3 +553,9 @@ def test_damaged_workbooks_get_the_readers_reason(tmp_path):
     assert not any("not a recognised chat export" in r for r in reasons)
     d = chats.sources.iloc[3]
     assert d["messages"] == 1 and "read as CSV" in d["note"]
+
+
+def test_a_header_named_by_columns_is_never_taken_for_data():
+    text = "who,what\njojo,hello\nkiki,hi there\n"  # names and data of the same kind
+    parsed = table.parse(raw_of("w.csv", text), ReadContext(columns={"sender": "who", "text": "what"}))
+    assert parsed.messages["text"].tolist() == ["hello", "hi there"] and not parsed.notes
