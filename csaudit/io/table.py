@@ -161,8 +161,10 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         log.warning("%s: %s", src, note)
         notes.append(note)
         if "text" not in cols:
-            raise InputError(src, None, f"a table without a header row ({len(grid.header)} columns): map its "
-                                        "columns by 0-based position, e.g. columns={'conversation': 0, "
+            first = ", ".join(repr(v) for v in grid.cells.iloc[0].tolist()[:8]) if len(grid.cells) else ""
+            raise InputError(src, None, f"a table without a header row ({len(grid.header)} columns; the first "
+                                        f"row {first} looks like data): map its "
+                                        "columns by header name or 0-based position, e.g. columns={'conversation': 0, "
                                         "'customer': 1, 'role': 2, 'text': 6} (CLI: --columns "
                                         "conversation=0,customer=1,role=2,text=6)")
     if "text" not in cols:
