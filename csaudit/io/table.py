@@ -170,7 +170,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     if "text" not in cols:
         raise InputError(src, grid.header_line, "a text/content column (内容/消息内容/text/content…); "
                                                 f"headers are {', '.join(map(repr, grid.header))} — "
-                                                "map one with columns={'text': ...}")
+                                                "map one with columns={'text': ...} (CLI: --columns text=NAME_OR_POSITION)")
     if "sender" not in cols and "role" not in cols:
         raise InputError(src, grid.header_line, "a sender column (发送人/sender…) or a role column "
                                                 "(角色/发送方/role…, with a customer column for the buyer); "
