@@ -308,6 +308,31 @@ class TextConfig:
     """See ``max_chars_head``."""
 
 
+@dataclass
+class IOConfig:
+    """Limits and placeholders of the readers (``read_chats``); every limit has a safe default."""
+
+    unknown_agent: str = setting("未知客服", nonempty=True)
+    """Sub-account name given to agent-side rows whose account the export does not name (a role
+    column without an agent/sender column; WeCom without ``servicer_userid``): such a row is kept as
+    ``店铺名:未知客服`` (the shop of the row, else the file's most common shop, else
+    :attr:`unknown_shop`) and counted in ``sources.unknown_agent``."""
+    unknown_shop: str = setting("未知店铺", nonempty=True)
+    """Shop of those placeholder accounts when neither the row nor its file names one."""
+    zip_max_bytes: int = setting(1 << 30, ge=1)
+    """Bytes (inflated) read from one archive given on the command line, nested archives included;
+    members beyond it are skipped (listed in ``sources`` with the reason)."""
+    zip_max_ratio: float = setting(200.0, gt=1)
+    """Inflated ÷ compressed size above which a zip member is skipped as a probable zip bomb
+    (checked while it inflates, once it passes :attr:`zip_ratio_min_bytes`)."""
+    zip_ratio_min_bytes: int = setting(16 << 20, ge=0)
+    """Members smaller than this many inflated bytes are never refused for their ratio."""
+    zip_max_depth: int = setting(4, ge=0)
+    """Archives nested deeper than this (a zip in a zip … ) are not opened (a ``sources`` row and a reject)."""
+    max_rejects_per_file: int = setting(1000, ge=0)
+    """Rejects kept per file (the first ones); the rest are counted in ``sources.rejects_omitted``."""
+
+
 _SECTIONS: dict[str, type] = {
     "session": SessionConfig,
     "roles": RolesConfig,
@@ -320,6 +345,7 @@ _SECTIONS: dict[str, type] = {
     "report": ReportConfig,
     "review": ReviewConfig,
     "text": TextConfig,
+    "io": IOConfig,
 }
 
 
@@ -340,6 +366,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     text: TextConfig = field(default_factory=TextConfig)
+    io: IOConfig = field(default_factory=IOConfig)
     base_dir: str = "."
     """Folder that relative paths in the settings (lexicon files) are resolved against."""
 
