@@ -65,7 +65,7 @@ def test_no_greeting_first_reply() -> None:
         ("c1", "agent", "在的", 20),
         ("c1", "agent", "有什么可以帮您", 25),  # same turn: the greeting counts
         ("c2", "customer", "在吗", 0),
-        ("c2", "agent", "在的", 20),
+        ("c2", "agent", "稍后回复", 20),
         ("c2", "customer", "这个有货吗", 30),
         ("c2", "agent", "您好，有货的", 40),  # second turn: too late
         ("c3", "customer", "在吗", 0),
@@ -74,7 +74,7 @@ def test_no_greeting_first_reply() -> None:
     q = run(rows)
     assert rules_of(q, "no_greeting_first_reply") == ["m5"]  # c1 fine, c2 flagged, c3 has no agent
     row = q.loc[q["rule"] == "qc:no_greeting_first_reply"].iloc[0]
-    assert row["text"] == "在的" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
+    assert row["text"] == "稍后回复" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
     assert row["category"] == "no_greeting" and row["side"] == "agent" and pd.isna(row["term"])
     assert (
         pd.isna(row["start"]) and row["suggestion"] == rule_specs()["no_greeting_first_reply"]["suggestion"]

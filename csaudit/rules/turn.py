@@ -1,0 +1,191 @@
+"""Turn rules: a trigger hit plus phrases required or excluded in the same message or agent turn.
+
+Evaluated on the hit table and :func:`csaudit.metrics.lexicon.agent_turns` (no per-message Python):
+the trigger hits are joined to their speech rows, the messages of the triggered turns are scanned once
+for the rule's phrases (per distinct text, by the lexicon matcher), and a turn passes or fails by a
+group-wise ``any``.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from csaudit.config import Config
+from csaudit.metrics.lexicon import SEVERITIES, Category, Lexicon, _categorical, _find_hits, _tz, agent_turns
+from csaudit.model import schema
+
+log = logging.getLogger(__name__)
+
+RULES_FILE = Path(__file__).resolve().parent / "rules.toml"
+SCOPES = ("message", "turn")
+_KEYS = {"name", "category", "severity", "trigger", "scope", "with", "without", "suggestion", "side"}
+
+
+@dataclass(frozen=True)
+class TurnRule:
+    """One ``[[rule]]`` table (see ``rules.toml``)."""
+
+    name: str
+    category: str
+    severity: str
+    trigger: tuple[str, ...]
+    scope: str = "turn"
+    with_: tuple[str, ...] = ()
+    without: tuple[str, ...] = ()
+    suggestion: str = ""
+
+
+def _strings(v: Any, where: str, key: str) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ValueError(f"{where}: rule {key} must be a list of strings")
+    return tuple(dict.fromkeys(x.strip() for x in v if x.strip()))
+
+
+def _parse(entry: dict[str, Any], where: str) -> TurnRule:
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where}: every [[rule]] needs a 'name'")
+    unknown = set(entry) - _KEYS
+    if unknown:
+        raise ValueError(f"{where}: rule {name!r}: unknown key(s) {sorted(unknown)}")
+    if entry.get("side", "agent") != "agent":
+        raise ValueError(f"{where}: rule {name!r}: only side = 'agent' is supported")
+    rule = TurnRule(
+        name=name,
+        category=entry.get("category", name),
+        severity=entry.get("severity", "minor"),
+        trigger=_strings(entry.get("trigger"), where, "trigger"),
+        scope=entry.get("scope", "turn"),
+        with_=_strings(entry.get("with"), where, "with"),
+        without=_strings(entry.get("without"), where, "without"),
+        suggestion=entry.get("suggestion", ""),
+    )
+    if rule.severity not in SEVERITIES:
+        raise ValueError(f"{where}: rule {name!r}: severity must be one of {SEVERITIES}")
+    if rule.scope not in SCOPES:
+        raise ValueError(f"{where}: rule {name!r}: scope must be one of {SCOPES}")
+    if not rule.trigger:
+        raise ValueError(f"{where}: rule {name!r}: 'trigger' names at least one lexicon category")
+    return rule
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: rule file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_rules(config: Config | None = None, builtin: bool = True) -> dict[str, TurnRule]:
+    """Built-in turn rules, then the ``[[rule]]`` tables of ``config.lexicon.files`` (a rule with an
+    existing name replaces it); rules whose category is in ``lexicon.disabled_categories`` are dropped."""
+    config = config or Config()
+    paths = [RULES_FILE] if builtin else []
+    base = Path(config.base_dir)
+    paths += [Path(p) if Path(p).is_absolute() else base / p for p in config.lexicon.files]
+    rules: dict[str, TurnRule] = {}
+    for path in paths:
+        entries = _read(path).get("rule", [])
+        if not isinstance(entries, list):
+            raise ValueError(f"{path}: expected [[rule]] tables")
+        for entry in entries:
+            rule = _parse(entry, str(path))
+            rules[rule.name] = rule
+    off = set(config.lexicon.disabled_categories)
+    return {k: r for k, r in rules.items() if r.category not in off}
+
+
+def _phrase_lexicon(rule: TurnRule, lexicon: Lexicon) -> Lexicon:
+    """The rule's phrases as two categories, plus the trigger terms as a mask: a phrase inside the
+    trigger's own term is not a separate occurrence (longest match wins)."""
+    cats = {}
+    mask = tuple(t for c in rule.trigger if c in lexicon.categories for t in lexicon.categories[c].terms)
+    if mask:
+        cats["mask"] = Category("mask", "rule", "info", "agent", mask)
+    if rule.with_:
+        cats["with"] = Category("with", "rule", "info", "agent", rule.with_)
+    if rule.without:
+        cats["without"] = Category("without", "rule", "info", "agent", rule.without)
+    return Lexicon(cats)
+
+
+def turn_rule_hits(
+    messages: pd.DataFrame,
+    hits: pd.DataFrame,
+    rules: dict[str, TurnRule],
+    lexicon: Lexicon,
+    speech: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """HITS rows (``rule`` = ``rule:<name>``) of every turn rule: one per message with a trigger hit
+    (its first trigger hit's term and offsets) whose scope has one of ``with`` (when given) and none
+    of ``without``. ``hits``: :func:`csaudit.metrics.lexicon.find_hits` of ``messages``."""
+    tz = _tz(messages)
+    if not rules or not len(hits) or not len(messages):
+        return schema.empty("hits", tz)
+    if speech is None:
+        speech = agent_turns(messages)
+    sp_ids = pd.Index(speech["message_id"].astype("str").array)
+    is_lex = hits["rule"].astype("str").str.startswith("lexicon:").to_numpy(dtype=bool, na_value=False)
+    agent_side = (hits["side"] == "agent").to_numpy(dtype=bool, na_value=False)
+    parts = []
+    for rule in rules.values():
+        sel = is_lex & agent_side & hits["category"].isin(list(rule.trigger)).to_numpy(dtype=bool)
+        trig = hits.loc[sel].drop_duplicates("message_id")
+        if not len(trig):
+            continue
+        at = sp_ids.get_indexer(trig["message_id"].astype("str").array)
+        trig, at = trig.loc[at >= 0], at[at >= 0]
+        conv = speech["conv"].to_numpy()
+        unit = speech["turn"].to_numpy() if rule.scope == "turn" else np.arange(len(speech))
+        key = conv.astype(np.int64) * (int(unit.max()) + 1) + unit
+        in_scope = np.isin(key, key[at])
+        rows = np.flatnonzero(in_scope)
+        scope_msgs = pd.DataFrame(
+            {
+                "message_id": speech["message_id"].array.take(rows),
+                "conversation_id": speech["conversation_id"].array.take(rows),
+                "agent": speech["agent"].array.take(rows),
+                "role": pd.Categorical(np.where(speech["is_agent"].to_numpy()[rows], "agent", "customer")),
+                "ts": speech["ts"].array.take(rows),
+                "text": speech["text"].array.take(rows),
+            }
+        )
+        found = _find_hits(scope_msgs, _phrase_lexicon(rule, lexicon), remember=False)
+        pos = pd.Index(scope_msgs["message_id"].astype("str").array)
+        ok = np.ones(len(at), dtype=bool)
+        for name, want in (("with", True), ("without", False)):
+            if not getattr(rule, "with_" if name == "with" else name):
+                continue
+            ids = found.loc[found["category"] == name, "message_id"].astype("str")
+            has_row = np.zeros(len(rows), dtype=bool)
+            has_row[pos.get_indexer(ids.array)] = True
+            # scope has the phrase: any row of the same key
+            keys_with = np.unique(key[rows[has_row]])
+            present = np.isin(key[at], keys_with)
+            ok &= present if want else ~present
+        fired = trig.loc[ok]
+        if not len(fired):
+            continue
+        n = len(fired)
+        parts.append(
+            fired.assign(
+                rule=f"rule:{rule.name}",
+                category=rule.category,
+                severity=rule.severity,
+                suggestion=_categorical([rule.suggestion], np.zeros(n, dtype=np.int64)),
+            )
+        )
+    if not parts:
+        return schema.empty("hits", tz)
+    return schema.conform(schema.concat(parts, "hits", tz).reset_index(drop=True), "hits", tz)
