@@ -120,6 +120,21 @@ def _phrase_lexicon(rule: TurnRule, lexicon: Lexicon) -> Lexicon:
     return Lexicon(cats)
 
 
+def _speech_rows(messages: pd.DataFrame, hits: pd.DataFrame, speech: pd.DataFrame) -> Any:
+    """``hit positions -> speech row`` (-1: none): by row when ``hits`` is the last ``find_hits``
+    result of ``messages`` (no hashing of message ids), else by message id."""
+    from csaudit.metrics.lexicon import _hit_rows, _speech_pos
+
+    rows = _hit_rows(messages, hits)
+    pos = _speech_pos(messages, speech) if rows is not None else None
+    if rows is not None and pos is not None:
+        of_msg = np.full(len(messages), -1, dtype=np.int64)
+        of_msg[pos] = np.arange(len(pos))
+        return lambda idx: of_msg[rows[idx]]
+    ids = pd.Index(speech["message_id"].astype("str").array)
+    return lambda idx: ids.get_indexer(pd.Series(hits["message_id"].array.take(idx), dtype="str").array)
+
+
 def turn_rule_hits(
     messages: pd.DataFrame,
     hits: pd.DataFrame,
@@ -133,19 +148,27 @@ def turn_rule_hits(
     tz = _tz(messages)
     if not rules or not len(hits) or not len(messages):
         return schema.empty("hits", tz)
+    triggers = sorted({c for r in rules.values() for c in r.trigger})
+    any_trig = hits["category"].isin(triggers).to_numpy(dtype=bool)
+    if not any_trig.any():
+        return schema.empty("hits", tz)
     if speech is None:
         speech = agent_turns(messages)
-    sp_ids = pd.Index(speech["message_id"].astype("str").array)
-    is_lex = hits["rule"].astype("str").str.startswith("lexicon:").to_numpy(dtype=bool, na_value=False)
+    speech_row = _speech_rows(messages, hits, speech)
     agent_side = (hits["side"] == "agent").to_numpy(dtype=bool, na_value=False)
+    is_lex = np.zeros(len(hits), dtype=bool)
+    is_lex[any_trig] = hits["rule"].to_numpy()[any_trig].astype(str).astype("U8") == "lexicon:"
     parts = []
     for rule in rules.values():
-        sel = is_lex & agent_side & hits["category"].isin(list(rule.trigger)).to_numpy(dtype=bool)
-        trig = hits.loc[sel].drop_duplicates("message_id")
-        if not len(trig):
+        sel = any_trig & is_lex & agent_side & hits["category"].isin(list(rule.trigger)).to_numpy(dtype=bool)
+        idx = np.flatnonzero(sel)
+        first = ~pd.Series(hits["message_id"].array.take(idx)).duplicated().to_numpy()
+        idx = idx[first]
+        at = speech_row(idx)
+        idx, at = idx[at >= 0], at[at >= 0]
+        if not len(idx):
             continue
-        at = sp_ids.get_indexer(trig["message_id"].astype("str").array)
-        trig, at = trig.loc[at >= 0], at[at >= 0]
+        trig = hits.iloc[idx]
         conv = speech["conv"].to_numpy()
         unit = speech["turn"].to_numpy() if rule.scope == "turn" else np.arange(len(speech))
         key = conv.astype(np.int64) * (int(unit.max()) + 1) + unit
