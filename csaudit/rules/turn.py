@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.toml"
 SCOPES = ("message", "turn")
-_KEYS = {"name", "category", "severity", "trigger", "scope", "with", "without", "suggestion", "side"}
+_KEYS = {"name", "category", "severity", "trigger", "scope", "with", "without", "not_answering", "suggestion", "side"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class TurnRule:
     scope: str = "turn"
     with_: tuple[str, ...] = ()
     without: tuple[str, ...] = ()
+    not_answering: tuple[str, ...] = ()
+    """The rule does not fire when the customer turn just before the trigger's turn has one of these
+    phrases (the agent answers a question about the product rather than declining a request)."""
     suggestion: str = ""
 
 
@@ -67,6 +70,7 @@ def _parse(entry: dict[str, Any], where: str) -> TurnRule:
         scope=entry.get("scope", "turn"),
         with_=_strings(entry.get("with"), where, "with"),
         without=_strings(entry.get("without"), where, "without"),
+        not_answering=_strings(entry.get("not_answering"), where, "not_answering"),
         suggestion=entry.get("suggestion", ""),
     )
     if rule.severity not in SEVERITIES:
@@ -117,6 +121,8 @@ def _phrase_lexicon(rule: TurnRule, lexicon: Lexicon) -> Lexicon:
         cats["with"] = Category("with", "rule", "info", "agent", rule.with_)
     if rule.without:
         cats["without"] = Category("without", "rule", "info", "agent", rule.without)
+    if rule.not_answering:
+        cats["answering"] = Category("answering", "rule", "info", "customer", rule.not_answering)
     return Lexicon(cats)
 
 
@@ -171,8 +177,14 @@ def turn_rule_hits(
         trig = hits.iloc[idx]
         conv = speech["conv"].to_numpy()
         unit = speech["turn"].to_numpy() if rule.scope == "turn" else np.arange(len(speech))
-        key = conv.astype(np.int64) * (int(unit.max()) + 1) + unit
+        key = conv.astype(np.int64) * (int(unit.max()) + 2) + unit
         in_scope = np.isin(key, key[at])
+        # the customer turn just before the trigger's turn (turns alternate roles in a conversation)
+        turn = speech["turn"].to_numpy()
+        tkey = conv.astype(np.int64) * (int(turn.max()) + 2) + turn
+        before = tkey[at] - 1
+        if rule.not_answering:
+            in_scope |= np.isin(tkey, before) & ~speech["is_agent"].to_numpy()
         rows = np.flatnonzero(in_scope)
         scope_msgs = pd.DataFrame(
             {
@@ -187,16 +199,22 @@ def turn_rule_hits(
         found = _find_hits(scope_msgs, _phrase_lexicon(rule, lexicon), remember=False)
         pos = pd.Index(scope_msgs["message_id"].astype("str").array)
         ok = np.ones(len(at), dtype=bool)
+        is_ag = speech["is_agent"].to_numpy()
         for name, want in (("with", True), ("without", False)):
             if not getattr(rule, "with_" if name == "with" else name):
                 continue
             ids = found.loc[found["category"] == name, "message_id"].astype("str")
             has_row = np.zeros(len(rows), dtype=bool)
             has_row[pos.get_indexer(ids.array)] = True
-            # scope has the phrase: any row of the same key
-            keys_with = np.unique(key[rows[has_row]])
+            # scope has the phrase: any agent row of the same key
+            keys_with = np.unique(key[rows[has_row & is_ag[rows]]])
             present = np.isin(key[at], keys_with)
             ok &= present if want else ~present
+        if rule.not_answering:
+            ids = found.loc[found["category"] == "answering", "message_id"].astype("str")
+            has_row = np.zeros(len(rows), dtype=bool)
+            has_row[pos.get_indexer(ids.array)] = True
+            ok &= ~np.isin(before, np.unique(tkey[rows[has_row]]))
         fired = trig.loc[ok]
         if not len(fired):
             continue

@@ -69,3 +69,18 @@ def test_shop_file_replaces_a_rule_and_errors_name_the_file(tmp_path: Path) -> N
     p.write_text('[[rule]]\nname = "x"\ntrigger = ["refusal"]\nscope = "week"\n', encoding="utf-8")
     with pytest.raises(ValueError, match="shop.toml.*scope"):
         load_rules(Config(lexicon=LexiconConfig(files=[str(p)])))
+
+
+def test_not_answering_a_product_question() -> None:
+    rule = TurnRule("r", "r", "minor", ("refusal",), not_answering=("支持吗",))
+    rows = [
+        ("c1", "customer", "这款支持快充吗"),
+        ("c1", "agent", "不支持的"),  # answers a question about the product
+        ("c2", "customer", "帮我改个地址"),
+        ("c2", "agent", "不支持的"),  # declines a request
+        ("c3", "customer", "这款支持快充吗"),
+        ("c3", "agent", "好的"),
+        ("c3", "customer", "那改地址"),
+        ("c3", "agent", "不支持的"),  # only the customer turn just before counts
+    ]
+    assert [i for i, _, _ in fired(rows, {"r": rule})] == ["m3", "m7"]
