@@ -72,7 +72,7 @@ def test_shop_file_replaces_a_rule_and_errors_name_the_file(tmp_path: Path) -> N
 
 
 def test_not_answering_a_product_question() -> None:
-    rule = TurnRule("r", "r", "minor", ("refusal",), not_answering=("支持吗",))
+    rule = TurnRule("r", "r", "minor", ("refusal",), not_answering=("支持",))
     rows = [
         ("c1", "customer", "这款支持快充吗"),
         ("c1", "agent", "不支持的"),  # answers a question about the product
