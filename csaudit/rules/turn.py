@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,15 @@ def load_rules(config: Config | None = None, builtin: bool = True) -> dict[str, 
 
 def _phrase_lexicon(rule: TurnRule, lexicon: Lexicon) -> Lexicon:
     """The rule's phrases as two categories, plus the trigger terms as a mask: a phrase inside the
-    trigger's own term is not a separate occurrence (longest match wins)."""
-    cats = {}
+    trigger's own term is not a separate occurrence (longest match wins). Compiled once per rule and
+    trigger terms."""
     mask = tuple(t for c in rule.trigger if c in lexicon.categories for t in lexicon.categories[c].terms)
+    return _compiled_phrases(rule, mask)
+
+
+@lru_cache(maxsize=32)
+def _compiled_phrases(rule: TurnRule, mask: tuple[str, ...]) -> Lexicon:
+    cats = {}
     if mask:
         cats["mask"] = Category("mask", "rule", "info", "agent", mask)
     if rule.with_:
