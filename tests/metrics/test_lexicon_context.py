@@ -99,6 +99,8 @@ def builtin() -> Lexicon:
         ("我保证明天一定到", "risky_promise"),
         ("这款不讲价的", "bargain_refusal"),
         ("你滚吧", "abuse"),
+        ("嗯嗯", "curt"),
+        ("明天一定给您回复", "risky_promise"),
         ("擦，发错了", "slang"),
     ],
 )
@@ -128,6 +130,8 @@ def test_golden_hits(builtin: Lexicon, text: str, category: str) -> None:
         ("可以的，但是需要先检测", "contradiction"),
         ("不讲价，不过可以送您一张券", "bargain_refusal"),
         ("亲，发货了", "greeting"),
+        ("嗯嗯好的", "curt"),
+        ("不一定能到", "risky_promise"),
         ("还有什么可以帮您的吗", "greeting"),
     ],
 )
