@@ -592,6 +592,7 @@ def audit(
     to be unreliable keep their hits but cost no points (:mod:`csaudit.review.apply`).
     """
     from csaudit import review as review_mod
+    from csaudit import rules as rules_mod
     from csaudit.metrics import conversion as conversion_mod
     from csaudit.metrics import latency, lexicon, qc
     from csaudit.model import rounds as rounds_mod
@@ -652,9 +653,10 @@ def audit(
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)
+        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, rules_mod.load_rules(cfg), lex, speech=speech)
         del speech
-        hits = unbound_hits(schema.concat([lex_hits, qc_hits], "hits", tz=tz), bounds)
-        del lex_hits, qc_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
+        hits = unbound_hits(schema.concat([lex_hits, turn_hits, qc_hits], "hits", tz=tz), bounds)
+        del lex_hits, qc_hits, turn_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
 
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)

@@ -188,7 +188,7 @@ HITS = Contract("hits", "one finding with its evidence: the lexicon hits in mess
     C("conversation_id", "str", "text", "the conversation"),
     C("agent", "str", "text", "the agent the finding counts for"),
     C("ts", "ts", "time", "time of the message"),
-    C("rule", "str", "text", "`lexicon:<category>` or `qc:<rule>`"),
+    C("rule", "str", "text", "`lexicon:<category>`, `rule:<name>` (a turn rule) or `qc:<rule>`"),
     C("category", "str", "text", "the lexicon category or the QC rule's category"),
     C("severity", "str", "info / minor / major / critical", "how much the finding weighs (compliance penalty)"),
     C("side", "str", "agent / customer", "who said it"),
