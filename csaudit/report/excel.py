@@ -155,8 +155,10 @@ def write_workbook(
     meta: dict[str, Any] | None = None,
     tz: str = "Asia/Shanghai",
     mask: bool = True,
+    extra: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
-    """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header)."""
+    """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header).
+    ``extra`` sheets (ready frames, e.g. :func:`csaudit.report.shop_sheets.shop_sheets`) follow them."""
     from openpyxl import Workbook
 
     meta = meta or {}
@@ -170,8 +172,16 @@ def write_workbook(
         "definitions": definitions(agents, tz, meta),
     }
     wb = Workbook(write_only=True)
+    if extra:
+        from csaudit.report.shop_sheets import shop_notes
+
+        notes = pd.DataFrame(shop_notes(extra), columns=["item", "unit", "definition"])
+        frames["definitions"] = pd.concat([frames["definitions"], notes], ignore_index=True)
     for name in SHEETS:
         _write_sheet(wb, name, frames[name])
+    for name, df in (extra or {}).items():
+        _write_sheet(wb, name, df)
+        frames[name] = df
     tmp = path.with_suffix(".tmp.xlsx")
     wb.save(tmp)
     tmp.replace(path)
@@ -182,6 +192,7 @@ def write_workbook(
 def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True) -> Path:
     """:func:`write_workbook` from a saved audit folder."""
     from csaudit.report import data as rdata
+    from csaudit.report.shop_sheets import shop_sheets
 
     meta = rdata.read_meta(audit_dir)
     tz = ((meta.get("config") or {}).get("latency") or {}).get("timezone", "Asia/Shanghai")
@@ -194,4 +205,5 @@ def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = T
         meta=meta,
         tz=tz,
         mask=mask,
+        extra=shop_sheets(audit_dir, tz, mask),
     )
