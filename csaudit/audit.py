@@ -9,7 +9,8 @@
 
 The pipeline runs top to bottom (DESIGN §2): period filter → turns and rounds → latency → lexicon
 hits → QC hits → sentiment → word figures → conversation table → conversion → QA scores → the
-AGENTS scorecard. Sentiment and the word figures need only the prepared messages: for big audits
+AGENTS scorecard → the shop figures (:mod:`csaudit.metrics.shop`: commission, customers, sales
+actions, workload, after-sales, service depth). Sentiment and the word figures need only the prepared messages: for big audits
 they run in a forked process on the second core (:func:`side_stages`) while this process computes
 rounds, latency, lexicon and QC hits, the conversation table, conversion and the sentiment-free QA
 checks. Each stage is logged with its duration. The caller's frames are never modified.

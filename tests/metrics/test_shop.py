@@ -78,3 +78,13 @@ def test_save_load_and_old_audits(res, tmp_path):
     old = ca.Audit.load(tmp_path / "a")  # saved before the shop figures: tables load empty
     assert old.commission.empty and old.shop_agents.empty
     pd.testing.assert_frame_equal(old.agents, res.agents)
+
+
+def test_every_shop_agents_column_is_in_the_readme(res):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Shop figures"):readme.index("## Settings and presets")]
+    missing = [c for c in res.shop_agents.columns
+               if c != "agent" and f"`{c}`" not in section and not (c.startswith("lost_") and "`lost_<reason>`" in section)]
+    assert not missing, missing
