@@ -94,3 +94,13 @@ def test_lost_reasons_priority_and_evidence():
     assert out2.loc["p1", "reason"] == "considering" and out2.loc["p3", "reason"] == "considering"
     with pytest.raises(ValueError, match="lost_reason_order"):
         Config().updated({"sales": {"lost_reason_order": ["mood"]}})
+
+
+def test_sales_lexicon_stops_negations_and_generic_waits():
+    m = msgs([("agent", A, "10:00:00", "您这边不需要付款哦"), ("agent", A, "10:00:10", "请耐心等待配送"),
+              ("agent", A, "10:00:20", "这款是套装的"), ("agent", A, "10:00:30", "亲，记得付款哦"),
+              ("agent", A, "10:00:40", "现在咨询量较大，回复可能较慢")])
+    h = sales_hits(m, Config())
+    h = h.drop_duplicates(["category", "message_id"])  # 咨询量较大 and 回复可能较慢 both hit in c1-4
+    assert h.groupby("category")["message_id"].apply(list).to_dict() == {
+        "payment_reminder": ["c1-3"], "busy_notice": ["c1-4"]}
