@@ -88,3 +88,22 @@ def test_every_shop_agents_column_is_in_the_readme(res):
     missing = [c for c in res.shop_agents.columns
                if c != "agent" and f"`{c}`" not in section and not (c.startswith("lost_") and "`lost_<reason>`" in section)]
     assert not missing, missing
+
+
+def test_shop_figures_reconcile_on_the_sample(sample_audit):
+    a = sample_audit
+    ev = a.commission_orders
+    assert len(ev) == len(a.orders)
+    own = ev[ev["rule"].isin(["order", "payment"]) & ev["counted"]]
+    assert a.commission["attributed_sales"].sum() == pytest.approx(own["sales"].sum())
+    assert a.customers["orders"].sum() == len(a.orders)
+    assert a.customers["conversations"].sum() == len(a.conversations)
+    assert len(a.aftersales) == len(a.conversations)
+    assert set(a.lost_reasons["conversation_id"]) == set(a.lost_inquiries["conversation_id"])
+    assert a.lost_reasons["reason"].nunique() >= 4  # the sample's lost inquiries have several causes
+    team = a.workload[a.workload["agent"] == "(team)"]
+    assert team["conversations"].sum() == a.conversations["start"].notna().sum()
+    assert team["rounds"].sum() == a.rounds["start"].notna().sum()
+    daily = a.workload_daily[a.workload_daily["agent"] == "(team)"]
+    assert daily["findings"].sum() == team["findings"].sum()
+    assert set(a.shop_agents["agent"]) == set(a.agents["agent"])
