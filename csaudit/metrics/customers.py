@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import CustomersConfig
+from csaudit.metrics.shoputil import isin
 
 CUSTOMER_COLUMNS = (
     "shop", "customer", "first_contact", "last_contact", "conversations", "inquiries", "orders",
@@ -108,7 +109,7 @@ def _tiers(t: pd.DataFrame, c: CustomersConfig) -> pd.Series:
 
 def _last_messages(messages: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
     """Last message (by read order) of each conversation in ``ids``: conversation_id, last_ts, last_role, last_text."""
-    m = messages[messages["conversation_id"].isin(ids)]
+    m = messages[isin(messages["conversation_id"], ids)]
     m = m[m["role"].isin(["customer", "agent"])]
     last = m.groupby("conversation_id", sort=False).tail(1)
     return pd.DataFrame(
@@ -134,8 +135,8 @@ def followups(
     latest = conv.groupby(key, sort=False).tail(1)[[*key, "conversation_id", "agent"]]
     a = hi.merge(latest, on=key, how="inner").assign(reason="high_interest")
     lost_ids = lost_inquiries["conversation_id"] if len(lost_inquiries) else pd.Series([], dtype="str")
-    b = conversations.loc[conversations["conversation_id"].isin(lost_ids), [*key, "conversation_id", "agent"]]
-    b = b[~b["conversation_id"].isin(a["conversation_id"])].assign(reason="lost_inquiry")
+    b = conversations.loc[isin(conversations["conversation_id"], lost_ids), [*key, "conversation_id", "agent"]]
+    b = b[~isin(b["conversation_id"], a["conversation_id"])].assign(reason="lost_inquiry")
     rows = pd.concat([a, b], ignore_index=True)
     rows = rows.merge(customer_table[[*key, "tier"]], on=key, how="left")
     rows = rows.merge(_last_messages(messages, rows["conversation_id"]), on="conversation_id", how="left")

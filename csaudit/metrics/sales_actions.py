@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import Config, SalesConfig
+from csaudit.metrics.shoputil import isin
 
 log = logging.getLogger(__name__)
 
@@ -180,17 +181,18 @@ def lost_reasons(
     ids = lost["conversation_id"]
     cand = []
     # no_reply: the last round of the conversation is unanswered
-    r = rounds[rounds["conversation_id"].isin(ids)].sort_values(["conversation_id", "round"], kind="stable")
+    r = rounds[isin(rounds["conversation_id"], ids)].sort_values(["conversation_id", "round"], kind="stable")
     last = r.drop_duplicates("conversation_id", keep="last")
     last = last[~last["answered"].astype(bool)]
     if len(last):
         mid = last["start_message_id"] if "start_message_id" in last else pd.Series(pd.NA, index=last.index, dtype="str")
-        text = mid.map(messages.drop_duplicates("message_id").set_index("message_id")["text"])
+        need = messages.loc[isin(messages["message_id"], mid), ["message_id", "text"]]
+        text = mid.map(need.drop_duplicates("message_id").set_index("message_id")["text"])
         cand.append(pd.DataFrame({"conversation_id": last["conversation_id"].to_numpy(), "reason": "no_reply",
                                   "message_id": mid.to_numpy(), "term": pd.NA, "evidence_text": text.to_numpy(),
                                   "_ts": last["start"].to_numpy()}))
-    ref = hits[hits["conversation_id"].isin(ids) & (hits["side"] == "agent") & hits["category"].isin(c.refusal_categories)]
-    sal = sales[sales["conversation_id"].isin(ids) & sales["category"].isin(list(_LOST_CATEGORY))]
+    ref = hits[isin(hits["conversation_id"], ids) & (hits["side"] == "agent") & hits["category"].isin(c.refusal_categories)]
+    sal = sales[isin(sales["conversation_id"], ids) & sales["category"].isin(list(_LOST_CATEGORY))]
     for h, reason in ((ref, pd.Series("after_refusal", index=ref.index)), (sal, sal["category"].map(_LOST_CATEGORY))):
         if len(h):
             cand.append(pd.DataFrame({"conversation_id": h["conversation_id"].to_numpy(), "reason": reason.to_numpy(),

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import ServiceConfig
+from csaudit.metrics.shoputil import isin
 
 COLUMNS = (
     "agent", "agent_messages", "emoticons", "emoticons_per100", "emoticon_message_share", "quick_reply_messages",
@@ -77,7 +78,7 @@ def service_depth(
     is_agent = (m["role"] == "agent").to_numpy(dtype=bool) & m["agent"].notna().to_numpy()
     text = m["text"].astype("str").fillna("")
     qr_texts = set(quick_replies(m, c)["text"])
-    is_quick = text.str.strip().isin(qr_texts).to_numpy() & is_agent
+    is_quick = isin(text.str.strip(), qr_texts) & is_agent
     a = m.loc[is_agent, ["conversation_id", "agent"]].copy()
     a["_emo"] = emoticon_counts(text[is_agent], c.emoticon_patterns).to_numpy()
     a["_quick"] = is_quick[is_agent]
@@ -94,7 +95,7 @@ def service_depth(
     if conversations is not None and "csat" in conversations:
         used = set(a.loc[a["_quick"], "conversation_id"])
         conv = conversations[conversations["agent"].notna()]
-        has = conv["conversation_id"].isin(used)
+        has = isin(conv["conversation_id"], used)
         out["csat_with_quick"] = conv[has].groupby("agent")["csat"].mean().reindex(out.index).astype("float64")
         out["csat_without_quick"] = conv[~has].groupby("agent")["csat"].mean().reindex(out.index).astype("float64")
     # typing speed: consecutive agent messages of one turn (the previous row is the same agent's)

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import WorkloadConfig
+from csaudit.metrics.shoputil import isin
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +163,12 @@ def busy_notices(
     conc["hour"] = conc["start"].dt.tz_convert(tz).dt.floor("h")
     conc["peak_concurrent"] = conc.groupby(["agent", "hour"])["concurrent"].transform("max").astype("int64")
     busy = conc[conc["peak_concurrent"] >= c.busy_concurrency].reset_index(drop=True)
-    agent_msgs = messages[(messages["role"] == "agent") & messages["conversation_id"].isin(busy["conversation_id"])]
+    agent_msgs = messages[(messages["role"] == "agent") & isin(messages["conversation_id"], busy["conversation_id"])]
     first = agent_msgs.drop_duplicates("conversation_id").set_index("conversation_id")
     busy["message_id"] = busy["conversation_id"].map(first["message_id"]).astype("str")
     busy["first_reply_text"] = busy["conversation_id"].map(first["text"]).astype("str")
     noticed = set(sales_hits.loc[sales_hits["category"] == "busy_notice", "message_id"].dropna())
-    busy["notified"] = busy["message_id"].isin(noticed).astype(bool)
+    busy["notified"] = isin(busy["message_id"], noticed)
     log.info("busy notice: %d busy conversations, %d notified", len(busy), int(busy["notified"].sum()))
     return busy[list(BUSY_COLUMNS)]
 
