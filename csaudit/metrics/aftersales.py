@@ -45,6 +45,14 @@ def _cfg(cfg: object | None) -> AftersalesConfig:
     return getattr(cfg, "aftersales", cfg)  # type: ignore[return-value]
 
 
+def _on(per_conv: pd.Series, ids: pd.Series, dtype: object) -> pd.Series:
+    """``per_conv`` (times by conversation id) placed on ``ids``; NaT where a conversation has none
+    (also when no conversation has any: an empty group result loses the datetime dtype)."""
+    if len(per_conv) == 0:
+        return pd.Series(pd.NaT, index=ids.index, dtype=dtype)
+    return pd.Series(per_conv.reindex(ids.to_numpy()).array, index=ids.index)
+
+
 def aftersales(
     conversations: pd.DataFrame, messages: pd.DataFrame, orders: pd.DataFrame, cfg: object | None = None
 ) -> pd.DataFrame:
@@ -58,7 +66,7 @@ def aftersales(
     ts = messages["ts"]
     first_cust = ts[messages["role"] == "customer"].groupby(messages["conversation_id"]).min()
     last_agent = ts[messages["role"] == "agent"].groupby(messages["conversation_id"]).max()
-    fc, la = out["conversation_id"].map(first_cust), out["conversation_id"].map(last_agent)
+    fc, la = _on(first_cust, out["conversation_id"], ts.dtype), _on(last_agent, out["conversation_id"], ts.dtype)
     secs = (la - fc).dt.total_seconds()
     out["handling_s"] = secs.where(secs >= 0).astype("float64")
     # next conversation of the same customer
