@@ -96,18 +96,30 @@ _QC_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
 
 def rule_versions(config: Config | None = None) -> dict[str, str]:
     """``{rule: version}`` for every rule in force: ``lexicon:<category>`` = hash of the category's
-    ``terms, whitelist, positive, mode, severity, side``; ``qc:<name>`` = hash of its ``qc.toml`` entry
-    and the settings it reads (thresholds, category lists). 12 hex digits each. This is the one place
-    that defines a rule's version (the rule engine may re-point it)."""
+    definition (terms, whitelist, positives, mode, severity, side and every context condition: each
+    field of :class:`csaudit.metrics.lexicon.Category` but its name, group and suggestion);
+    ``rule:<name>`` = hash of the turn rule's fields but its suggestion; ``qc:<name>`` = hash of its
+    ``qc.toml`` entry and the settings it reads (thresholds, category lists). 12 hex digits each. This
+    is the one place that defines a rule's version. A field added to a rule's declaration later is part
+    of its version automatically."""
+    import dataclasses
+
     from csaudit.metrics import qc
     from csaudit.metrics.lexicon import Lexicon
+    from csaudit.rules import load_rules
 
     config = config or Config()
     out: dict[str, str] = {}
+
+    def spec_of(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
+        d = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name not in skip}
+        return {k: sorted(v) if isinstance(v, (tuple, list, set, frozenset)) and all(isinstance(x, str) for x in v)
+                else v for k, v in d.items()}
+
     for name, c in Lexicon.load(config).categories.items():
-        spec = {"terms": sorted(c.terms), "whitelist": sorted(c.whitelist), "positive": sorted(c.positive),
-                "mode": c.mode, "severity": c.severity, "side": c.side}
-        out[f"lexicon:{name}"] = _digest(spec)
+        out[f"lexicon:{name}"] = _digest(spec_of(c, ("name", "group", "suggestion")))
+    for name, r in load_rules(config).items():
+        out[f"rule:{name}"] = _digest(spec_of(r, ("suggestion",)))
     specs = qc.rule_specs()
     for rule in qc.RULES:
         name = rule.removeprefix("qc:")

@@ -51,7 +51,9 @@ def test_unreliable_rule_stops_zeroing(reviews, tmp_path):
     p, q = (a.conversations.set_index("conversation_id") for a in (plain, later))
     assert p.loc["a6", "qa_score"] == 0 and bool(p.loc["a6", "critical"])
     assert q.loc["a6", "qa_score"] > 0 and not bool(q.loc["a6", "critical"])
-    assert p.loc["a1", "score_compliance"] == 90 and q.loc["a1", "score_compliance"] == 100
+    # a1's refusal is also a bare refusal (no reason, no alternative): that turn rule is reviewed on
+    # its own (no verdicts here), so only the refusal's 10 points come back
+    assert p.loc["a1", "score_compliance"] == 80 and q.loc["a1", "score_compliance"] == 90
     assert (q["qa_score"] >= p["qa_score"]).all()
     # the reviews travel with the audit and survive save/load
     later.save(tmp_path / "aud")
