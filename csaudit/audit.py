@@ -612,6 +612,7 @@ def audit(
                 agent_conv,
             ],
             agent_scores(conversations),
+            red_line=cfg.score.red_line,
         )
 
     timings["total"] = time.perf_counter() - t_start

@@ -155,6 +155,7 @@ def write_workbook(
     meta: dict[str, Any] | None = None,
     tz: str = "Asia/Shanghai",
     mask: bool = True,
+    lang: str = "zh",
 ) -> Path:
     """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header)."""
     from openpyxl import Workbook
@@ -179,7 +180,7 @@ def write_workbook(
     return path
 
 
-def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True) -> Path:
+def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True, lang: str = "zh") -> Path:
     """:func:`write_workbook` from a saved audit folder."""
     from csaudit.report import data as rdata
 
@@ -194,4 +195,5 @@ def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = T
         meta=meta,
         tz=tz,
         mask=mask,
+        lang=lang,
     )

@@ -18,7 +18,8 @@ summary naming each failed agent and its executed notebook (with the error cell)
 Outputs under ``out``::
 
     index.html               team overview + a table linking every agent report (+ failures)
-    agents/<slug>.html       one self-contained page per agent (slug: :func:`views.agent_slug`)
+    agents/<slug>.html       one page per agent (slug: :func:`views.agent_slug`)
+    assets/                  plotly.min.js, csaudit.js, csaudit.css — written once, loaded by relative path
     audit.xlsx               scorecard, hits, unreplied, lost_inquiries, definitions
     notebooks/<slug>.ipynb   the executed notebooks (for debugging a failure)
     audit/                   the saved audit the reports were made from
@@ -214,7 +215,8 @@ def execute_job(job: Job, kernel_name: str, timeout_s: float, retries: int) -> J
             nb = _execute_once(job, kernel_name, timeout_s)
             body = html.notebook_body(nb)
             if job.output_html:
-                _write_text(Path(job.output_html), html.page(job.title, body))
+                lang = str(job.parameters.get("lang") or "zh")
+                _write_text(Path(job.output_html), html.page(job.title, body, lang=lang, assets="../assets/"))
             return JobResult(job, True, time.perf_counter() - t0, attempt, body=body if job.kind == "team" else "")
         except Exception as exc:  # noqa: BLE001 - reported, never fatal for the batch
             error = _short_error(exc)
@@ -272,7 +274,7 @@ def prepare_out(out: Path, keep: Iterable[Path] = ()) -> None:
     """Remove what a previous run wrote (re-running overwrites cleanly), except paths in ``keep``."""
     out.mkdir(parents=True, exist_ok=True)
     keep = {Path(k).resolve() for k in keep}
-    for name in ("agents", "notebooks", "previous", "audit"):
+    for name in ("agents", "notebooks", "previous", "audit", "assets"):
         p = out / name
         if p.exists() and p.resolve() not in keep:
             shutil.rmtree(p)
@@ -317,6 +319,7 @@ def run_reports(
     retries: int = 1,
     pool: WorkerPool | None = None,
     notebook_dir: str | Path | None = None,
+    lang: str = "zh",
 ) -> ReportRun:
     """Run every agent report and the team overview for the saved audit in ``audit_dir``.
 
@@ -326,7 +329,10 @@ def run_reports(
     """
     from csaudit.report import data as rdata
     from csaudit.report import excel, html, views
+    from csaudit.report.labels import check_lang, labels
 
+    lang = check_lang(lang)
+    lab = labels(lang)
     t0 = time.perf_counter()
     out = Path(out).resolve()
     audit_dir = Path(audit_dir).resolve()
@@ -334,6 +340,7 @@ def run_reports(
     (out / "agents").mkdir(parents=True, exist_ok=True)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     check_kernel(kernel_name)
+    html.write_assets(out)
 
     meta = rdata.read_meta(audit_dir)
     scorecard = rdata.read_table(audit_dir, "agents", columns=["agent", "rank"])
@@ -342,8 +349,8 @@ def run_reports(
     prev = str(Path(previous_dir).resolve()) if previous_dir else ""
 
     jobs = [Job("team", "team overview", str(nb_dir / TEAM_NOTEBOOK), str(out / "notebooks" / "team_overview.ipynb"),
-                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": list(names)},
-                "Team overview")]
+                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": list(names), "lang": lang},
+                lab.ui("team_overview"))]
     slugs: dict[str, str] = {}
     for name in names:
         slug = views.agent_slug(name)
@@ -351,8 +358,8 @@ def run_reports(
         jobs.append(Job("agent", name, str(nb_dir / AGENT_NOTEBOOK), str(out / "notebooks" / f"{slug}.ipynb"),
                         str(out / "agents" / f"{slug}.html"),
                         {"audit_dir": str(audit_dir), "agent": name, "period_start": period[0],
-                         "period_end": period[1], "previous_audit_dir": prev, "mask": bool(mask)},
-                        f"{name} — agent report"))
+                         "period_end": period[1], "previous_audit_dir": prev, "mask": bool(mask), "lang": lang},
+                        f"{name} — {lab.ui('agent_report')}"))
     log.info("reports: %d agent(s) + team overview, %d worker(s), kernel %s", len(names), workers, kernel_name)
 
     own_pool = pool is None
@@ -364,7 +371,7 @@ def run_reports(
         }
         # the workbook is written here while the workers run the notebooks
         try:
-            run.workbook = excel.write_audit_workbook(audit_dir, out / "audit.xlsx", mask=mask)
+            run.workbook = excel.write_audit_workbook(audit_dir, out / "audit.xlsx", mask=mask, lang=lang)
         except Exception as exc:  # noqa: BLE001 - the reports are still worth having
             log.error("workbook failed: %s", _short_error(exc))
         tick = _progress(len(jobs), "reports")
@@ -386,37 +393,44 @@ def run_reports(
     run.results.sort(key=lambda r: order.get(r.job.name, 0))
     team = next((r for r in run.results if r.job.kind == "team"), None)
     run.index = out / "index.html"
-    _write_text(run.index, html.page("Team overview — csaudit", index_body(audit_dir, team, run.results, slugs)))
+    _write_text(run.index, html.page(f"{lab.ui('team_overview')} — csaudit",
+                                     index_body(audit_dir, team, run.results, slugs, lang), lang=lang))
     run.seconds = time.perf_counter() - t0
     return run
 
 
-def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult], slugs: dict[str, str]) -> str:
+def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult], slugs: dict[str, str],
+               lang: str = "zh") -> str:
     """``index.html``: the team overview (or a plain leaderboard if it failed), the list of agent
     reports with their status, and links to the workbook and the log."""
     from csaudit.report import views
     from csaudit.report.html import esc
+    from csaudit.report.labels import labels
 
+    lab = labels(lang)
     parts = []
     if team is not None and team.ok:
         parts.append(team.body)
     else:
-        tr = views.TeamReport(audit_dir)
-        parts.append(str(tr.header()) + '<p class="csa-fail">The team overview notebook failed'
+        tr = views.TeamReport(audit_dir, lang=lang)
+        parts.append(str(tr.header()) + f'<p class="csa-fail">{esc(lab.ui("team_failed"))}'
                      + (f": {esc(team.error)}" if team else "") + "</p>" + str(tr.leaderboard()))
     rows = []
     for r in results:
         if r.job.kind != "agent":
             continue
         link = f'<a href="agents/{esc(slugs[r.job.name])}.html">{esc(r.job.name)}</a>'
-        status = "ok" if r.ok else f'<span class="bad">FAILED: {esc(r.error)}</span> (notebook: ' \
-                                   f'<code>{esc(Path(r.job.output_notebook).name)}</code>)'
+        status = esc(lab.ui("ok")) if r.ok else (
+            f'<span class="bad">{esc(lab.ui("failed"))}: {esc(r.error)}</span> (notebook: '
+            f'<code>{esc(Path(r.job.output_notebook).name)}</code>)')
         rows.append(f"<tr><td>{link if r.ok else esc(r.job.name)}</td><td>{status}</td>"
-                    f"<td>{r.seconds:.1f} s</td></tr>")
-    parts.append('<section class="csa-section" id="reports"><h2>Agent reports 客服报告</h2>'
-                 '<table class="csa-table"><thead><tr><th>agent</th><th>status</th><th>time</th></tr></thead>'
+                    f"<td>{r.seconds:.1f} {esc(lab.unit('seconds'))}</td></tr>")
+    parts.append(f'<section class="csa-section" id="reports"><h2>{esc(lab.ui("agent_reports"))}</h2>'
+                 f'<table class="csa-table"><thead><tr><th>{esc(lab.column("agent"))}</th><th>{esc(lab.ui("status"))}'
+                 f'</th><th>{esc(lab.ui("time"))}</th></tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>'
-                 '<p>Workbook: <a href="audit.xlsx">audit.xlsx</a> · log: <a href="run.log">run.log</a></p></section>')
+                 f'<p>{esc(lab.ui("workbook"))}: <a href="audit.xlsx">audit.xlsx</a> · {esc(lab.ui("log"))}: '
+                 '<a href="run.log">run.log</a></p></section>')
     return "\n".join(parts)
 
 
