@@ -127,6 +127,25 @@ def _quiet_worker() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _init_worker() -> None:
+    """Worker start: Ctrl-C goes to the whole terminal process group, but only the parent decides
+    (it sends SIGTERM); SIGTERM stops this worker's kernel, then the worker exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_term)
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    km = _KM
+    try:
+        proc = getattr(getattr(km, "provisioner", None), "process", None) if km is not None else None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
+    os._exit(128 + signum)
+
+
 def _warm() -> int:
     """Import the heavy modules in a fresh worker while the caller computes the audit."""
     _quiet_worker()
@@ -257,11 +276,24 @@ class WorkerPool:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                        initializer=_init_worker)
         self._warm = [self.pool.submit(_warm) for _ in range(self.workers)]
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def terminate(self) -> None:
+        """Stop now (SIGTERM/SIGINT): each worker gets SIGTERM, stops its kernel and exits; then wait."""
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -320,6 +352,7 @@ def run_reports(
     pool: WorkerPool | None = None,
     notebook_dir: str | Path | None = None,
     lang: str = "zh",
+    progress: bool = True,
 ) -> ReportRun:
     """Run every agent report and the team overview for the saved audit in ``audit_dir``.
 
@@ -374,7 +407,7 @@ def run_reports(
             run.workbook = excel.write_audit_workbook(audit_dir, out / "audit.xlsx", mask=mask, lang=lang)
         except Exception as exc:  # noqa: BLE001 - the reports are still worth having
             log.error("workbook failed: %s", _short_error(exc))
-        tick = _progress(len(jobs), "reports")
+        tick = _progress(len(jobs), "reports") if progress else (lambda r: None)
         for fut in as_completed(futures):
             try:
                 res = fut.result()
@@ -447,68 +480,107 @@ def _log_to_file(path: Path) -> logging.Handler:
 
 
 def report_command(args: Any) -> int:
-    """``csaudit report``: audit once (or reuse a saved audit folder given as the only PATH), save it
-    under ``OUT/audit``, then :func:`run_reports`. Returns the exit code: 0 ok, 1 an agent failed."""
+    """``csaudit report``: audit once (or reuse a saved audit folder given as the only PATH), then
+    :func:`run_reports`. Returns the exit code: 0 ok, 1 an agent failed; ``ValueError`` (exit 2) for
+    unusable arguments; :class:`cron.Stopped` on SIGTERM/SIGINT (workers and kernels stopped first).
+
+    Cron-safe (:mod:`csaudit.report.cron`): one run per ``--out`` (lock); everything is written into
+    ``OUT/.staging-<pid>/`` and moved into ``OUT`` only when the run finished, so a failed or stopped
+    run leaves the last good report as it was.
+    """
     import csaudit as ca
+    from csaudit.report import cron
+    from csaudit.report.labels import check_lang
 
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
+    saved = len(args.paths) == 1 and (Path(args.paths[0]) / "meta.json").exists()
+    if saved:
+        cron.check_saved_audit_flags(args, args.paths[0])
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    if saved and agents:
+        known = rdata_agents(Path(args.paths[0]))
+        cron.check_agents(agents, known)
+    prev_src = Path(args.previous) if args.previous else None
+    if prev_src is not None and not (prev_src / "meta.json").exists():
+        raise FileNotFoundError(f"{prev_src}: --previous must be a saved audit folder (no meta.json)")
+    quiet = bool(getattr(args, "quiet", False))
+
     out.mkdir(parents=True, exist_ok=True)
-    handler = _log_to_file(out / "run.log")
-    try:
-        cfg = ca.Config.load(args.config) if args.config else ca.Config.preset(args.preset or "taobao")
-        if args.config and args.preset:
-            log.warning("--preset %s ignored: the config file decides the preset", args.preset)
-        kernel = cfg.report.kernel_name
-        check_kernel(kernel)
-        mask = bool(cfg.report.mask and not args.no_mask)
-        workers = max(1, int(args.workers or cfg.report.workers))
-        agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    with cron.OutLock(out), cron.terminate_on_signals():
+        handler = _log_to_file(out / "run.log")
+        try:
+            cfg = ca.Config.load(args.config) if args.config else ca.Config.preset(args.preset or "taobao")
+            if args.config and args.preset:
+                log.warning("--preset %s ignored: the config file decides the preset", args.preset)
+            lang = check_lang(getattr(args, "lang", None) or cfg.report.lang)
+            kernel = cfg.report.kernel_name
+            check_kernel(kernel)
+            mask = bool(cfg.report.mask and not args.no_mask)
+            workers = max(1, int(args.workers or cfg.report.workers))
+            week = cron.resolve_week(args.week, cfg.latency.timezone)
+            pool = WorkerPool(workers)
+            try:
+                with cron.Staging(out) as stage:
+                    tmp = stage.tmp
+                    previous_dir = None
+                    if prev_src is not None:
+                        previous_dir = tmp / "previous"
+                        previous_dir.mkdir()
+                        for n in ("meta.json", "agents.parquet"):
+                            if (prev_src / n).exists():
+                                shutil.copyfile(prev_src / n, previous_dir / n)
+                    keep: list[Path] = []
+                    if saved:
+                        src = Path(args.paths[0]).resolve()
+                        if src == (out / "audit").resolve():
+                            audit_dir = src  # reports rebuilt from OUT/audit itself: read it in place, keep it
+                            keep.append(src)
+                        else:
+                            audit_dir = tmp / "audit"
+                            shutil.copytree(src, audit_dir)
+                        log.info("using the saved audit %s", src)
+                    else:
+                        audit_dir = tmp / "audit"
+                        chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
+                                              tz=cfg.latency.timezone, strict=args.strict, config=cfg)
+                        if len(chats.rejects):
+                            log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
+                        orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
+                        result = ca.audit(chats.messages, orders=orders, config=cfg, period=week or args.period)
+                        cron.check_agents(agents, result.agents["agent"].astype("str").tolist())
+                        result.save(audit_dir)
+                        log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
+                                 time.perf_counter() - t0)
+                    run = run_reports(audit_dir, tmp, agents=agents, previous_dir=previous_dir, mask=mask,
+                                      workers=workers, kernel_name=kernel, timeout_s=cfg.report.timeout_s,
+                                      retries=cfg.report.retries, pool=pool, lang=lang, progress=not quiet)
+                    stage.commit(keep=keep)
+                    run.out = out
+                    run.index = out / "index.html"
+                    run.workbook = out / "audit.xlsx" if run.workbook else None
+                    for r in run.results:  # the notebooks now live under OUT/notebooks
+                        r.job.output_notebook = str(out / "notebooks" / Path(r.job.output_notebook).name)
+            except cron.Stopped:
+                log.error("stopped: workers and kernels are being shut down; the last report in %s is kept", out)
+                pool.terminate()
+                raise
+            finally:
+                pool.shutdown()
+            run.seconds = time.perf_counter() - t0
+            summary = run.summary()
+            for line in summary.splitlines():
+                (log.error if line.startswith("FAILED") else log.info)(line)
+            if not quiet or not run.ok:
+                print(summary)
+            return 0 if run.ok else 1
+        finally:
+            logging.getLogger("csaudit").removeHandler(handler)
+            handler.close()
 
-        # read the previous audit before the output folder is cleaned (it may live inside it)
-        prev_src = Path(args.previous) if args.previous else None
-        prev_files = {}
-        if prev_src is not None:
-            if not (prev_src / "meta.json").exists():
-                raise FileNotFoundError(f"{prev_src}: --previous must be a saved audit folder (no meta.json)")
-            prev_files = {n: (prev_src / n).read_bytes() for n in ("meta.json", "agents.parquet")
-                          if (prev_src / n).exists()}
 
-        saved = len(args.paths) == 1 and (Path(args.paths[0]) / "meta.json").exists()
-        audit_dir = out / "audit"
-        keep = [Path(args.paths[0])] if saved else []
-        with WorkerPool(workers) as pool:
-            prepare_out(out, keep=keep)
-            if saved:
-                src = Path(args.paths[0]).resolve()
-                if src != audit_dir.resolve():
-                    shutil.copytree(src, audit_dir)
-                log.info("using the saved audit %s", src)
-            else:
-                chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
-                                      tz=cfg.latency.timezone, strict=args.strict, config=cfg)
-                if len(chats.rejects):
-                    log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
-                orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
-                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period)
-                result.save(audit_dir)
-                log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
-                         time.perf_counter() - t0)
-            previous_dir = None
-            if prev_files:
-                previous_dir = out / "previous"
-                previous_dir.mkdir(parents=True, exist_ok=True)
-                for n, b in prev_files.items():
-                    (previous_dir / n).write_bytes(b)
-            run = run_reports(audit_dir, out, agents=agents, previous_dir=previous_dir, mask=mask, workers=workers,
-                              kernel_name=kernel, timeout_s=cfg.report.timeout_s, retries=cfg.report.retries,
-                              pool=pool)
-        run.seconds = time.perf_counter() - t0
-        summary = run.summary()
-        for line in summary.splitlines():
-            (log.error if line.startswith("FAILED") else log.info)(line)
-        print(summary)
-        return 0 if run.ok else 1
-    finally:
-        logging.getLogger("csaudit").removeHandler(handler)
-        handler.close()
+def rdata_agents(audit_dir: Path) -> list[str]:
+    """The agents of a saved audit's scorecard."""
+    from csaudit.report import data as rdata
+
+    return rdata.read_table(audit_dir, "agents", columns=["agent"])["agent"].astype("str").tolist()
