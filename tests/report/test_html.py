@@ -8,7 +8,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from csaudit.report.html import csp, esc, figure, highlight, highlight_terms, merge_spans, page, table, write_assets
+from csaudit.report.html import (
+    csp,
+    esc,
+    figure,
+    highlight,
+    highlight_terms,
+    merge_spans,
+    page,
+    table,
+    write_assets,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 
