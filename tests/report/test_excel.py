@@ -36,7 +36,7 @@ def test_workbook_sheets_rows_and_text(tiny_audit: Path, tmp_path: Path) -> None
     assert "问候语" not in {c.value for c in hs["F"]}
     head = [c.value for c in sc[1]]
     assert head[:5] == ["客服", "排名", "质检得分", "质检得分(不计红线)", "响应得分"]  # who, rank, scores first
-    assert "平均响应(平响) (秒)" in head and "站外引流" in head  # off_platform_hits, in Chinese
+    assert "平均响应(平响) (秒)" in head and "负面用语" in head  # negative_hits, in Chinese
     assert sc.freeze_panes == "B2" and sc.auto_filter.ref.startswith("A1:")
     score = {r[0].value: r for r in sc.iter_rows(min_row=2)}
     assert A1 in score  # Chinese intact
