@@ -32,7 +32,8 @@
         var rows = Array.prototype.slice.call(body.rows);
         rows.sort(function (a, b) {
           var x = cellKey(a.cells[i]), y = cellKey(b.cells[i]);
-          var c = (x.n !== null && y.n !== null) ? x.n - y.n : x.t.localeCompare(y.t, "zh");
+          var c = (x.n !== null && y.n !== null) ? x.n - y.n
+            : (x.n !== null) ? -1 : (y.n !== null) ? 1 : x.t.localeCompare(y.t, "zh");  // numbers before text
           return asc ? c : -c;
         });
         rows.forEach(function (r) { body.appendChild(r); });
@@ -63,7 +64,17 @@
     if (el) { el.scrollIntoView(); }
   }
 
+  function liftContents() {
+    // the contents bar sits inside its notebook cell's output; sticky positioning needs it at page level
+    var toc = document.getElementById("toc");
+    if (!toc) { return; }
+    var top = toc;
+    while (top.parentElement && top.parentElement !== document.body) { top = top.parentElement; }
+    if (top !== toc) { document.body.insertBefore(toc, top.nextSibling); }
+  }
+
   function init() {
+    liftContents();
     drawFigures();
     document.querySelectorAll("table.csa-table").forEach(makeSortable);
     document.querySelectorAll("table.csa-table[data-filter]").forEach(makeFilter);
