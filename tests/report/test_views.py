@@ -131,3 +131,64 @@ def test_leaderboard_links_only_reported_agents(tiny_audit: Path) -> None:
     lb = str(views.TeamReport(tiny_audit, links=[A1]).leaderboard())
     assert f'href="agents/{views.agent_slug(A1)}.html"' in lb
     assert views.agent_slug(A2) not in lb and esc(A2) in lb
+
+
+def test_findings_are_grouped_by_severity_red_lines_first_and_link_to_transcripts(tiny_audit: Path) -> None:
+    r = views.AgentReport(tiny_audit, A1)
+    hits = str(r.hits())
+    # A1: deflection (major) before refusal (minor), each a collapsed group with its count
+    assert hits.index('data-rule="lexicon:deflection"') < hits.index('data-rule="lexicon:refusal"')
+    assert hits.count("<details") == 2 and "推诿" in hits and "生硬拒绝" in hits
+    anchor = views.conversation_anchor("c1")
+    assert f'href="#{anchor}"' in hits
+    tr = str(r.worst_conversations())
+    assert f'id="{anchor}"' in tr and "<mark>我不能</mark>" in tr
+    assert "11-09 10:06:00" in tr  # shop-local time of the turn
+    red = views.AgentReport(tiny_audit, A2)
+    h2 = str(red.hits())
+    assert 'id="findings-critical"' in h2 and "红线" in h2 and "站外引流" in h2
+    assert "<mark>微信</mark>" in str(red.worst_conversations())
+
+
+def test_transcript_selection_order_and_cap() -> None:
+    conv = pd.DataFrame({"conversation_id": ["a", "b", "c", "d"], "qa_score": [90.0, 10.0, 50.0, 70.0],
+                         "start": pd.to_datetime(["2026-11-09"] * 4), "csat": [1.0, 5.0, 2.0, 4.0]})
+    findings = pd.DataFrame({"conversation_id": ["d", "c", "a"], "severity": ["minor", "critical", "major"]})
+    sel = views.transcript_selection(conv, findings, worst_n=1, cap=10)
+    assert sel["conversation_id"].tolist() == ["c", "b", "a", "d"]  # red line, worst score, csat, findings
+    assert "critical" in sel.loc[0, "reason"] and sel.loc[1, "reason"] == "worst"
+    assert "csat" in sel.set_index("conversation_id").loc["a", "reason"]
+    assert len(views.transcript_selection(conv, findings, worst_n=1, cap=2)) == 2
+
+
+def test_header_shows_rank_and_red_line_status(tiny_audit: Path) -> None:
+    clean, red = str(views.AgentReport(tiny_audit, A1).header()), str(views.AgentReport(tiny_audit, A2).header())
+    assert "第 1 名 / 共 3 人" in clean and 'data-red-line="0"' in clean and 'id="toc"' in clean
+    assert 'data-red-line="1"' in red and "触碰红线" in red  # critical_hits 1 (no critical_conversations column)
+    en = str(views.AgentReport(tiny_audit, A2, lang="en").header())
+    assert "rank 2 of 3" in en and "RED LINE" in en
+
+
+def test_team_page_red_line_column_heatmap_by_severity_and_rule_list(tiny_audit: Path) -> None:
+    t = views.TeamReport(tiny_audit)
+    lb = str(t.leaderboard())
+    assert "红线" in lb and lb.count('data-red-line="1"') == 1
+    heat = str(t.heatmap())
+    import json
+
+    payload = re.search(r'<script type="application/json" class="csa-fig-data" data-for="[^"]+">(.*?)</script>', heat)
+    data = json.loads(payload.group(1))["data"][0]
+    # columns ordered by severity: the red-line category first, and its cells darkest
+    import base64
+
+    import numpy as np
+
+    z = data["z"]
+    if isinstance(z, dict):  # plotly ≥ 6 writes arrays as base64 typed arrays
+        z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(z.get("shape", "1,-1") if isinstance(
+            z.get("shape"), tuple) else tuple(int(x) for x in str(z.get("shape", "-1")).split(",")))
+    z = np.asarray(z, dtype=float)
+    assert data["x"][0].startswith("站外引流")
+    assert z[:, 0].max() == 1.0 and z[:, 1:].max() < 1.0  # the red-line column is the darkest
+    rules = str(t.rules())
+    assert rules.index("站外引流") < rules.index("推诿") < rules.index("生硬拒绝")
