@@ -830,6 +830,10 @@ LEADERBOARD = ("rank", "agent", "red_line", "qa_score", "qa_score_critical_free"
                "reply_rate", "conversion", "csat", "negative_hits", "qc_hits", "critical_hits")
 
 
+TEAM_SECTIONS = ("leaderboard", "scatter", "heatmap", "trend", "sales", "rules")
+"""Anchors of the team page in page order (then ``reports``, the list of agent reports)."""
+
+
 class TeamReport:
     """The sections of ``notebooks/team_overview.ipynb``."""
 
@@ -849,8 +853,7 @@ class TeamReport:
 
     def header(self) -> Html:
         lab = self.lab
-        toc = "".join(f'<a href="#{a}">{esc(lab.ui(a))}</a>' for a in
-                      ("leaderboard", "heatmap", "scatter", "trend", "sales", "rules", "reports") if a != "reports") + \
+        toc = "".join(f'<a href="#{a}">{esc(lab.ui(a))}</a>' for a in TEAM_SECTIONS) + \
             f'<a href="#reports">{esc(lab.ui("agent_reports"))}</a>'
         return Html(f"<h1>{esc(lab.ui('team_overview'))}</h1><p class=\"csa-meta\">{esc(lab.ui('period'))} "
                     f"{esc(fmt_period(self.meta, lang=self.lang))} · {esc(provenance(self.meta, self.lang))}</p>"
