@@ -89,7 +89,8 @@ def _unique_tail(k: int, rnd: random.Random) -> str:
 
 
 def generate(
-    folder: Path, n: int = 1_000_000, seed: int = 7, encoding: str = "utf-8", days: int = 14, distinct: float = 0.25
+    folder: Path, n: int = 1_000_000, seed: int = 7, encoding: str = "utf-8", days: int = 14, distinct: float = 0.25,
+    agents: list[str] | None = None,
 ) -> int:
     """Write ``n`` messages of client text into ``folder`` (one file per agent and day); return n.
 
@@ -98,6 +99,7 @@ def generate(
     different, the worst case for anything that works per distinct text."""
     rnd = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
+    AGENTS = agents or globals()["AGENTS"]  # noqa: N806 - the default roster, or the caller's (report benchmark)
     per_file = max(1, n // (len(AGENTS) * days))
     written = 0
     start = 1_762_646_400.0  # 2025-11-09 00:00 (naive local)

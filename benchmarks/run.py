@@ -12,6 +12,10 @@ skipped with a note, so the command always runs):
 * ``audit``     — time ``ca.audit`` on the messages read, stage by stage (``Audit.meta["timings_s"]``),
   and the peak memory: the summed PSS of this process and its forked worker, sampled every 50 ms
   (the memory really used; ``ru_maxrss`` of this process is recorded too);
+* ``report``    — the weekly report of an N-message week with 20 agents: read + audit once, then
+  ``run_reports`` (every agent page, the team page, the workbook); prints the ratio reports ÷
+  (read + audit) (target ≤ 3 ×) and the size of what the reports wrote (target ≤ 60 MB in all:
+  pages + assets + workbook + executed notebooks, the saved audit not counted);
 * ``sentiment`` — ``ca.sentiment.score`` on N customer messages against the naive per-message
   ``SnowNLP(t).sentiments`` measured on a sample in the same run (``benchmarks/bench_sentiment.py``).
 
@@ -283,9 +287,59 @@ def stage_sentiment(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, 
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+def _tree_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def stage_report(args: argparse.Namespace, ctx: dict[str, Any]) -> dict[str, Any]:
+    """A week of N messages with 20 agents: read + audit, save, then time run_reports and size its output."""
+    _need_file("bench_read.py")
+    _need("csaudit.report.run")
+    import bench_read
+
+    import csaudit as ca
+    from csaudit.report.run import check_kernel, run_reports
+
+    try:
+        check_kernel("csaudit")
+    except ValueError as exc:
+        raise Skip(str(exc)) from None
+    folder = Path(ctx["tmp"]) / "report_chats"
+    agents = [*bench_read.AGENTS, *(f"客服{i:02d}" for i in range(len(bench_read.AGENTS) + 1, 21))]
+    bench_read.generate(folder, args.n, days=7, agents=agents)
+    with Timer() as t_audit:
+        chats = ca.read_chats(folder)
+        result = ca.audit(chats.messages, orders=_orders_for(chats.messages))
+    audit_dir = Path(ctx["tmp"]) / "report_audit"
+    result.save(audit_dir)
+    n_agents = len(result.agents)
+    del chats, result
+    out = Path(ctx["tmp"]) / "reports"
+    with Timer() as t_rep:
+        run = run_reports(audit_dir, out, workers=2, progress=False)
+    pages = [out / "index.html", *(out / "agents").glob("*.html")]
+    sizes = {
+        "pages_mb": sum(p.stat().st_size for p in pages if p.exists()) / 1e6,
+        "largest_page_mb": max((p.stat().st_size for p in pages if p.exists()), default=0) / 1e6,
+        "assets_mb": _tree_mb(out / "assets"),
+        "workbook_mb": (out / "audit.xlsx").stat().st_size / 1e6 if (out / "audit.xlsx").exists() else 0.0,
+        "notebooks_mb": _tree_mb(out / "notebooks"),
+    }
+    total = sizes["pages_mb"] + sizes["assets_mb"] + sizes["workbook_mb"] + sizes["notebooks_mb"]
+    ratio = t_rep.wall / t_audit.wall if t_audit.wall else None
+    res = {"messages": args.n, "agents": n_agents, "read_audit_s": t_audit.wall, "reports_s": t_rep.wall,
+           "ratio": ratio, "output_mb": total, **sizes, "reports_ok": run.ok}
+    print(f"report:    {n_agents} agents; read + audit {t_audit.wall:.1f} s, reports {t_rep.wall:.1f} s "
+          f"= {ratio:.2f} × ; output {total:.1f} MB (pages {sizes['pages_mb']:.1f}, largest "
+          f"{sizes['largest_page_mb']:.2f}; assets {sizes['assets_mb']:.1f}; workbook {sizes['workbook_mb']:.1f}; "
+          f"notebooks {sizes['notebooks_mb']:.1f}){'' if run.ok else ' — SOME REPORTS FAILED'}")
+    return res
+
+
 STAGES: list[tuple[str, Callable[[argparse.Namespace, dict[str, Any]], dict[str, Any]]]] = [
     ("read", stage_read),
     ("audit", stage_audit),
+    ("report", stage_report),
     ("sentiment", stage_sentiment),
 ]
 
@@ -308,6 +362,11 @@ def targets(results: dict[str, Any], distinct: bool) -> str:
         got = max(peaks)
         rows.append((f"peak memory, {read['messages'] / 1e6:.2f}M messages (PSS, worker included)",
                      f"{got:,.0f} MB", "≤ 1,536 MB", got <= 1536))
+    rep = results.get("report", {})
+    if rep.get("ratio") is not None:
+        rows.append((f"reports ÷ (read + audit), {rep['messages'] / 1e6:.2f}M messages, {rep['agents']} agents",
+                     f"{rep['ratio']:.2f} ×", "≤ 3 ×", rep["ratio"] <= 3))
+        rows.append(("report output in all", f"{rep['output_mb']:.1f} MB", "≤ 60 MB", rep["output_mb"] <= 60))
     sent = results.get("sentiment", {})
     if "speedup" in sent:
         rows.append(("sentiment vs naive SnowNLP", f"{sent['speedup']:,.0f} ×", "≥ 100 ×", sent["speedup"] >= 100))

@@ -178,7 +178,9 @@ class Audit:
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{t}={len(getattr(self, t))}" for t in TABLES)
-        return f"Audit({sizes}, period={self.meta.get('period_start')}..{self.meta.get('period_end')})"
+        a, b = self.meta.get("period_start"), self.meta.get("period_end")
+        period = f"{a}..{b}" if a or b else "all dates"
+        return f"Audit({sizes}, period={period})"
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -757,6 +759,7 @@ def audit(
                 agent_conv,
             ],
             agent_scores(conversations),
+            red_line=cfg.score.red_line,
         )
 
     # shop figures (issue 14): commission, customers, sales actions, workload, after-sales, service depth

@@ -1,8 +1,10 @@
 """Command line: ``csaudit ingest | audit | report | sample | review sample | review import``.
 
-Exit codes: 0 ok, 1 some work failed (e.g. an agent report), 2 unusable input or arguments.
+Exit codes: 0 ok, 1 some work failed (e.g. an agent report), 2 unusable input or arguments,
+130 / 143 stopped by SIGINT / SIGTERM (workers and kernels are stopped first).
 Errors are one clear line on stderr (file, line, what was expected), never a deep traceback;
-``--debug`` shows the traceback. Progress bars only on a terminal; plain log lines otherwise (cron).
+``--debug`` (anywhere on the line) shows the traceback; ``--quiet`` only warnings and errors.
+Progress bars only on a terminal; plain log lines otherwise (cron).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from collections.abc import Sequence
 log = logging.getLogger("csaudit")
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
@@ -68,16 +70,32 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="csaudit.toml (default: the taobao preset)")
     p.add_argument("--preset", default=None, choices=["taobao", "jd", "douyin"], help="start from this preset")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--week", default=None, help="ISO week, e.g. 2026-W46")
+    g.add_argument("--week", default=None, help="ISO week, e.g. 2026-W46, or last / this (the shop's time zone)")
     g.add_argument("--period", default=None, help="date range A..B, e.g. 2026-11-09..2026-11-15 (inclusive)")
     p.add_argument("--reviews", default=None, metavar="DIR",
                    help="earlier reviews (every reviews.parquet under DIR): unreliable rules cost no points")
 
 
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """``--debug`` / ``--quiet``, accepted before and after the subcommand (the subcommand's copy
+    has no default, so it never overrides one given before it)."""
+    p = argparse.ArgumentParser(add_help=False)
+    d = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs", **d)
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and errors (cron)", **d)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="csaudit", description=__doc__.splitlines()[0])
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser = argparse.ArgumentParser(prog="csaudit", description=__doc__.splitlines()[0], parents=[_common(True)])
     sub = parser.add_subparsers(dest="command", required=True)
+    common = _common(False)
+    _add_parser = sub.add_parser
+
+    def add_parser(name: str, **kw: object) -> argparse.ArgumentParser:
+        return _add_parser(name, parents=[common], **kw)  # type: ignore[arg-type]
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("ingest", help="read exports, print a summary and the first rejects")
     _add_input_options(p)
@@ -102,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="reports", help="output folder (default: reports/)")
     p.add_argument("--workers", type=int, default=2, help="parallel notebook runs (default 2)")
     p.add_argument("--no-mask", action="store_true", help="show phone/order numbers and addresses unmasked")
+    p.add_argument("--lang", default=None, choices=["zh", "en"], help="report language (default: [report] lang, zh)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("sample", help="generate the deterministic sample exports")
@@ -169,12 +188,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from csaudit.io.chats import read_chats
     from csaudit.io.orders import read_orders
     from csaudit.report.cells import write_csv
+    from csaudit.report.cron import resolve_week
     from csaudit.score import format_scorecard
 
     t0 = time.perf_counter()
     cfg = load_config(args.config, args.preset)
     tz = cfg.latency.timezone
-    period = parse_period(args.week or args.period)  # a bad period fails before any reading
+    period = parse_period(resolve_week(args.week, tz) or args.period)  # a bad period fails before any reading
     chats = read_chats(args.paths, format=args.format, columns=args.columns, encoding=args.encoding, tz=tz,
                        strict=args.strict, config=cfg)
     n_rejects = int(chats.sources["rejects"].sum()) if len(chats.sources) else len(chats.rejects)
@@ -284,9 +304,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.debug)
+    _setup_logging(args.debug, args.quiet)
+    from csaudit.report.cron import Stopped
+
     try:
         return int(args.func(args) or 0)
+    except Stopped as exc:
+        print(f"csaudit {args.command}: {exc}; workers stopped, the previous report is kept", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("csaudit: interrupted", file=sys.stderr)
         return 130

@@ -245,6 +245,10 @@ class ScoreConfig:
         default_factory=lambda: ["qc:no_greeting_first_reply", "qc:no_apology_after_wait", "qc:no_closing"]
     )
     """QC rules already scored by the politeness category; they cost no compliance points (no double count)."""
+    red_line: str = "rank_last"
+    """How red lines (conversations zeroed by a critical hit) affect the agent ``rank``: ``rank_last`` — agents
+    with any red-line conversation rank below every agent without one (by ``qa_score`` within each group);
+    ``conversation_zero`` — only the zeroed conversations count (rank by ``qa_score`` alone)."""
 
 
 @dataclass
@@ -265,6 +269,14 @@ class ReportConfig:
     """An agent report shows this many conversations with the worst sentiment drift, with transcripts."""
     coaching_points: int = setting(3, ge=0)
     """An agent report lists this many coaching points."""
+    lang: str = "zh"
+    """Language of every label in the reports and the workbook: ``zh`` (Chinese, default) or ``en`` (``--lang``)."""
+    max_transcripts: int = 60
+    """At most this many transcripts per agent page (red lines first, then the worst, then those findings
+    point to); a note says how many were left out."""
+    max_rows: int = 200
+    """Evidence tables (one rule's findings, slow rounds, unreplied, lost inquiries) show at most this many
+    rows per page, with a note; the workbook has every row."""
 
 
 @dataclass

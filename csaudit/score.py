@@ -39,7 +39,10 @@ conversation has an agent-side hit in a ``score.critical_categories`` category (
 Per agent (the conversation's primary agent): ``qa_score`` = mean of its conversations'
 ``qa_score`` (Zendesk-style IQS), ``qa_score_critical_free`` beside it, ``score_<category>`` = mean
 over the conversations where the category applies, ``rank`` 1 = best ``qa_score`` (ties share the
-best rank, agents with no scored conversation rank last).
+best rank, agents with no scored conversation rank last). Red lines (``score.red_line``, applied by
+:func:`red_line_rank`): with ``rank_last`` (default) every agent with a red-line conversation
+(``critical_conversations`` > 0) ranks below every agent without one; ``conversation_zero`` ranks by
+``qa_score`` alone (the red-line conversations already count as 0).
 """
 
 from __future__ import annotations
@@ -319,6 +322,28 @@ def rank(qa: pd.Series) -> pd.Series:
     return r.astype("int64")
 
 
+RED_LINE_MODES = ("rank_last", "conversation_zero")
+
+
+def red_line_rank(agents: pd.DataFrame, mode: str = "rank_last") -> pd.Series:
+    """The ``rank`` of each agent under the red-line rule ``mode`` (``score.red_line``).
+
+    ``conversation_zero``: :func:`rank` of ``qa_score``. ``rank_last``: agents without a red-line
+    conversation (``critical_conversations`` == 0) first, ranked by ``qa_score``; then the agents with
+    one, ranked by ``qa_score`` among themselves. Ties share the best rank; NA scores last in their group.
+    """
+    if mode not in RED_LINE_MODES:
+        raise ValueError(f"score.red_line = {mode!r}; expected one of {', '.join(RED_LINE_MODES)}")
+    qa = pd.to_numeric(agents["qa_score"], errors="coerce")
+    if mode == "conversation_zero" or "critical_conversations" not in agents:
+        return rank(qa)
+    red = pd.to_numeric(agents["critical_conversations"], errors="coerce").fillna(0) > 0
+    out = pd.Series(0, index=agents.index, dtype="int64")
+    out[~red] = rank(qa[~red])
+    out[red] = int((~red).sum()) + rank(qa[red])
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # The scorecard (AGENTS)
 
@@ -386,9 +411,11 @@ def base_counts(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataF
     return out.reset_index()
 
 
-def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.DataFrame) -> pd.DataFrame:
+def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.DataFrame,
+              red_line: str = "rank_last") -> pd.DataFrame:
     """AGENTS: ``base`` (one row per agent, defines the agents) left-merged with every per-agent
-    frame in ``parts`` and then the QA ``scores`` (:func:`agent_scores`); sorted by ``rank``.
+    frame in ``parts`` and then the QA ``scores`` (:func:`agent_scores`); sorted by ``rank``
+    (:func:`red_line_rank` with ``red_line``, the ``score.red_line`` setting).
 
     A column that an earlier frame already provides is taken from the earlier one (logged)."""
     out = base.copy()
@@ -407,7 +434,7 @@ def scorecard(base: pd.DataFrame, parts: Iterable[pd.DataFrame], scores: pd.Data
             out[c] = out[c].fillna(0).astype("int64")
         for c in bools:
             out[c] = out[c].astype("boolean").fillna(False).astype(bool)
-    out["rank"] = rank(out["qa_score"]) if "qa_score" in out else pd.Series(1, index=out.index, dtype="int64")
+    out["rank"] = red_line_rank(out, red_line) if "qa_score" in out else pd.Series(1, index=out.index, dtype="int64")
     out = out.sort_values(["rank", "agent"], kind="stable").reset_index(drop=True)
     check_scorecard(out)
     return out

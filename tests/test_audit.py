@@ -361,9 +361,15 @@ def test_sample_personas_rank_as_designed(sample_run, truth_dir):
     assert ag.loc[wechat, "off_platform_hits"] > 0 and ag.loc[wechat, "critical_conversations"] > 0
     assert ag.loc[ag.index != wechat, "critical_conversations"].eq(0).all()
     assert ag.loc[wechat, "qa_score"] < ag.loc[wechat, "qa_score_critical_free"]
-    # the QA score puts the slow, the curt/slang and the deflecting agents at the bottom
-    bottom3 = set(res.agents.tail(3)["agent"])
+    # score.red_line = "rank_last" (default): the agent with red lines ranks below every clean agent
+    assert res.agents["agent"].iloc[-1] == wechat and res.agents["rank"].iloc[-1] == len(res.agents)
+    # among the clean agents the QA score puts the slow, the curt/slang and the deflecting agents at the bottom
+    bottom3 = set(res.agents.iloc[-4:-1]["agent"])
     assert bottom3 == {expected["slowest_agent"], expected["most_slang_agent"], expected["most_refusals_agent"]}
+    from csaudit.score import red_line_rank
+
+    by_score = red_line_rank(res.agents, "conversation_zero")  # today's behaviour: the red lines only zero conversations
+    assert by_score.iloc[-1] < len(res.agents)
     assert res.agents["rank"].tolist() == sorted(res.agents["rank"])
     # a critical conversation scores 0; the agent's score is the mean of its conversations' scores
     conv = res.conversations

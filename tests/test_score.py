@@ -351,3 +351,22 @@ def test_score_invariants(times, sev, sentiment, inquiry, ordered):
         assert s["qa_score"] == s["qa_score_critical_free"]
     assert s["qa_score"] <= s["qa_score_critical_free"] + 1e-9
     assert s["score_compliance"] == max(0.0, 100 - sum({"critical": 100, "major": 25, "minor": 10}.get(x, 0) for x in sev))
+
+
+def test_red_line_rank_last_puts_agents_with_red_lines_below_clean_ones() -> None:
+    """The issue: an agent with 61 critical hits ranked 5th of 8, above three clean agents."""
+    import pandas as pd
+
+    from csaudit.score import red_line_rank
+
+    a = pd.DataFrame({"agent": list("abcde"), "qa_score": [80.0, 71.0, 60.0, None, 90.0],
+                      "critical_conversations": [0, 3, 0, 0, 1]})
+    assert red_line_rank(a).tolist() == [1, 5, 2, 3, 4]  # clean by score (NA last), then red lines by score
+    assert red_line_rank(a, "rank_last").tolist() == [1, 5, 2, 3, 4]
+    assert red_line_rank(a, "conversation_zero").tolist() == [2, 3, 4, 5, 1]  # score alone
+    tie = a.assign(qa_score=[70.0, 70.0, 70.0, 70.0, 70.0])
+    assert red_line_rank(tie).tolist() == [1, 4, 1, 1, 4]  # ties share the best rank within a group
+    import pytest
+
+    with pytest.raises(ValueError, match="rank_last"):
+        red_line_rank(a, "bogus")

@@ -6,18 +6,29 @@ names, order ids) is untrusted. It is masked (:mod:`csaudit.report.mask`) and th
 into raw text. Plotly figure data is embedded as JSON by plotly itself (which escapes ``<``), and
 labels shown by plotly are escaped too (plotly interprets a small HTML subset in labels).
 
-Self-contained pages: the notebooks emit figures without plotly.js; :func:`page` puts plotly.js
-(from the installed plotly package) once into the ``<head>`` of each page, so a page opens offline
-and carries the 4–5 MB library once, however many charts it has.
+Light, offline pages: plotly.js (from the installed plotly package), our small script
+(``assets/csaudit.js``: figures, table filter/sort, contents bar) and the stylesheet are written ONCE
+per report folder by :func:`write_assets` and loaded by relative path (``assets/…`` from
+``index.html``, ``../assets/…`` from ``agents/*.html``), so pages open from disk without a network
+and carry no library. A figure is a ``<div>`` plus its JSON in a ``<script type="application/json">``
+(data, never executed); ``csaudit.js`` draws it. So no page has an inline script or style, and the
+Content-Security-Policy (:func:`csp`) allows scripts and styles from the report folder only — no
+``'unsafe-inline'``; the one hash it lists is that of the empty ``<style>`` element plotly.js
+creates to insert its rules through the CSSOM.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html as _html
+import json
 import math
 import re
+import shutil
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -99,6 +110,13 @@ def _css_name(column: str) -> str:
     return re.sub(r"[^0-9A-Za-z_-]+", "_", str(column)).strip("_") or "col"
 
 
+WIDE_COLUMNS = frozenset({"text", "message"})
+"""Columns of chat text: their cells get a class (``c-text``/``c-message``) that lets them wrap wide."""
+
+FILTER_MIN_ROWS = 15
+"""Tables with at least this many rows get a filter box (``csaudit.js``); every table sorts by a click on a header."""
+
+
 def table(
     df: pd.DataFrame,
     columns: Sequence[str] | None = None,
@@ -106,9 +124,12 @@ def table(
     raw: Iterable[str] = (),
     css: str = "csa-table",
     attrs: dict[str, dict[str, str]] | None = None,
+    empty: str = "(none)",
+    table_id: str = "",
 ) -> str:
     """An HTML table. Every cell is escaped except the columns named in ``raw`` (already-safe HTML
-    built by this module). ``attrs`` maps a column to per-value attributes (``{col: {"data-x": col2}}``)."""
+    built by this module). ``attrs`` maps a column to per-value attributes (``{col: {"data-x": col2}}``).
+    Long tables (:data:`FILTER_MIN_ROWS`) are marked ``data-filter`` for the filter box."""
     columns = list(columns if columns is not None else df.columns)
     headers = headers or {}
     raw = set(raw)
@@ -118,24 +139,45 @@ def table(
         cells = []
         for c, v in zip(columns, rec, strict=True):
             content = (v if isinstance(v, str) else "") if c in raw else esc(v)
-            cells.append(f'<td class="c-{_css_name(c)}">{content}</td>')
+            cells.append(f'<td class="c-{_css_name(c)}">{content}</td>' if c in WIDE_COLUMNS else f"<td>{content}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
-        return f'<p class="csa-empty">{esc("(none)")}</p>'
-    return f'<table class="{esc(css)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        return f'<p class="csa-empty">{esc(empty)}</p>'
+    flt = ' data-filter="1"' if len(rows) >= FILTER_MIN_ROWS else ""
+    tid = f' id="{esc(table_id)}"' if table_id else ""
+    return (f'<table class="{esc(css)}"{tid}{flt}><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+_JSON_ESC = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def figure(fig: Any, height: int = 380) -> str:
-    """A plotly figure as a ``<div>`` + script WITHOUT plotly.js (the page provides it once)."""
+    """A plotly figure as an empty ``<div>`` plus its JSON (``<script type="application/json">``, which
+    the browser never executes); ``assets/csaudit.js`` draws it with the folder's plotly.js."""
     if fig.layout.height is None:
         fig.update_layout(height=height)
-    fig.update_layout(margin={"l": 50, "r": 20, "t": 50, "b": 50}, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=False, config=PLOTLY_CONFIG)
+    fig.update_layout(margin={"l": 50, "r": 20, "t": 50, "b": 50}, plot_bgcolor="#fff", paper_bgcolor="#fff",
+                      font={"family": "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, sans-serif"})
+    fig.update_xaxes(gridcolor="#eaeef2", zerolinecolor="#d0d7de")
+    fig.update_yaxes(gridcolor="#eaeef2", zerolinecolor="#d0d7de")
+    spec = json.loads(fig.to_json())
+    spec.pop("config", None)
+    spec.get("layout", {}).pop("template", None)  # plotly's default template is ≈ 7 kB per figure
+    payload = json.dumps({"data": spec.get("data", []), "layout": spec.get("layout", {}), "config": PLOTLY_CONFIG},
+                         ensure_ascii=False, separators=(",", ":")).translate(_JSON_ESC)
+    fid = "fig-" + hashlib.sha1(payload.encode("utf-8")).hexdigest()[:12]
+    return (f'<div class="plotly-graph-div csa-fig" id="{fid}"></div>'
+            f'<script type="application/json" class="csa-fig-data" data-for="{fid}">{payload}</script>')
 
 
 def label(value: Any) -> str:
     """A string for a plotly label: escaped, because plotly renders a subset of HTML in labels."""
     return esc(value)
+
+
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+PLOTLY_FILE = "plotly.min.js"
 
 
 @lru_cache(maxsize=1)
@@ -146,49 +188,71 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
-CSS = """
-:root { --fg:#1f2328; --muted:#656d76; --line:#d0d7de; --good:#1a7f37; --bad:#cf222e; --accent:#0969da; }
-body { font-family: -apple-system, "Segoe UI", "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif;
-       color: var(--fg); max-width: 1180px; margin: 0 auto; padding: 24px; line-height: 1.5; }
-h1 { font-size: 1.6em; margin: 0 0 4px; } h2 { border-bottom: 1px solid var(--line); padding-bottom: 4px; margin-top: 32px; }
-.csa-meta { color: var(--muted); font-size: .9em; }
-.csa-table { border-collapse: collapse; width: 100%; font-size: .9em; margin: 8px 0 16px; }
-.csa-table th, .csa-table td { border: 1px solid var(--line); padding: 4px 8px; vertical-align: top; text-align: left; }
-.csa-table th { background: #f6f8fa; }
-.csa-table td.c-text, .csa-table td.c-message { white-space: normal; word-break: break-word; min-width: 18em; }
-mark { background: #ffe08a; padding: 0 1px; border-radius: 2px; }
-.csa-kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px; }
-.csa-kpi { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; }
-.csa-kpi .k-label { color: var(--muted); font-size: .85em; } .csa-kpi .k-value { font-size: 1.5em; font-weight: 600; }
-.csa-kpi .k-cmp { font-size: .8em; color: var(--muted); }
-.good { color: var(--good); } .bad { color: var(--bad); }
-.csa-note { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 8px 12px; }
-.csa-fail { background: #ffebe9; border: 1px solid var(--bad); border-radius: 6px; padding: 8px 12px; }
-.csa-coach li { margin-bottom: 8px; }
-.csa-transcript { border: 1px solid var(--line); border-radius: 8px; padding: 8px; margin: 8px 0 20px; }
-.csa-turn { margin: 4px 0; padding: 4px 8px; border-radius: 6px; max-width: 85%; word-break: break-word; }
-.csa-turn .t-who { color: var(--muted); font-size: .8em; }
-.role-customer { background: #f6f8fa; } .role-agent { background: #ddf4ff; margin-left: auto; }
-.role-auto_reply, .role-bot { background: #eef; margin-left: auto; } .role-system { color: var(--muted); font-size: .85em; }
-.csa-empty { color: var(--muted); }
-.jp-OutputPrompt, .jp-InputPrompt { display: none; }
-"""
-
-CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
-)
-"""Content-Security-Policy of every page: nothing is loaded from anywhere, no requests are made."""
+def write_assets(out: str | Path) -> Path:
+    """Write ``out/assets/`` (plotly.min.js, csaudit.js, csaudit.css) once for a report folder."""
+    d = Path(out) / "assets"
+    d.mkdir(parents=True, exist_ok=True)
+    target = d / PLOTLY_FILE
+    js = plotly_js().encode("utf-8")
+    if not target.exists() or target.stat().st_size != len(js):
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(js)
+        tmp.replace(target)
+    for name in ("csaudit.js", "csaudit.css"):
+        shutil.copyfile(ASSETS_DIR / name, d / name)
+    return d
 
 
-def page(title: str, body: str, plotly: bool = True, lang: str = "zh-CN") -> str:
-    """A complete, self-contained HTML document (plotly.js inlined once when ``plotly``)."""
-    js = f'<script type="text/javascript">{plotly_js()}</script>' if plotly else ""
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+@lru_cache(maxsize=1)
+def _plotly_needs() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What plotly.js does inline at run time, read from the installed bundle:
+
+    * the ids of the ``<style>`` elements it injects unless an element with that id exists (the
+      map-tile stylesheet; no report draws maps), so :func:`page` provides an empty ``<template>``
+      with each id and nothing is injected;
+    * the style attribute values it sets as attributes (its image-rendering feature test), which
+      the CSP allows by hash (``'unsafe-hashes'`` + ``sha256``; still no ``'unsafe-inline'``).
+    """
+    js = plotly_js()
+    ids = tuple(dict.fromkeys(re.findall(r'getElementById\("([0-9a-f]{32,64})"\)\)\{var \w+=document\.createElement\("style"\)', js)))
+    styles: list[str] = []
+    m = re.search(r"CSS_DECLARATIONS=(\[\[.*?\]\])", js)
+    if m:
+        try:
+            styles.append("".join(": ".join(d) + "; " for d in json.loads(m.group(1))))
+        except ValueError:
+            pass
+    return ids, tuple(styles)
+
+
+def csp() -> str:
+    """Content-Security-Policy of every page: scripts and styles only from the report folder (no
+    ``'unsafe-inline'``, no ``'unsafe-eval'``), nothing loaded from anywhere else, no requests made.
+    Hashes: the empty ``<style>`` plotly.js fills through the CSSOM, and its feature-test style value."""
+    _, styles = _plotly_needs()
+    hashes = " ".join([_sha256(""), *(_sha256(x) for x in styles)])
+    return ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-hashes' " + hashes + "; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def page(title: str, body: str, plotly: bool = True, lang: str = "zh", assets: str = "assets/") -> str:
+    """A complete HTML document that loads plotly.js, csaudit.js and the stylesheet from ``assets``
+    (a relative path to the folder written by :func:`write_assets`)."""
+    a = esc(assets)
+    js = f'<script src="{a}{PLOTLY_FILE}"></script>' if plotly else ""
+    if plotly:
+        js = "".join(f'<template id="{esc(i)}"></template>' for i in _plotly_needs()[0]) + js
+    html_lang = "zh-CN" if lang == "zh" else lang
     return (
-        f'<!DOCTYPE html>\n<html lang="{esc(lang)}"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(CSP)}">'
+        f'<!DOCTYPE html>\n<html lang="{esc(html_lang)}"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(csp())}">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{CSS}</style>{js}</head>\n<body>\n{body}\n</body></html>\n"
+        f'<title>{esc(title)}</title><link rel="stylesheet" href="{a}csaudit.css">{js}'
+        f'<script src="{a}csaudit.js" defer></script></head>\n<body>\n{body}\n</body></html>\n'
     )
 
 
@@ -207,6 +271,6 @@ def notebook_body(nb: Any) -> str:
     return body
 
 
-def notebook_page(nb: Any, title: str) -> str:
-    """An executed notebook as a self-contained page (see :func:`page`)."""
-    return page(title, notebook_body(nb))
+def notebook_page(nb: Any, title: str, assets: str = "assets/") -> str:
+    """An executed notebook as a page (see :func:`page`)."""
+    return page(title, notebook_body(nb), assets=assets)

@@ -18,7 +18,8 @@ summary naming each failed agent and its executed notebook (with the error cell)
 Outputs under ``out``::
 
     index.html               team overview + a table linking every agent report (+ failures)
-    agents/<slug>.html       one self-contained page per agent (slug: :func:`views.agent_slug`)
+    agents/<slug>.html       one page per agent (slug: :func:`views.agent_slug`)
+    assets/                  plotly.min.js, csaudit.js, csaudit.css — written once, loaded by relative path
     audit.xlsx               scorecard, hits, unreplied, lost_inquiries, definitions
     notebooks/<slug>.ipynb   the executed notebooks (for debugging a failure)
     audit/                   the saved audit the reports were made from (text and names masked
@@ -131,6 +132,25 @@ def _quiet_worker() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _init_worker() -> None:
+    """Worker start: Ctrl-C goes to the whole terminal process group, but only the parent decides
+    (it sends SIGTERM); SIGTERM stops this worker's kernel, then the worker exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_term)
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    km = _KM
+    try:
+        proc = getattr(getattr(km, "provisioner", None), "process", None) if km is not None else None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
+    os._exit(128 + signum)
+
+
 def _warm() -> int:
     """Import the heavy modules in a fresh worker while the caller computes the audit."""
     _quiet_worker()
@@ -219,7 +239,8 @@ def execute_job(job: Job, kernel_name: str, timeout_s: float, retries: int) -> J
             nb = _execute_once(job, kernel_name, timeout_s)
             body = html.notebook_body(nb)
             if job.output_html:
-                _write_text(Path(job.output_html), html.page(job.title, body))
+                lang = str(job.parameters.get("lang") or "zh")
+                _write_text(Path(job.output_html), html.page(job.title, body, lang=lang, assets="../assets/"))
             return JobResult(job, True, time.perf_counter() - t0, attempt, body=body if job.kind == "team" else "")
         except Exception as exc:  # noqa: BLE001 - reported, never fatal for the batch
             error = _short_error(exc)
@@ -284,11 +305,24 @@ class WorkerPool:
 
     def __init__(self, workers: int):
         self.workers = max(1, int(workers))
-        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                        initializer=_init_worker)
         self._warm = [self.pool.submit(_warm) for _ in range(self.workers)]
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def terminate(self) -> None:
+        """Stop now (SIGTERM/SIGINT): each worker gets SIGTERM, stops its kernel and exits; then wait."""
+        procs = list((getattr(self.pool, "_processes", None) or {}).values())
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -301,7 +335,7 @@ def prepare_out(out: Path, keep: Iterable[Path] = ()) -> None:
     """Remove what a previous run wrote (re-running overwrites cleanly), except paths in ``keep``."""
     out.mkdir(parents=True, exist_ok=True)
     keep = {Path(k).resolve() for k in keep}
-    for name in ("agents", "notebooks", "previous", "audit"):
+    for name in ("agents", "notebooks", "previous", "audit", "assets"):
         p = out / name
         if p.exists() and p.resolve() not in keep:
             shutil.rmtree(p)
@@ -346,6 +380,8 @@ def run_reports(
     retries: int = 1,
     pool: WorkerPool | None = None,
     notebook_dir: str | Path | None = None,
+    lang: str = "zh",
+    progress: bool = True,
 ) -> ReportRun:
     """Run every agent report and the team overview for the saved audit in ``audit_dir``.
 
@@ -355,7 +391,10 @@ def run_reports(
     """
     from csaudit.report import data as rdata
     from csaudit.report import excel, html, views
+    from csaudit.report.labels import check_lang, labels
 
+    lang = check_lang(lang)
+    lab = labels(lang)
     t0 = time.perf_counter()
     out = Path(out).resolve()
     audit_dir = Path(audit_dir).resolve()
@@ -363,6 +402,7 @@ def run_reports(
     (out / "agents").mkdir(parents=True, exist_ok=True)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     kernel_name = resolve_kernel(kernel_name)
+    html.write_assets(out)
 
     meta = rdata.read_meta(audit_dir)
     scorecard = rdata.read_table(audit_dir, "agents", columns=["agent", "rank"])
@@ -371,8 +411,8 @@ def run_reports(
     prev = str(Path(previous_dir).resolve()) if previous_dir else ""
 
     jobs = [Job("team", "team overview", str(nb_dir / TEAM_NOTEBOOK), str(out / "notebooks" / "team_overview.ipynb"),
-                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": list(names)},
-                "Team overview")]
+                None, {"audit_dir": str(audit_dir), "previous_audit_dir": prev, "links": list(names), "lang": lang},
+                lab.ui("team_overview"))]
     slugs: dict[str, str] = {}
     for name in names:
         slug = views.agent_slug(name)
@@ -380,8 +420,8 @@ def run_reports(
         jobs.append(Job("agent", name, str(nb_dir / AGENT_NOTEBOOK), str(out / "notebooks" / f"{slug}.ipynb"),
                         str(out / "agents" / f"{slug}.html"),
                         {"audit_dir": str(audit_dir), "agent": name, "period_start": period[0],
-                         "period_end": period[1], "previous_audit_dir": prev, "mask": bool(mask)},
-                        f"{name} — agent report"))
+                         "period_end": period[1], "previous_audit_dir": prev, "mask": bool(mask), "lang": lang},
+                        f"{name} — {lab.ui('agent_report')}"))
     log.info("reports: %d agent(s) + team overview, %d worker(s), kernel %s", len(names), workers, kernel_name)
 
     own_pool = pool is None
@@ -393,10 +433,10 @@ def run_reports(
         }
         # the workbook is written here while the workers run the notebooks
         try:
-            run.workbook = excel.write_audit_workbook(audit_dir, out / "audit.xlsx", mask=mask)
+            run.workbook = excel.write_audit_workbook(audit_dir, out / "audit.xlsx", mask=mask, lang=lang)
         except Exception as exc:  # noqa: BLE001 - the reports are still worth having
             log.error("workbook failed: %s", _short_error(exc))
-        tick = _progress(len(jobs), "reports")
+        tick = _progress(len(jobs), "reports") if progress else (lambda r: None)
         for fut in as_completed(futures):
             try:
                 res = fut.result()
@@ -415,8 +455,9 @@ def run_reports(
     run.results.sort(key=lambda r: order.get(r.job.name, 0))
     team = next((r for r in run.results if r.job.kind == "team"), None)
     run.index = out / "index.html"
-    _write_text(run.index, html.page("Team overview — csaudit", index_body(audit_dir, team, run.results, slugs,
-                                                                         privacy_note(meta, mask))))
+    _write_text(run.index, html.page(f"{lab.ui('team_overview')} — csaudit",
+                                     index_body(audit_dir, team, run.results, slugs, lang, privacy_note(meta, mask)),
+                                     lang=lang))
     run.seconds = time.perf_counter() - t0
     return run
 
@@ -445,33 +486,37 @@ def privacy_note(meta: dict[str, Any], mask: bool) -> str:
 
 
 def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult], slugs: dict[str, str],
-               privacy: str = "") -> str:
+               lang: str = "zh", privacy: str = "") -> str:
     """``index.html``: the team overview (or a plain leaderboard if it failed), the list of agent
     reports with their status, links to the workbook and the log, and the privacy note."""
     from csaudit.report import views
     from csaudit.report.html import esc
+    from csaudit.report.labels import labels
 
+    lab = labels(lang)
     parts = []
     if team is not None and team.ok:
         parts.append(team.body)
     else:
-        tr = views.TeamReport(audit_dir)
-        parts.append(str(tr.header()) + '<p class="csa-fail">The team overview notebook failed'
+        tr = views.TeamReport(audit_dir, lang=lang)
+        parts.append(str(tr.header()) + f'<p class="csa-fail">{esc(lab.ui("team_failed"))}'
                      + (f": {esc(team.error)}" if team else "") + "</p>" + str(tr.leaderboard()))
     rows = []
     for r in results:
         if r.job.kind != "agent":
             continue
         link = f'<a href="agents/{esc(slugs[r.job.name])}.html">{esc(r.job.name)}</a>'
-        status = "ok" if r.ok else f'<span class="bad">FAILED: {esc(r.error)}</span> (notebook: ' \
-                                   f'<code>{esc(Path(r.job.output_notebook).name)}</code>)'
+        status = esc(lab.ui("ok")) if r.ok else (
+            f'<span class="bad">{esc(lab.ui("failed"))}: {esc(r.error)}</span> (notebook: '
+            f'<code>{esc(Path(r.job.output_notebook).name)}</code>)')
         rows.append(f"<tr><td>{link if r.ok else esc(r.job.name)}</td><td>{status}</td>"
-                    f"<td>{r.seconds:.1f} s</td></tr>")
-    parts.append('<section class="csa-section" id="reports"><h2>Agent reports 客服报告</h2>'
-                 '<table class="csa-table"><thead><tr><th>agent</th><th>status</th><th>time</th></tr></thead>'
+                    f"<td>{r.seconds:.1f} {esc(lab.unit('seconds'))}</td></tr>")
+    parts.append(f'<section class="csa-section" id="reports"><h2>{esc(lab.ui("agent_reports"))}</h2>'
+                 f'<table class="csa-table"><thead><tr><th>{esc(lab.column("agent"))}</th><th>{esc(lab.ui("status"))}'
+                 f'</th><th>{esc(lab.ui("time"))}</th></tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>'
-                 '<p>Workbook: <a href="audit.xlsx">audit.xlsx</a> · log: <a href="run.log">run.log</a></p>'
-                 f"{privacy}</section>")
+                 f'<p>{esc(lab.ui("workbook"))}: <a href="audit.xlsx">audit.xlsx</a> · {esc(lab.ui("log"))}: '
+                 f'<a href="run.log">run.log</a></p>{privacy}</section>')
     return "\n".join(parts)
 
 
@@ -520,91 +565,134 @@ def _masked_names(agents: list[str] | None, mapping: dict[str, str]) -> list[str
 
 def report_command(args: Any) -> int:
     """``csaudit report``: audit once (or reuse a saved audit folder given as the only PATH), save it
-    under ``OUT/audit``, then :func:`run_reports`. Returns the exit code: 0 ok, 1 an agent failed."""
+    under ``OUT/audit`` (masked unless ``--no-mask``), then :func:`run_reports`. Returns the exit
+    code: 0 ok, 1 an agent failed; ``ValueError`` (exit 2) for unusable arguments;
+    :class:`cron.Stopped` on SIGTERM/SIGINT (workers and kernels stopped first).
+
+    Cron-safe (:mod:`csaudit.report.cron`): one run per ``--out`` (lock); everything is written into
+    ``OUT/.staging-<pid>/`` and moved into ``OUT`` only when the run finished, so a failed or stopped
+    run leaves the last good report as it was.
+    """
     import csaudit as ca
+    from csaudit.report import cron
     from csaudit.report.data import read_meta
+    from csaudit.report.labels import check_lang
     from csaudit.report.mask import mask_audit, mask_saved_audit
 
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
+    saved = len(args.paths) == 1 and (Path(args.paths[0]) / "meta.json").exists()
+    if saved:
+        cron.check_saved_audit_flags(args, args.paths[0])
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    if saved and agents:
+        known = rdata_agents(Path(args.paths[0]))
+        cron.check_agents(agents, known)
+    prev_src = Path(args.previous) if args.previous else None
+    if prev_src is not None and not (prev_src / "meta.json").exists():
+        raise FileNotFoundError(f"{prev_src}: --previous must be a saved audit folder (no meta.json)")
+    quiet = bool(getattr(args, "quiet", False))
+
     out.mkdir(parents=True, exist_ok=True)
-    handler = _log_to_file(out / "run.log")
-    try:
-        cfg = ca.Config.load(args.config) if args.config else ca.Config.preset(args.preset or "taobao")
-        if args.config and args.preset:
-            log.warning("--preset %s ignored: the config file decides the preset", args.preset)
-        kernel = resolve_kernel(cfg.report.kernel_name)
-        mask = bool(cfg.report.mask and not args.no_mask)
-        workers = max(1, int(args.workers or cfg.report.workers))
-        agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    with cron.OutLock(out), cron.terminate_on_signals():
+        handler = _log_to_file(out / "run.log")
+        try:
+            cfg = ca.Config.load(args.config) if args.config else ca.Config.preset(args.preset or "taobao")
+            if args.config and args.preset:
+                log.warning("--preset %s ignored: the config file decides the preset", args.preset)
+            lang = check_lang(getattr(args, "lang", None) or cfg.report.lang)
+            kernel = resolve_kernel(cfg.report.kernel_name)
+            mask = bool(cfg.report.mask and not args.no_mask)
+            workers = max(1, int(args.workers or cfg.report.workers))
+            week = cron.resolve_week(args.week, cfg.latency.timezone)
+            pool = WorkerPool(workers)
+            try:
+                with cron.Staging(out) as stage:
+                    tmp = stage.tmp
+                    previous_dir = None
+                    if prev_src is not None:
+                        previous_dir = tmp / "previous"
+                        previous_dir.mkdir()
+                        for n in ("meta.json", "agents.parquet"):
+                            if (prev_src / n).exists():
+                                shutil.copyfile(prev_src / n, previous_dir / n)
+                        if mask:
+                            _mask_previous(previous_dir)
+                    keep: list[Path] = []
+                    if saved:
+                        src = Path(args.paths[0]).resolve()
+                        src_masked = bool(read_meta(src).get("masked"))
+                        in_place = src == (out / "audit").resolve()
+                        if mask and not src_masked and in_place:
+                            raise ValueError(f"{src}: this saved audit is not masked and is where the masked copy "
+                                             "would go; report into another --out folder, or pass --no-mask")
+                        if in_place:
+                            audit_dir = src  # reports rebuilt from OUT/audit itself: read it in place, keep it
+                            keep.append(src)
+                        else:
+                            audit_dir = tmp / "audit"
+                            if mask and not src_masked:
+                                names = mask_saved_audit(src, audit_dir, raw_data=[str(src)])
+                                agents = _masked_names(agents, names)
+                            else:
+                                shutil.copytree(src, audit_dir)
+                        log.info("using the saved audit %s%s", src,
+                                 " (masked copy in audit/)" if mask and not src_masked else "")
+                        if getattr(args, "reviews", None):
+                            log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
+                    else:
+                        audit_dir = tmp / "audit"
+                        chats = ca.read_chats(args.paths, format=args.format, columns=getattr(args, "columns", None),
+                                              encoding=args.encoding, tz=cfg.latency.timezone, strict=args.strict,
+                                              config=cfg)
+                        if len(chats.rejects):
+                            log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
+                        orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
+                        result = ca.audit(chats.messages, orders=orders, config=cfg, period=week or args.period,
+                                          reviews=getattr(args, "reviews", None))
+                        cron.check_agents(agents, result.agents["agent"].astype("str").tolist())
+                        if mask:
+                            masked = mask_audit(result)
+                            masked.meta["raw_data"] = [str(Path(p).resolve()) for p in [*args.paths, args.orders] if p]
+                            masked.save(audit_dir)
+                            agents = _masked_names(agents, dict(zip(result.agents["agent"], masked.agents["agent"],
+                                                                    strict=True)))
+                        else:
+                            result.meta["masked"] = False
+                            result.meta["raw_data"] = [str(out / "audit")]
+                            result.save(audit_dir)
+                        log.info("audit: %d messages, %d agents in %.1f s%s", len(result.messages),
+                                 len(result.agents), time.perf_counter() - t0,
+                                 " (saved with masked text and names)" if mask else "")
+                    run = run_reports(audit_dir, tmp, agents=agents, previous_dir=previous_dir, mask=mask,
+                                      workers=workers, kernel_name=kernel, timeout_s=cfg.report.timeout_s,
+                                      retries=cfg.report.retries, pool=pool, lang=lang, progress=not quiet)
+                    stage.commit(keep=keep)
+                    run.out = out
+                    run.index = out / "index.html"
+                    run.workbook = out / "audit.xlsx" if run.workbook else None
+                    for r in run.results:  # the notebooks now live under OUT/notebooks
+                        r.job.output_notebook = str(out / "notebooks" / Path(r.job.output_notebook).name)
+            except cron.Stopped:
+                log.error("stopped: workers and kernels are being shut down; the last report in %s is kept", out)
+                pool.terminate()
+                raise
+            finally:
+                pool.shutdown()
+            run.seconds = time.perf_counter() - t0
+            summary = run.summary()
+            for line in summary.splitlines():
+                (log.error if line.startswith("FAILED") else log.info)(line)
+            if not quiet or not run.ok:
+                print(summary)
+            return 0 if run.ok else 1
+        finally:
+            logging.getLogger("csaudit").removeHandler(handler)
+            handler.close()
 
-        # read the previous audit before the output folder is cleaned (it may live inside it)
-        prev_src = Path(args.previous) if args.previous else None
-        prev_files = {}
-        if prev_src is not None:
-            if not (prev_src / "meta.json").exists():
-                raise FileNotFoundError(f"{prev_src}: --previous must be a saved audit folder (no meta.json)")
-            prev_files = {n: (prev_src / n).read_bytes() for n in ("meta.json", "agents.parquet")
-                          if (prev_src / n).exists()}
 
-        saved = len(args.paths) == 1 and (Path(args.paths[0]) / "meta.json").exists()
-        audit_dir = out / "audit"
-        keep = [Path(args.paths[0])] if saved else []
-        with WorkerPool(workers) as pool:
-            if saved:
-                src = Path(args.paths[0]).resolve()
-                src_masked = bool(read_meta(src).get("masked"))
-                if mask and not src_masked and src == audit_dir.resolve():
-                    raise ValueError(f"{src}: this saved audit is not masked and is where the masked copy would go; "
-                                     "report into another --out folder, or pass --no-mask")
-                prepare_out(out, keep=keep)
-                if mask and not src_masked:
-                    names = mask_saved_audit(src, audit_dir, raw_data=[str(src)])
-                    agents = _masked_names(agents, names)
-                elif src != audit_dir.resolve():
-                    shutil.copytree(src, audit_dir)
-                log.info("using the saved audit %s%s", src, " (masked copy in audit/)" if mask and not src_masked else "")
-                if getattr(args, "reviews", None):
-                    log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
-            else:
-                prepare_out(out, keep=keep)
-                chats = ca.read_chats(args.paths, format=args.format, columns=getattr(args, "columns", None),
-                                      encoding=args.encoding,
-                                      tz=cfg.latency.timezone, strict=args.strict, config=cfg)
-                if len(chats.rejects):
-                    log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
-                orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
-                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period,
-                                  reviews=getattr(args, "reviews", None))
-                if mask:
-                    masked = mask_audit(result)
-                    masked.meta["raw_data"] = [str(Path(p).resolve()) for p in [*args.paths, args.orders] if p]
-                    masked.save(audit_dir)
-                    agents = _masked_names(agents, dict(zip(result.agents["agent"], masked.agents["agent"],
-                                                            strict=True)))
-                else:
-                    result.meta["masked"] = False
-                    result.meta["raw_data"] = [str(audit_dir)]
-                    result.save(audit_dir)
-                log.info("audit: %d messages, %d agents in %.1f s%s", len(result.messages), len(result.agents),
-                         time.perf_counter() - t0, " (saved with masked text and names)" if mask else "")
-            previous_dir = None
-            if prev_files:
-                previous_dir = out / "previous"
-                previous_dir.mkdir(parents=True, exist_ok=True)
-                for n, b in prev_files.items():
-                    (previous_dir / n).write_bytes(b)
-                if mask:
-                    _mask_previous(previous_dir)
-            run = run_reports(audit_dir, out, agents=agents, previous_dir=previous_dir, mask=mask, workers=workers,
-                              kernel_name=kernel, timeout_s=cfg.report.timeout_s, retries=cfg.report.retries,
-                              pool=pool)
-        run.seconds = time.perf_counter() - t0
-        summary = run.summary()
-        for line in summary.splitlines():
-            (log.error if line.startswith("FAILED") else log.info)(line)
-        print(summary)
-        return 0 if run.ok else 1
-    finally:
-        logging.getLogger("csaudit").removeHandler(handler)
-        handler.close()
+def rdata_agents(audit_dir: Path) -> list[str]:
+    """The agents of a saved audit's scorecard."""
+    from csaudit.report import data as rdata
+
+    return rdata.read_table(audit_dir, "agents", columns=["agent"])["agent"].astype("str").tolist()

@@ -51,6 +51,28 @@ def test_all_outputs_exist(sample_report: Run) -> None:
     print(f"csaudit report on the sample: {sample_report.seconds:.1f} s")
 
 
+AGENT_PAGE_MAX = 1_000_000
+REPORT_MAX = 8_000_000
+
+
+def test_size_budgets(sample_report: Run) -> None:
+    """plotly.js once per folder; each agent page ≤ 1 MB; the pages + assets of the sample ≤ 8 MB."""
+    out = sample_report.out
+    pages = [out / "index.html", *(out / "agents").glob("*.html")]
+    assets = list((out / "assets").iterdir())
+    sizes = {p.name: p.stat().st_size for p in pages}
+    assert max(sizes.values()) <= AGENT_PAGE_MAX, sizes
+    total = sum(sizes.values()) + sum(p.stat().st_size for p in assets)
+    print(f"sample report: {len(pages)} pages {sum(sizes.values()) / 1e6:.2f} MB + assets "
+          f"{sum(p.stat().st_size for p in assets) / 1e6:.2f} MB = {total / 1e6:.2f} MB; largest page "
+          f"{max(sizes.values()) / 1e6:.2f} MB")
+    assert total <= REPORT_MAX
+    for p in pages:
+        html = p.read_text(encoding="utf-8")
+        assert "plotly.min.js" in html and html.count("Plotly.register") == 0  # loaded, not inlined
+        assert "'unsafe-inline'" not in html
+
+
 def test_each_report_shows_the_scorecard_values(sample_report: Run) -> None:
     agents = ca.Audit.load(sample_report.out / "audit").agents.set_index("agent")
     for a, row in agents.iterrows():
@@ -67,8 +89,9 @@ def test_each_report_shows_the_scorecard_values(sample_report: Run) -> None:
                 assert float(raw) == pytest.approx(float(row[col]), rel=1e-12), (a, col)
             else:
                 assert pd.isna(row[col])
-        assert f'QA score <b data-kpi="qa_score">{fmt_value("qa_score", row["qa_score"])}</b>' in html
-        assert f'rank <b data-kpi="rank">{int(row["rank"])}</b> of 8' in html
+        assert f'质检得分 <b data-kpi="qa_score">{fmt_value("qa_score", row["qa_score"])}</b>' in html
+        assert f'data-rank="{int(row["rank"])}">第 {int(row["rank"])} 名 / 共 8 人</b>' in html
+        assert ('data-red-line="1"' in html) == (row["critical_conversations"] > 0), a
 
 
 def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run, sample_chats) -> None:
@@ -101,14 +124,18 @@ def test_the_saved_audit_beside_the_reports_is_masked(sample_report: Run, sample
 
 
 def test_workbook_sheets_and_rows(sample_report: Run) -> None:
+    from csaudit.report.views import negative_hits
+
     audit = ca.Audit.load(sample_report.out / "audit")
     wb = openpyxl.load_workbook(sample_report.out / "audit.xlsx", read_only=True)
-    assert wb.sheetnames[:6] == ["scorecard", "hits", "unreplied", "lost_inquiries", "reviews", "definitions"]
+    assert wb.sheetnames[:6] == ["客服评分", "问题明细", "未回复顾客", "流失询单", "规则复核", "定义"]
     assert {"commission", "commission_orders", "customers", "payment_reminders"} <= set(wb.sheetnames[6:])
     with zipfile.ZipFile(sample_report.out / "audit.xlsx") as z:  # rows per sheet, without parsing cells
         rows = [z.read(f"xl/worksheets/sheet{i}.xml").count(b"<row ") for i in range(1, 5)]
-    assert rows == [len(t) + 1 for t in (audit.agents, audit.hits, audit.unreplied, audit.lost_inquiries)]
-    names = [r[0] for r in wb["scorecard"].iter_rows(min_row=2, values_only=True)]
+    findings = negative_hits(audit.hits, audit.config.to_dict())
+    assert 0 < len(findings) < len(audit.hits) / 2  # politeness terms are counts in the scorecard, not rows
+    assert rows == [len(t) + 1 for t in (audit.agents, findings, audit.unreplied, audit.lost_inquiries)]
+    names = [r[0] for r in wb["客服评分"].iter_rows(min_row=2, values_only=True)]
     assert names == audit.agents["agent"].tolist()  # Chinese intact, same order (rank)
 
 
@@ -117,9 +144,9 @@ def test_planted_script_is_escaped_and_phone_masked(planted_report: Planted) -> 
     html = body(run.out / "agents" / f"{agent_slug(planted_report.good)}.html")
     assert SCRIPT not in html and esc(SCRIPT) in html
     assert PHONE not in html and "138****5678" in html
-    assert "previous" in html and "No previous audit" not in html  # --previous: KPIs vs last period
+    assert "data-prev=" in html and "未提供上期审计" not in html  # --previous: KPIs vs last period
     index = body(run.out / "index.html")
-    assert "Trend vs previous period" in index and "No previous audit" not in index
+    assert "环比" in index and "未提供上期审计" not in index
     assert (run.out / "previous" / "agents.parquet").exists()
     shown = body(planted_report.unmasked.out / "agents" / f"{agent_slug(planted_report.good)}.html")
     assert planted_report.unmasked.returncode == 0, planted_report.unmasked.stderr[-2000:]
@@ -136,7 +163,7 @@ def test_a_failing_agent_is_reported_and_the_others_finish(planted_report: Plant
     assert not (run.out / "agents" / f"{agent_slug(planted_report.bad)}.html").exists()
     assert (run.out / "agents" / f"{agent_slug(planted_report.good)}.html").exists()
     assert "1/2 agent reports ok" in run.stdout
-    assert "FAILED" in body(run.out / "index.html")
+    assert "失败" in body(run.out / "index.html")
     assert "FAILED" in (run.out / "run.log").read_text(encoding="utf-8")
 
 
@@ -150,7 +177,15 @@ def test_explore_notebook_runs_top_to_bottom(sample_report: Run, tmp_path: Path,
     texts = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "hits of the new category" in texts
+    assert "None" not in texts.split("hits of the new category")[0]  # no period=None..None
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    # the figure is visible in JupyterLab (plotly MIME type) and in exported HTML (plotly.js embedded, no CDN)
+    outs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outs)
+    from nbconvert import HTMLExporter
+
+    exported, _ = HTMLExporter().from_notebook_node(nb)
+    assert "Plotly.newPlot" in exported and "cdn.plot.ly/plotly" not in exported
 
 
 def test_a_raw_saved_audit_is_reported_from_a_masked_copy(tiny_audit: Path, tmp_path: Path) -> None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from csaudit.report.html import esc, figure, highlight, highlight_terms, merge_spans, page, table
+from csaudit.report.html import (
+    csp,
+    esc,
+    figure,
+    highlight,
+    highlight_terms,
+    merge_spans,
+    page,
+    table,
+    write_assets,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -37,12 +49,25 @@ def test_table_escapes_everything_but_raw_columns() -> None:
     assert "(none)" in table(df.head(0))
 
 
-def test_page_bundles_plotly_once_and_loads_nothing() -> None:
+def test_page_loads_plotly_by_relative_path_and_has_no_inline_script() -> None:
     figs = "".join(figure(go.Figure(go.Bar(x=[SCRIPT], y=[1]))) for _ in range(3))
-    html = page("t <x>", figs)
-    assert html.count("<script type=\"text/javascript\">") == 1  # plotly.js once
-    assert "plotly.js v" in html or "Plotly" in html
-    assert "cdn.plot.ly" not in html.split("</head>")[1]
+    html = page("t <x>", figs, assets="../assets/")
+    head, body = html.split("</head>")
+    assert '<script src="../assets/plotly.min.js"></script>' in head and "../assets/csaudit.js" in head
+    assert len(html) < 20_000  # no library inside the page
+    assert "cdn.plot.ly" not in html and "http" not in body
     assert "<title>t &lt;x&gt;</title>" in html
-    assert "connect-src 'none'".replace("'", "&#x27;") in html
-    assert SCRIPT not in html.split("</head>")[1]  # plotly escapes < in its JSON
+    policy = csp()
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy and "connect-src 'none'" in policy
+    # figures are JSON data (never executed) drawn by csaudit.js: no executable inline script at all
+    scripts = re.findall(r"<script([^>]*)>", body)
+    assert len(scripts) == 3 and all('type="application/json"' in s for s in scripts)
+    assert SCRIPT not in body  # < is escaped in the JSON
+    assert "style=" not in body
+
+
+def test_write_assets_once_per_folder(tmp_path) -> None:
+    d = write_assets(tmp_path)
+    assert {p.name for p in d.iterdir()} == {"plotly.min.js", "csaudit.js", "csaudit.css"}
+    assert (d / "plotly.min.js").stat().st_size > 1_000_000
+    assert "'unsafe-inline'" not in (d / "csaudit.js").read_text(encoding="utf-8")
