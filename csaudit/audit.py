@@ -494,7 +494,7 @@ def audit(
     ``lost_inquiries`` is empty. Raises ``ValueError`` when no message is left to audit.
     """
     from csaudit.metrics import conversion as conversion_mod
-    from csaudit.metrics import latency, lexicon, qc
+    from csaudit.metrics import latency, lexicon, qc, satisfaction
     from csaudit.model import rounds as rounds_mod
     from csaudit.model import schema
     from csaudit.score import (
@@ -595,6 +595,8 @@ def audit(
 
     with _stage("score", timings):
         conversations["n_hits"] = n_hits
+        csat = satisfaction.conversation_csat(msgs, rounds, hits, cfg)
+        conversations = _merge(conversations, csat)
         scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders, checks=checks)
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
                                                       *[c for c in scores.columns if c.startswith("score_")],
@@ -659,6 +661,7 @@ def _order_conversation_columns(conversations: pd.DataFrame) -> pd.DataFrame:
         if c not in out:
             out[c] = np.nan
     extra = [c for c in out.columns if c not in CONVERSATION_COLUMNS]
+    extra = [c for c in ("csat",) if c in extra] + [c for c in extra if c != "csat"]  # beside qa_score
     return out[[*CONVERSATION_COLUMNS, *extra]]
 
 

@@ -147,13 +147,15 @@ class ScoreConfig:
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "responsiveness": 0.30,
-            "politeness": 0.20,
-            "compliance": 0.25,
-            "sentiment": 0.10,
-            "conversion": 0.15,
+            "responsiveness": 0.20,
+            "politeness": 0.10,
+            "compliance": 0.20,
+            "satisfaction": 0.40,
+            "conversion": 0.10,
         }
     )
+    """Weight of each category (``responsiveness, politeness, compliance, satisfaction, conversion``)
+    in the conversation's weighted mean, renormalised over the categories that apply."""
     critical_categories: list[str] = field(
         default_factory=lambda: ["off_platform", "abuse", "inducement"]
     )
@@ -171,11 +173,18 @@ class ScoreConfig:
     closing_categories: list[str] = field(default_factory=lambda: ["closing", "rating_invite"])
     """Lexicon categories that count as a closing among the conversation's last ``qc.closing_last_n`` messages."""
     apology_categories: list[str] = field(default_factory=lambda: ["apology"])
-    """Lexicon categories that count as an apology after a long wait (``qc.long_wait_s``)."""
+    """Lexicon categories that count as an apology after a long wait (``qc.long_wait_s``) or a complaint."""
+    complaint_categories: list[str] = field(default_factory=lambda: ["escalation", "repeated", "dissatisfied"])
+    """Customer-side lexicon categories that call for an apology (the politeness check is needed only
+    after one of these or a long wait; it is never a plus in conversations that did not need it)."""
     politeness_rules: list[str] = field(
         default_factory=lambda: ["qc:no_greeting_first_reply", "qc:no_apology_after_wait", "qc:no_closing"]
     )
     """QC rules already scored by the politeness category; they cost no compliance points (no double count)."""
+    csat_model: str = ""
+    """Predicted-satisfaction (``csat``) model file written by ``csaudit calibrate`` (JSON; relative
+    paths are resolved against the config file's folder). Empty = the shipped model
+    ``csaudit/models/csat.json`` fitted on STC-3 (see README "Predicted satisfaction")."""
 
 
 @dataclass

@@ -50,12 +50,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import NAT, lookup, ts_ns
+from csaudit.arrays import lookup, ts_ns
 from csaudit.config import Config
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("responsiveness", "politeness", "compliance", "sentiment", "conversion")
+CATEGORIES = ("responsiveness", "politeness", "compliance", "satisfaction", "conversion")
 SCORE_COLUMNS = tuple(f"score_{c}" for c in CATEGORIES)
 
 
@@ -158,21 +158,14 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     has_agent = np.bincount(codes[a], minlength=n) > 0
 
     keys = pd.Series(uniq, dtype="str")
-    resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
-    first_slow = np.full(n, NAT, dtype=np.int64)
-    if slow.any():
-        rc = lookup(keys, rounds.loc[slow, "conversation_id"])
-        rt = ts_ns(rounds.loc[slow, "reply"])
-        ok = (rc >= 0) & (rt != NAT)
-        fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
-        first_slow[fs.index.to_numpy()] = fs.to_numpy()
-    needed = first_slow != NAT
+    trigger = _apology_triggers(messages, rounds, hits, keys, config)  # message row of the first trigger
+    big = np.iinfo(np.int64).max
+    needed = trigger != big
     apol = lex_in(sc.apology_categories)
     ac = lookup(keys, hits.loc[apol, "conversation_id"])
-    at = ts_ns(hits.loc[apol, "ts"])
-    good = (ac >= 0) & (at != NAT)
-    good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
+    ar = lookup(mid, hits.loc[apol, "message_id"])
+    good = (ac >= 0) & (ar >= 0)
+    good[good] &= needed[ac[good]] & (ar[good] >= trigger[ac[good]])
     apology_ok = np.bincount(ac[good], minlength=n) > 0
 
     out = pd.DataFrame(
@@ -182,6 +175,42 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     passed = out["greeting_ok"].astype(int) + out["closing_ok"].astype(int) + out["apology_ok"].astype(int)
     applicable = 2 + out["apology_needed"].astype(int)
     out["score_politeness"] = 100.0 * passed / applicable
+    return out
+
+
+def _apology_triggers(
+    messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, keys: pd.Series, config: Config
+) -> np.ndarray:
+    """Per conversation of ``keys``: the message row (position in ``messages``) of the first event
+    that calls for an apology — a reply after more than ``qc.long_wait_s`` (the round's
+    ``reply_message_id``; by time when rounds lack it) or a customer message with a
+    ``score.complaint_categories`` hit; int64 max when none. Positions, not times: works without
+    timestamps."""
+    big = np.iinfo(np.int64).max
+    out = np.full(len(keys), big, dtype=np.int64)
+    mid = messages["message_id"]
+    resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
+    if slow.any():
+        sr = rounds.loc[slow]
+        rc = lookup(keys, sr["conversation_id"])
+        if "reply_message_id" in sr:
+            row = lookup(mid, sr["reply_message_id"])
+        else:  # the first agent message of the conversation at the reply time
+            ag = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool))
+            at = pd.DataFrame({"c": lookup(keys, messages["conversation_id"].take(ag)),
+                               "t": ts_ns(messages["ts"].take(ag)), "row": ag}).drop_duplicates(["c", "t"])
+            want = pd.DataFrame({"c": rc, "t": ts_ns(sr["reply"])})
+            row = want.merge(at, on=["c", "t"], how="left")["row"].fillna(-1).to_numpy(dtype=np.int64)
+        ok = (rc >= 0) & (row >= 0)
+        np.minimum.at(out, rc[ok], row[ok])
+    comp = ((hits["side"] == "customer").to_numpy(dtype=bool, na_value=False)
+            & _mask_cat(hits, config.score.complaint_categories).to_numpy(dtype=bool, na_value=False))
+    if comp.any():
+        cc = lookup(keys, hits.loc[comp, "conversation_id"])
+        cr = lookup(mid, hits.loc[comp, "message_id"])
+        ok = (cc >= 0) & (cr >= 0)
+        np.minimum.at(out, cc[ok], cr[ok])
     return out
 
 
@@ -241,10 +270,10 @@ def conversation_scores(
     for col in ("score_responsiveness", "score_politeness", "score_compliance"):
         out[col] = checks[col].array
 
-    if "sentiment_end" in conversations:
-        out["score_sentiment"] = 100.0 * pd.to_numeric(conversations["sentiment_end"], errors="coerce").to_numpy()
+    if "csat" in conversations:
+        out["score_satisfaction"] = pd.to_numeric(conversations["csat"], errors="coerce").to_numpy(dtype="float64")
     else:
-        out["score_sentiment"] = np.nan
+        out["score_satisfaction"] = np.nan
     if has_orders and {"is_inquiry", "ordered"} <= set(conversations.columns):
         inq = conversations["is_inquiry"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         ordered = conversations["ordered"].astype("boolean").astype("float64").to_numpy() * 100.0
@@ -308,6 +337,8 @@ def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
             "critical_conversations": g["critical"].sum().astype("int64"),
         }
     )
+    if "csat" in c:
+        out["csat_mean"] = g["csat"].mean()
     out["rank"] = rank(out["qa_score"])
     out.index.name = "agent"
     return out.reset_index()
@@ -434,7 +465,7 @@ def scorecard_failures(agents: pd.DataFrame) -> pd.DataFrame:
     add("rank", "greater_than_or_equal_to(1)", ~(agents["rank"] >= 1))
     for c in agents.columns:
         s = agents[c]
-        if c in ("qa_score", "qa_score_critical_free") or c.startswith("score_"):
+        if c in ("qa_score", "qa_score_critical_free", "csat_mean") or c.startswith("score_"):
             add(c, "in_range(0, 100)", s.notna() & ~s.between(0, 100))
         elif c.endswith("_rate"):
             add(c, "in_range(0, 1)", s.notna() & ~s.between(0, 1))
@@ -459,7 +490,7 @@ def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
 
 #: Columns of the printed scorecard, in order (those absent from the table are skipped).
 PRINT_COLUMNS = (
-    "rank", "agent", "qa_score", "qa_score_critical_free", "n_conversations", "avg_response_s",
+    "rank", "agent", "qa_score", "qa_score_critical_free", "csat_mean", "n_conversations", "avg_response_s",
     "reply_rate", "slow_rounds", "negative_hits", "critical_hits", "sentiment_end_mean", "order_conversion",
 )
 

@@ -127,7 +127,7 @@ HEADLINE_KPIS: tuple[Kpi, ...] = (
     Kpi("deteriorated", "Mood deteriorated", ("deteriorated_rate",), "lower"),
 )
 
-SCORE_CATEGORIES = ("responsiveness", "politeness", "compliance", "sentiment", "conversion")
+SCORE_CATEGORIES = ("responsiveness", "politeness", "compliance", "satisfaction", "conversion")
 
 
 def resolve_kpis(columns: Any, kpis: tuple[Kpi, ...] = HEADLINE_KPIS) -> list[tuple[Kpi, str]]:
@@ -418,8 +418,8 @@ def coaching_points(
         thr = float((config.get("sentiment") or {}).get("deteriorated_drift", -0.2))
         drift = pd.to_numeric(conversations["sentiment_drift"], errors="coerce")
         worse = conversations.loc[drift <= thr]
-        if len(worse) or cat_loss("sentiment") > 0:
-            recs.append({"topic": "Calm unhappy customers 客户情绪", "points_lost": cat_loss("sentiment"),
+        if len(worse) or cat_loss("satisfaction") > 0:
+            recs.append({"topic": "Calm unhappy customers 客户情绪", "points_lost": cat_loss("satisfaction"),
                          "advice": "When the customer gets upset, acknowledge the problem, apologise once and offer a "
                                    "concrete next step instead of repeating the rule.",
                          "evidence": f"{len(worse)} conversation(s) where the customer's mood dropped by ≥ {abs(thr):g}"})
