@@ -179,6 +179,7 @@ def fit_and_save(path: str | Path, out: Path | None = None) -> str:
         "rho_in_sample": round(spearman(fitted, target.loc[ids]), 4),
         "command": "benchmarks/real_stc3.py PATH --fit",
     }
+    model["provenance"]["check"] = satisfaction.check_predictions(model)
     out = out or satisfaction.DEFAULT_MODEL
     satisfaction.save_model(model, out)
     return f"wrote {out}: CV ρ {cv['rho_pooled']} (folds {cv['rho_per_fold']}), in-sample ρ {model['provenance']['rho_in_sample']}"

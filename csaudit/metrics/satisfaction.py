@@ -355,3 +355,77 @@ def explain(model: dict[str, Any]) -> pd.DataFrame:
     rows = [(f["name"], f["kind"], float(model["coef"][f["name"]])) for f in model["features"]]
     df = pd.DataFrame(rows, columns=["feature", "kind", "points"])
     return df.reindex(df["points"].abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# a fixed synthetic check set: the model file stores the csat it gives them (``provenance.check``)
+
+#: (conversation_id, role, text) of a few short conversations written for the check (no real chat)
+CHECK_CONVERSATIONS: tuple[tuple[str, str, str], ...] = (
+    ("happy", "customer", "你好，我想问一下这个快递什么时候到"),
+    ("happy", "agent", "您好，已经帮您查询了，明天上午送达"),
+    ("happy", "customer", "好的，太好了，谢谢你"),
+    ("angry", "customer", "我的退款申请了一周了怎么还没到账"),
+    ("angry", "agent", "不好意思，这个我们没办法处理"),
+    ("angry", "customer", "什么态度，我要投诉你们，给差评"),
+    ("plain", "customer", "这个有红色的吗"),
+    ("plain", "agent", "有的亲"),
+    ("unanswered", "customer", "在吗"),
+    ("unanswered", "customer", "怎么没人回复"),
+)
+
+
+def check_messages() -> pd.DataFrame:
+    """:data:`CHECK_CONVERSATIONS` as a MESSAGES table (shop ``检查店``, no timestamps)."""
+    from csaudit.model import schema
+
+    rows = list(CHECK_CONVERSATIONS)
+    agent = "检查店:小助"
+    df = pd.DataFrame(
+        {
+            "message_id": [f"check:{i}" for i in range(len(rows))],
+            "conversation_id": [r[0] for r in rows],
+            "shop": "检查店",
+            "customer": [f"buyer_{r[0]}" for r in rows],
+            "sender": [agent if r[1] == "agent" else f"buyer_{r[0]}" for r in rows],
+            "agent": pd.Series([agent if r[1] == "agent" else None for r in rows], dtype="str"),
+            "role": [r[1] for r in rows],
+            "ts": pd.NaT,
+            "text": [r[2] for r in rows],
+            "source": "check",
+            "line": range(1, len(rows) + 1),
+        }
+    )
+    return schema.conform(df, "messages")
+
+
+def check_features(model: dict[str, Any]) -> pd.DataFrame:
+    """A fixed synthetic feature table for ``model``'s features: row ``low`` has every feature at 0,
+    ``mid`` at 1, ``high`` at 3, ``mixed`` alternates 0.2 and 5 (sentiment features use them / 5)."""
+    rows = {"low": lambda i: 0.0, "mid": lambda i: 1.0, "high": lambda i: 3.0,
+            "mixed": lambda i: 0.2 if i % 2 else 5.0}
+    out = {}
+    for key, val in rows.items():
+        out[key] = {f["name"]: val(i) / (5.0 if f["kind"] in _SENTIMENT_KINDS else 1.0)
+                    for i, f in enumerate(model["features"])}
+    return pd.DataFrame.from_dict(out, orient="index")
+
+
+def check_predictions(model: dict[str, Any]) -> dict[str, float]:
+    """``{row: csat}`` of :func:`check_features` — what ``provenance.check`` records, so a loaded file
+    can be shown to give the figures it was shipped with."""
+    return {str(k): round(float(v), 6) for k, v in predict(check_features(model), model).items()}
+
+
+def check_figures(model: dict[str, Any] | None = None) -> dict[str, float]:
+    """``{conversation_id: csat}`` of :func:`check_messages` audited under the default Config, with
+    ``model`` (default: the shipped one)."""
+    import csaudit as ca
+
+    result = ca.audit(check_messages())
+    if model is None:
+        csat = result.conversations.set_index("conversation_id")["csat"]
+    else:
+        csat = conversation_csat(result.messages, result.rounds, result.hits, result.config, model=model)
+        csat = csat.set_index("conversation_id")["csat"]
+    return {str(k): round(float(v), 6) for k, v in csat.items()}
