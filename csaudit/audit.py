@@ -480,6 +480,7 @@ def audit(
     orders: pd.DataFrame | None = None,
     config: Config | None = None,
     period: Period = None,
+    ratings: pd.DataFrame | None = None,
 ) -> Audit:
     """Audit ``messages`` (MESSAGES schema) and return an :class:`Audit`.
 
@@ -491,7 +492,10 @@ def audit(
     still converts; orders after the period that no inquiry claims (silent) are then dropped, so shop
     sales = orders created in the period + later orders attributed to the period's inquiries.
     Without orders, ``ordered``/``paid``/``order_amount`` and the agents' order figures are NA and
-    ``lost_inquiries`` is empty. Raises ``ValueError`` when no message is left to audit.
+    ``lost_inquiries`` is empty. ``ratings`` (RATINGS, :func:`csaudit.io.ratings.read_ratings`) adds the
+    customers' own satisfaction: ``rating`` (0–100, NA when unrated) per conversation (joined by
+    :func:`csaudit.io.ratings.join_ratings`) and ``n_rated, rating_mean`` per agent. Raises
+    ``ValueError`` when no message is left to audit.
     """
     from csaudit.metrics import conversion as conversion_mod
     from csaudit.metrics import latency, lexicon, qc, satisfaction
@@ -597,6 +601,11 @@ def audit(
         conversations["n_hits"] = n_hits
         csat = satisfaction.conversation_csat(msgs, rounds, hits, cfg)
         conversations = _merge(conversations, csat)
+        if ratings is not None:
+            from csaudit.io.ratings import conversation_ratings, join_ratings
+
+            rated = conversation_ratings(join_ratings(ratings, conversations, cfg))
+            conversations = conversations.merge(rated[["conversation_id", "rating"]], on="conversation_id", how="left")
         scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders, checks=checks)
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
                                                       *[c for c in scores.columns if c.startswith("score_")],
@@ -628,6 +637,7 @@ def audit(
         "csaudit_version": __version__,
         "n_messages": int(len(msgs)),
         "has_orders": has_orders,
+        "has_ratings": ratings is not None,
         "side_stages_parallel": parallel,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
@@ -661,7 +671,8 @@ def _order_conversation_columns(conversations: pd.DataFrame) -> pd.DataFrame:
         if c not in out:
             out[c] = np.nan
     extra = [c for c in out.columns if c not in CONVERSATION_COLUMNS]
-    extra = [c for c in ("csat",) if c in extra] + [c for c in extra if c != "csat"]  # beside qa_score
+    first = [c for c in ("csat", "rating") if c in extra]  # beside qa_score
+    extra = first + [c for c in extra if c not in first]
     return out[[*CONVERSATION_COLUMNS, *extra]]
 
 

@@ -185,6 +185,10 @@ class ScoreConfig:
     """Predicted-satisfaction (``csat``) model file written by ``csaudit calibrate`` (JSON; relative
     paths are resolved against the config file's folder). Empty = the shipped model
     ``csaudit/models/csat.json`` fitted on STC-3 (see README "Predicted satisfaction")."""
+    rating_window_h: float = 24.0
+    """A rating matched by customer + time (no conversation id) belongs to that customer's latest
+    conversation starting at or before the rating time, if the rating came no later than this many
+    hours after that conversation's end."""
 
 
 @dataclass

@@ -325,7 +325,9 @@ def conversation_checks(
 
 def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
     """Per primary ``agent``: ``n_scored_conversations, qa_score, qa_score_critical_free, score_<category>``
-    (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``."""
+    (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``; with a
+    ``csat`` column ``csat_mean``; with a ``rating`` column (the customers' own ratings, 0–100)
+    ``n_rated`` (rated conversations) and ``rating_mean``."""
     c = conversations.loc[conversations["agent"].notna()]
     g = c.groupby("agent", sort=True)
     out = pd.DataFrame(
@@ -339,6 +341,9 @@ def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
     )
     if "csat" in c:
         out["csat_mean"] = g["csat"].mean()
+    if "rating" in c:
+        out["n_rated"] = g["rating"].count().astype("int64")
+        out["rating_mean"] = g["rating"].mean()
     out["rank"] = rank(out["qa_score"])
     out.index.name = "agent"
     return out.reset_index()
@@ -465,7 +470,7 @@ def scorecard_failures(agents: pd.DataFrame) -> pd.DataFrame:
     add("rank", "greater_than_or_equal_to(1)", ~(agents["rank"] >= 1))
     for c in agents.columns:
         s = agents[c]
-        if c in ("qa_score", "qa_score_critical_free", "csat_mean") or c.startswith("score_"):
+        if c in ("qa_score", "qa_score_critical_free", "csat_mean", "rating_mean") or c.startswith("score_"):
             add(c, "in_range(0, 100)", s.notna() & ~s.between(0, 100))
         elif c.endswith("_rate"):
             add(c, "in_range(0, 1)", s.notna() & ~s.between(0, 1))
@@ -490,7 +495,7 @@ def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
 
 #: Columns of the printed scorecard, in order (those absent from the table are skipped).
 PRINT_COLUMNS = (
-    "rank", "agent", "qa_score", "qa_score_critical_free", "csat_mean", "n_conversations", "avg_response_s",
+    "rank", "agent", "qa_score", "qa_score_critical_free", "csat_mean", "rating_mean", "n_conversations", "avg_response_s",
     "reply_rate", "slow_rounds", "negative_hits", "critical_hits", "sentiment_end_mean", "order_conversion",
 )
 

@@ -476,7 +476,10 @@ def report_command(args: Any) -> int:
                 if len(chats.rejects):
                     log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
                 orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
-                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period)
+                ratings = (ca.read_ratings(args.ratings, tz=cfg.latency.timezone)
+                           if getattr(args, "ratings", None) else None)
+                result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period,
+                                  ratings=ratings)
                 result.save(audit_dir)
                 log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
                          time.perf_counter() - t0)

@@ -79,7 +79,7 @@ def fmt_value(column: str, value: Any) -> str:
         return f"{v:.3f}"
     if any(k in col for k in ("sales", "amount", "order_value", "aov")):
         return f"¥{v:,.2f}"
-    if col.startswith(("qa_score", "score_")) or col.endswith("_per100"):
+    if col.startswith(("qa_score", "score_", "csat", "rating_mean")) or col.endswith("_per100"):
         return f"{v:.1f}"
     if col.endswith("_ratio"):
         return f"{v:.2f}"
@@ -105,6 +105,8 @@ class Kpi:
 HEADLINE_KPIS: tuple[Kpi, ...] = (
     Kpi("qa_score", "QA score 质检得分", ("qa_score",), "higher"),
     Kpi("qa_score_critical_free", "QA score, critical-free", ("qa_score_critical_free",), "higher"),
+    Kpi("csat", "Predicted satisfaction 预测满意度", ("csat_mean",), "higher"),
+    Kpi("rating", "Rated satisfaction 满意度 (rated conversations)", ("rating_mean",), "higher"),
     Kpi("n_conversations", "Conversations 会话", ("n_conversations",), ""),
     Kpi("n_customers", "Customers 接待人数", ("n_customers",), ""),
     Kpi("avg_response", "Avg response 平响", ("avg_response_s",), "lower"),
@@ -635,7 +637,7 @@ class AgentReport:
 # the team overview
 
 
-LEADERBOARD = ("rank", "agent", "qa_score", "n_conversations", "avg_response", "reply_rate", "conversion",
+LEADERBOARD = ("rank", "agent", "qa_score", "csat", "rating", "n_conversations", "avg_response", "reply_rate", "conversion",
                "negative_hits", "qc_hits", "critical_hits")
 
 
