@@ -17,7 +17,12 @@ many runs at once with numpy, with *bit-identical* floating-point terms:
 * ``bi_val[e]           = (l2 * count((c2,t2),(c3,t3))) / count(c2,t2)`` per stored bigram entry
 * ``tri_val[e]          = (l3 * count(trigram)) / count(bigram prefix)`` per stored trigram entry
 
-(the same operations in the same order as ``CharacterBasedGenerativeModel.log_prob``). Bigram and
+(the same operations in the same order as ``CharacterBasedGenerativeModel.log_prob``). Every
+``log(uni + bi + tri)`` the segmenter can need is one of three kinds — no n-gram stored (``uni_log``),
+a bigram only (``bi_log``), a trigram (``tri_log``) — so all of them are taken once here with
+``math.log`` (snownlp's own function) and cached: decoding runs no transcendental function, and its
+scores are the same on every CPU (numpy's SIMD ``log`` differs from libm's in the last bit on some,
+e.g. AVX-512 builds). Bigram and
 trigram terms are sparse (character n-gram keys, sorted, each with a range of (tag combination,
 value) entries): a dense [bigram, 4, 4] table would be 30 MB of mostly zeros (1.2 of 16 tag pairs
 are stored per bigram), the sparse form ≈ 5 MB. The Bayes vocabulary is stored as code points and
@@ -51,7 +56,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: sparse bigram terms, compact vocabulary, int32/int8 offsets and tags
+FORMAT_VERSION = 3  # 3: log terms precomputed with math.log; 2: sparse bigram terms, compact vocabulary
 CJK_LO, CJK_HI = 0x4E00, 0x9FA5  # snownlp's re_zh range ([\u4E00-\u9FA5])
 TAGS = ("b", "m", "e", "s")
 UNKNOWN, BOS = 0, 1
@@ -73,6 +78,9 @@ class SnowTables:
     tri_start: np.ndarray  # int32 [nt + 1]: entries of trigram i are tri_start[i]:tri_start[i+1]
     tri_combo: np.ndarray  # int8 [ne]: t1 * 16 + t2 * 4 + t3
     tri_val: np.ndarray  # float64 [ne]
+    uni_log: np.ndarray  # float64 [V, 4]: math.log(uni_term) (-inf for 0): no bigram nor trigram stored
+    bi_log: np.ndarray  # float64 [nbe]: math.log(uni_term[c3, t3] + bi_val[e]): bigram stored, no trigram
+    tri_log: np.ndarray  # float64 [ne]: math.log((uni_term[c3, t3] + bi) + tri_val[e]), bi = 0.0 if unstored
     word_codes: np.ndarray  # uint32: code points of the Bayes vocabulary (union of both classes), joined
     word_lens: np.ndarray  # int32 [nw]: length of each vocabulary word (sorted words)
     word_logp: np.ndarray  # float64 [2, nw]: log(freq_k(word)) for class k (classes order below)
@@ -125,6 +133,49 @@ def _grouped(keys: list[int], vals: list[float], n_combos: int) -> tuple[np.ndar
     k, v = k[o], v[o]
     grams, first = np.unique(k // n_combos, return_index=True)
     return grams.astype(np.int64), np.append(first, len(k)).astype(np.int32), (k % n_combos).astype(np.int8), v
+
+
+def exact_log(x: np.ndarray) -> np.ndarray:
+    """``math.log`` of each value (the C library's, as snownlp calls it), ``-inf`` for 0."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(x.shape, -np.inf)
+    nz = x != 0
+    out[nz] = np.fromiter(map(math.log, x[nz].tolist()), dtype=np.float64, count=int(nz.sum()))
+    return out
+
+
+def _log_terms(
+    V: int,
+    uni_term: np.ndarray,
+    bi_keys: np.ndarray,
+    bi_start: np.ndarray,
+    bi_combo: np.ndarray,
+    bi_val: np.ndarray,
+    tri_keys: np.ndarray,
+    tri_start: np.ndarray,
+    tri_combo: np.ndarray,
+    tri_val: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three kinds of ``log(uni + bi + tri)`` terms (see the module docstring), each summed in
+    snownlp's order ``(uni + bi) + tri`` with an unstored term ``0.0``, then ``math.log``."""
+    uni_log = exact_log(uni_term + 0.0)
+    # bigram entries: key c2 * V + c3, combo t2 * 4 + t3
+    b_gram = np.repeat(bi_keys, np.diff(bi_start))
+    b_uni = uni_term[b_gram % V, bi_combo.astype(np.int64) % 4]
+    bi_log = exact_log(b_uni + bi_val)
+    # trigram entries: key (c1 * V + c2) * V + c3, combo t1 * 16 + t2 * 4 + t3; their (uni + bi) part
+    t_gram = np.repeat(tri_keys, np.diff(tri_start))
+    t_combo = tri_combo.astype(np.int64)
+    base = uni_term[t_gram % V, t_combo % 4] + 0.0
+    full_bi = bi_keys.astype(np.int64)
+    b_full = np.repeat(full_bi, np.diff(bi_start)) * 16 + bi_combo.astype(np.int64)  # sorted
+    want = (t_gram % (V * V)) * 16 + t_combo % 16
+    if len(b_full):
+        pos = np.minimum(np.searchsorted(b_full, want), len(b_full) - 1)
+        has = b_full[pos] == want
+        base[has] = b_uni[pos[has]] + bi_val[pos[has]]
+    tri_log = exact_log(base + tri_val)
+    return uni_log, bi_log, tri_log
 
 
 def build_tables() -> SnowTables:
@@ -186,6 +237,7 @@ def build_tables() -> SnowTables:
         tkeys.append(((sa[0] * V + sb[0]) * V + sc[0]) * 64 + sa[1] * 16 + sb[1] * 4 + sc[1])
         tvals.append(val)
     tri_keys, tri_start, tri_combo, tv = _grouped(tkeys, tvals, 64)
+    uni_log, bi_log, tri_log = _log_terms(V, uni_term, bi_keys, bi_start, bi_combo, bv, tri_keys, tri_start, tri_combo, tv)
 
     # Bayes
     bayes = snow_sentiment.classifier.classifier
@@ -215,6 +267,9 @@ def build_tables() -> SnowTables:
         tri_start=tri_start,
         tri_combo=tri_combo,
         tri_val=tv,
+        uni_log=uni_log,
+        bi_log=bi_log,
+        tri_log=tri_log,
         word_codes=np.frombuffer("".join(vocab).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy(),
         word_lens=np.fromiter(map(len, vocab), dtype=np.int32, count=len(vocab)),
         word_logp=word_logp,
@@ -227,7 +282,7 @@ def build_tables() -> SnowTables:
 
 _ARRAYS = (
     "cp2id", "uni_term", "bi_keys", "bi_start", "bi_combo", "bi_val", "tri_keys", "tri_start", "tri_combo",
-    "tri_val", "word_codes", "word_lens", "word_logp", "unseen_logp", "base", "stopwords",
+    "tri_val", "uni_log", "bi_log", "tri_log", "word_codes", "word_lens", "word_logp", "unseen_logp", "base", "stopwords",
 )  # fmt: skip
 
 

@@ -9,8 +9,9 @@ including its quirks:
 * a character the model never saw ("not found") is not scored: every new state (t2, s) simply
   inherits the score and path of the state (t1 = s, t2) — the last one written in snownlp's dict;
 * the final state is the first maximum in snownlp's list order (current tag major, previous minor);
-* scores are sums ``score + log(uni + bi + tri)`` in snownlp's order, with the same float terms
-  (:mod:`csaudit.metrics.snowmodel`), so decisions are bit-identical;
+* scores are sums ``score + log(uni + bi + tri)`` in snownlp's order, with the same float terms,
+  their logarithms taken once with ``math.log`` when the tables are built
+  (:mod:`csaudit.metrics.snowmodel`), so decisions are bit-identical on any CPU;
 * words are cut before a b/s tag and after an e tag.
 
 Runs are sorted by length and decoded in padded batches (one numpy step per character position for
@@ -21,11 +22,9 @@ trigram of the batch. Big inputs send every other batch to one forked worker (se
 from __future__ import annotations
 
 import logging
-import math
 import multiprocessing
 import os
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -50,52 +49,26 @@ VITERBI_ROWS = 2048
 _TAG_E = 2
 
 
-def _log(x: np.ndarray) -> np.ndarray:
-    """Natural log equal to ``math.log`` (snownlp's) bit for bit; ``log(0) = -inf``."""
-    if _numpy_log_is_libm():
-        return np.log(x)
-    out = np.full(x.shape, -np.inf)
-    nz = x != 0
-    out[nz] = np.fromiter(map(math.log, x[nz].tolist()), dtype=np.float64, count=int(nz.sum()))
-    return out
-
-
-@lru_cache(maxsize=1)
-def _numpy_log_is_libm() -> bool:
-    """numpy's SIMD log (e.g. AVX-512 builds) may differ from the C library's in the last bit,
-    which could flip a near-tie of the Viterbi; then the exact (slower) ``math.log`` is used."""
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.random(100_000), np.exp(rng.uniform(-40.0, 0.0, 100_000))])
-    same = np.array_equal(np.log(x), np.fromiter(map(math.log, x.tolist()), dtype=np.float64))
-    if not same:
-        log.warning("numpy's log differs from math.log on this CPU: using the exact, slower path")
-    return same
-
-
 def _log_probs(qkeys: np.ndarray, t: SnowTables) -> np.ndarray:
     """``log_prob`` for each distinct char trigram key and all 64 tag triples → float64 [q, 64].
 
-    Column ``t1 * 16 + t2 * 4 + t3``; ``-inf`` where snownlp's ``uni + bi + tri == 0``.
+    Column ``t1 * 16 + t2 * 4 + t3``; ``-inf`` where snownlp's ``uni + bi + tri == 0``. Pure look-ups
+    of the logarithms the tables hold (taken once with ``math.log``): the same on every CPU.
     """
     V = t.n_ids
     c3 = qkeys % V
     q = len(qkeys)
-    # uni + bi, [q, t2 * 4 + t3]; an unseen bigram term is 0.0 (snownlp's .get(..., 0)): uni + 0.0
-    base = np.tile(t.uni_term[c3], 4)  # column t2 * 4 + t3 holds uni[t3]
-    base += 0.0
+    # no n-gram stored: log(uni); [q, t2 * 4 + t3] (column t2 * 4 + t3 holds uni_log[t3])
+    base = np.tile(t.uni_log[c3], 4)
     rows, ent = _entries(qkeys % (V * V), t.bi_keys, t.bi_start)  # bigram key c2 * V + c3
     if len(rows):
-        combo = t.bi_combo[ent]
-        base[rows, combo] = t.uni_term[c3[rows], combo % 4] + t.bi_val[ent]
-    with np.errstate(divide="ignore"):
-        out = np.empty((q, 4, 16), dtype=np.float64)
-        out[:] = _log(base.reshape(q, 1, 16))  # log(0) = -inf, as snownlp's "== 0" branch
-        out = out.reshape(q, 64)
-        rows, ent = _entries(qkeys, t.tri_keys, t.tri_start)
-        if len(rows):
-            combo = t.tri_combo[ent]
-            # (uni + bi) + tri, in snownlp's order
-            out[rows, combo] = _log(base.reshape(q, 16)[rows, combo % 16] + t.tri_val[ent])
+        base[rows, t.bi_combo[ent]] = t.bi_log[ent]
+    out = np.empty((q, 4, 16), dtype=np.float64)
+    out[:] = base.reshape(q, 1, 16)
+    out = out.reshape(q, 64)
+    rows, ent = _entries(qkeys, t.tri_keys, t.tri_start)
+    if len(rows):
+        out[rows, t.tri_combo[ent]] = t.tri_log[ent]
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import subprocess
 import sys
@@ -220,10 +221,49 @@ def test_chunked_scoring_is_identical(texts: list[str], expected: np.ndarray, mo
     assert np.array_equal(sentiment.score(sample), expected[::5])
 
 
-def test_exact_log_fallback(texts: list[str], expected: np.ndarray, monkeypatch) -> None:
-    """Where numpy's log is not the C library's, math.log is used: same results."""
-    monkeypatch.setattr(snowseg, "_numpy_log_is_libm", lambda: False)
+def test_no_numpy_transcendental_while_scoring(texts: list[str], expected: np.ndarray, monkeypatch) -> None:
+    """Scores depend on no CPU-specific SIMD maths: with numpy's log/exp disabled (they differ from
+    the C library's in the last bit on e.g. AVX-512 builds) scoring still equals snownlp bit for bit."""
+    snowmodel.tables()  # built (or loaded) before: building takes its logs with math.log anyway
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("numpy transcendental called while scoring")
+
+    for name in ("log", "exp", "log1p", "expm1"):
+        monkeypatch.setattr(np, name, refuse)
     assert np.array_equal(sentiment.score(texts[::9]), expected[::9])
+
+
+def test_exact_exp_overflow_is_snownlps_zero() -> None:
+    """snownlp's ``except OverflowError: now = 0``: a class whose rival outscores it by > 709.78
+    gets probability 0 (1 / (1 + inf)); math.exp is used right up to the overflow."""
+    x = np.array([0.0, 1.5, 709.0, 709.78, 709.8, 1e6, -1e6])
+    got = sentiment._exact_exp(x)
+    assert got[:4].tolist() == [math.exp(v) for v in x[:4].tolist()]
+    assert np.isinf(got[4]) and np.isinf(got[5]) and got[6] == 0.0
+
+
+def test_log_terms_are_math_log() -> None:
+    """The cached logarithms are math.log of the exact sums snownlp forms: spot-check entries."""
+    t = snowmodel.tables()
+    V = t.n_ids
+    i = len(t.tri_log) // 3
+    gram = int(np.repeat(t.tri_keys, np.diff(t.tri_start))[i])
+    combo = int(t.tri_combo[i])
+    c3, t3 = gram % V, combo % 4
+    bkey, bcombo = gram % (V * V), combo % 16
+    j = np.searchsorted(t.bi_keys, bkey)
+    bi = 0.0
+    if j < len(t.bi_keys) and t.bi_keys[j] == bkey:
+        lo, hi = t.bi_start[j], t.bi_start[j + 1]
+        hit = np.flatnonzero(t.bi_combo[lo:hi] == bcombo)
+        if len(hit):
+            bi = float(t.bi_val[lo + hit[0]])
+    want = (float(t.uni_term[c3, t3]) + bi) + float(t.tri_val[i])
+    assert t.tri_log[i] == (math.log(want) if want else -math.inf)
+    nz = t.uni_term > 0
+    assert np.array_equal(t.uni_log[nz], np.array([math.log(v) for v in t.uni_term[nz].tolist()]))
+    assert np.isneginf(t.uni_log[~nz]).all()
 
 
 def test_tables_cache_roundtrip(tmp_path, monkeypatch) -> None:
