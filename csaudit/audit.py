@@ -447,7 +447,10 @@ def side_stages(msgs: pd.DataFrame, cfg: Config, lex: Any) -> SideStages:
     from csaudit.metrics import sentiment, words
 
     t0 = time.perf_counter()
-    msg_sent = sentiment.message_sentiment(msgs).to_numpy(dtype="float64")
+    model = cfg.sentiment.model
+    if model and not Path(model).is_absolute():
+        model = str(Path(cfg.base_dir) / model)
+    msg_sent = sentiment.message_sentiment(msgs, model or None).to_numpy(dtype="float64")
     conv_sent = sentiment.conversation_sentiment(msgs.assign(sentiment=msg_sent), cfg.sentiment)
     release_free_memory()  # sentiment's temporaries, before jieba's
     t1 = time.perf_counter()

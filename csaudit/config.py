@@ -125,6 +125,9 @@ class SentimentConfig:
     """Start = mean of the first k customer messages, end = mean of the last k."""
     deteriorated_drift: float = -0.2
     """A conversation whose drift (end − start) is at most this has deteriorated."""
+    model: str = ""
+    """Folder of a sentiment model trained on the shop's own texts (``csaudit train-sentiment``;
+    relative to the config file's folder). Empty = snownlp's shipped model."""
 
 
 @dataclass
