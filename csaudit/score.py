@@ -14,26 +14,29 @@ Every conversation gets five category scores, each 0–100 or NA when the catego
     Share of the applicable politeness checks that pass, × 100. Checks: *greeting* — the first
     agent message has a lexicon hit (``rule`` ``lexicon:*``) of a ``score.greeting_categories`` category; *closing* — one of the
     conversation's last ``qc.closing_last_n`` messages is an agent message with a
-    ``score.closing_categories`` hit; *apology* (only when needed: some round was answered after more
-    than ``qc.long_wait_s``) — an agent ``score.apology_categories`` hit at or after the first such
-    slow reply. NA when the conversation has no agent message.
+    ``score.closing_categories`` hit; *apology* — done when needed: only in conversations that called
+    for one (a round answered after more than ``qc.long_wait_s``, or a customer message with a
+    ``score.complaint_categories`` hit), passed by an agent ``score.apology_categories`` hit in the
+    first such message or a later one (message order, so it works without timestamps). An apology
+    nobody needed is no check and no plus. NA when the conversation has no agent message.
 ``score_compliance``
     ``100 − Σ penalty`` (floored at 0) over the conversation's hits on a ``score.penalty_sides`` side
     (agent), lexicon and QC alike, with ``score.severity_penalty[severity]`` points each
     (critical 100, major 25, minor 10; other severities, e.g. ``info`` politeness terms, cost 0). QC
     rules listed in ``score.politeness_rules`` are scored by politeness and cost nothing here.
     NA when the conversation has no agent message.
-``score_sentiment``
-    ``100 × sentiment_end`` — the customer's mood at the END of the conversation (mean snownlp score of
-    the last k customer messages), which tracks satisfaction far better than the drift. NA when
-    the customer wrote nothing scorable.
+``score_satisfaction``
+    ``csat``, the predicted satisfaction 0–100 (:mod:`csaudit.metrics.satisfaction`): mostly how the
+    customer sounds near the end, thanks or complaints at the end, escalations and refusals. It
+    replaces the former ``score_sentiment`` (100 × ``sentiment_end``), which agreed with rated
+    satisfaction half as well. NA when the conversations table has no ``csat``.
 ``score_conversion``
     Inquiries (询单) only: 100 if the inquiry led to an order within the window (``ordered``), else 0.
     NA for after-sales conversations and when no orders were given.
 
 ``qa_score_critical_free`` = weighted mean of the applicable categories with ``score.weights``,
 renormalised over the categories present (a conversation with only responsiveness and compliance
-uses 0.30 / (0.30 + 0.25) and 0.25 / (0.30 + 0.25)). ``qa_score`` = the same, but 0 when the
+uses 0.20 / (0.20 + 0.20) and 0.20 / (0.20 + 0.20)). ``qa_score`` = the same, but 0 when the
 conversation has an agent-side hit in a ``score.critical_categories`` category (``critical``).
 
 Per agent (the conversation's primary agent): ``qa_score`` = mean of its conversations'
