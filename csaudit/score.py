@@ -161,15 +161,7 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     has_agent = np.bincount(codes[a], minlength=n) > 0
 
     keys = pd.Series(uniq, dtype="str")
-    trigger = _apology_triggers(messages, rounds, hits, keys, config)  # message row of the first trigger
-    big = np.iinfo(np.int64).max
-    needed = trigger != big
-    apol = lex_in(sc.apology_categories)
-    ac = lookup(keys, hits.loc[apol, "conversation_id"])
-    ar = lookup(mid, hits.loc[apol, "message_id"])
-    good = (ac >= 0) & (ar >= 0)
-    good[good] &= needed[ac[good]] & (ar[good] >= trigger[ac[good]])
-    apology_ok = np.bincount(ac[good], minlength=n) > 0
+    needed, apology_ok = _apology_check(messages, rounds, hits, keys, config, lex_in(sc.apology_categories))
 
     out = pd.DataFrame(
         {"greeting_ok": greeting_ok, "closing_ok": closing_ok, "apology_needed": needed, "apology_ok": apology_ok & needed},
@@ -181,40 +173,48 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     return out
 
 
-def _apology_triggers(
-    messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, keys: pd.Series, config: Config
-) -> np.ndarray:
-    """Per conversation of ``keys``: the message row (position in ``messages``) of the first event
-    that calls for an apology — a reply after more than ``qc.long_wait_s`` (the round's
-    ``reply_message_id``; by time when rounds lack it) or a customer message with a
-    ``score.complaint_categories`` hit; int64 max when none. Positions, not times: works without
-    timestamps."""
+def _apology_check(
+    messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, keys: pd.Series, config: Config,
+    apol: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per conversation of ``keys``: ``(apology_needed, apology_ok)``. Needed = some event called for
+    an apology — a reply after more than ``qc.long_wait_s`` (the round's ``reply_message_id``; by
+    time when rounds lack it) or a customer message with a ``score.complaint_categories`` hit; ok =
+    an apology hit (rows ``apol`` of ``hits``) in the message of the first such event or a later one.
+    Message positions, not times: works without timestamps. Two hash lookups in all (message ids,
+    conversation ids), whatever the number of events."""
     big = np.iinfo(np.int64).max
-    out = np.full(len(keys), big, dtype=np.int64)
+    n = len(keys)
     mid = messages["message_id"]
     resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
-    if slow.any():
-        sr = rounds.loc[slow]
-        rc = lookup(keys, sr["conversation_id"])
-        if "reply_message_id" in sr:
-            row = lookup(mid, sr["reply_message_id"])
-        else:  # the first agent message of the conversation at the reply time
-            ag = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool))
-            at = pd.DataFrame({"c": lookup(keys, messages["conversation_id"].take(ag)),
-                               "t": ts_ns(messages["ts"].take(ag)), "row": ag}).drop_duplicates(["c", "t"])
-            want = pd.DataFrame({"c": rc, "t": ts_ns(sr["reply"])})
-            row = want.merge(at, on=["c", "t"], how="left")["row"].fillna(-1).to_numpy(dtype=np.int64)
-        ok = (rc >= 0) & (row >= 0)
-        np.minimum.at(out, rc[ok], row[ok])
+    sr = rounds.loc[slow, [c for c in ("conversation_id", "reply", "reply_message_id") if c in rounds]]
+    by_id = "reply_message_id" in sr
     comp = ((hits["side"] == "customer").to_numpy(dtype=bool, na_value=False)
             & _mask_cat(hits, config.score.complaint_categories).to_numpy(dtype=bool, na_value=False))
-    if comp.any():
-        cc = lookup(keys, hits.loc[comp, "conversation_id"])
-        cr = lookup(mid, hits.loc[comp, "message_id"])
-        ok = (cc >= 0) & (cr >= 0)
-        np.minimum.at(out, cc[ok], cr[ok])
-    return out
+    parts_m = [hits["message_id"][comp], hits["message_id"][apol]] + ([sr["reply_message_id"]] if by_id else [])
+    parts_c = [hits["conversation_id"][comp], hits["conversation_id"][apol], sr["conversation_id"]]
+    sizes = np.cumsum([0, int(comp.sum()), int(apol.sum()), len(sr)])
+    rows = lookup(mid, pd.concat(parts_m, ignore_index=True)) if sizes[-1] else np.zeros(0, dtype=np.int64)
+    convs = lookup(keys, pd.concat(parts_c, ignore_index=True)) if sizes[-1] else np.zeros(0, dtype=np.int64)
+    if not by_id and len(sr):  # the first agent message of the conversation at the reply time
+        ag = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool))
+        at = pd.DataFrame({"c": lookup(keys, messages["conversation_id"].take(ag)),
+                           "t": ts_ns(messages["ts"].take(ag)), "row": ag}).drop_duplicates(["c", "t"])
+        want = pd.DataFrame({"c": convs[sizes[2]:], "t": ts_ns(sr["reply"])})
+        slow_rows = want.merge(at, on=["c", "t"], how="left")["row"].fillna(-1).to_numpy(dtype=np.int64)
+        rows = np.concatenate([rows, slow_rows])
+    trigger = np.full(n, big, dtype=np.int64)
+    ev_rows = np.concatenate([rows[: sizes[1]], rows[sizes[2]:]])
+    ev_conv = np.concatenate([convs[: sizes[1]], convs[sizes[2]:]])
+    ok = (ev_conv >= 0) & (ev_rows >= 0)
+    np.minimum.at(trigger, ev_conv[ok], ev_rows[ok])
+    needed = trigger != big
+    ac, ar = convs[sizes[1]: sizes[2]], rows[sizes[1]: sizes[2]]
+    good = (ac >= 0) & (ar >= 0)
+    good[good] &= needed[ac[good]] & (ar[good] >= trigger[ac[good]])
+    apology_ok = np.bincount(ac[good], minlength=n) > 0
+    return needed, apology_ok & needed
 
 
 def compliance(messages: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:

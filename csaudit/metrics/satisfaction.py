@@ -128,6 +128,8 @@ def features(
     from_end = _from_end(codes, scored)  # rank of each scored customer message from the end (0 = last)
     side_end = {"customer": _from_end(codes, is_c), "agent": _from_end(codes, is_a)}
 
+    hit_counts = _HitCounter(hits, messages, codes, uniq, spec, side_end)
+    round_conv: np.ndarray | None = None
     out: dict[str, np.ndarray] = {}
     for f in spec:
         kind, name = f.get("kind"), f.get("name")
@@ -150,9 +152,11 @@ def features(
             np.minimum.at(v, codes[scored], sent[scored])
             out[name] = np.where(np.isinf(v), np.nan, v)
         elif kind == "hits":
-            out[name] = _hit_counts(hits, messages, codes, uniq, f, side_end)
+            out[name] = hit_counts(f)
         elif kind in ("unanswered_rounds", "slow_rounds"):
-            rc = lookup(pd.Series(uniq), rounds["conversation_id"])
+            if round_conv is None:
+                round_conv = lookup(pd.Series(uniq), rounds["conversation_id"])
+            rc = round_conv
             if kind == "unanswered_rounds":
                 flag = ~rounds["answered"].astype(bool).to_numpy()
             else:
@@ -196,26 +200,50 @@ def _from_end(codes: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _hit_counts(
-    hits: pd.DataFrame, messages: pd.DataFrame, codes: np.ndarray, uniq: pd.Index, f: dict[str, Any],
-    side_end: dict[str, np.ndarray],
-) -> np.ndarray:
-    n = len(uniq)
-    side = str(f.get("side", "agent"))
-    cats = [str(c) for c in f.get("categories", [])]
-    sel = (hits["side"] == side).to_numpy(dtype=bool, na_value=False) & hits["category"].isin(cats).to_numpy(
-        dtype=bool, na_value=False)
-    h = hits.loc[sel]
-    if not len(h):
-        return np.zeros(n)
-    hc = lookup(pd.Series(uniq), h["conversation_id"])
-    ok = hc >= 0
-    last_n = f.get("last_n")
-    if last_n is not None:
-        row = lookup(messages["message_id"], h["message_id"])
-        fe = np.where(row >= 0, side_end.get(side, side_end["agent"])[np.maximum(row, 0)], -1)
-        ok &= (fe >= 0) & (fe < int(last_n))
-    return np.bincount(hc[ok], minlength=n).astype("float64")
+class _HitCounter:
+    """Counts of HITS rows per conversation for ``hits`` features. The hits table is touched once:
+    its side and category factorised, the conversation (and, for ``last_n`` features, the message
+    row) looked up only for the rows some feature can count — never a copy of the whole table."""
+
+    def __init__(self, hits: pd.DataFrame, messages: pd.DataFrame, codes: np.ndarray, uniq: pd.Index,
+                 spec: list[dict[str, Any]], side_end: dict[str, np.ndarray]) -> None:
+        self.n = len(uniq)
+        self.side_end = side_end
+        hit_specs = [f for f in spec if f.get("kind") == "hits"]
+        cats = sorted({str(c) for f in hit_specs for c in f.get("categories", [])})
+        cat_codes, cat_uniq = pd.factorize(hits["category"])
+        side_codes, side_uniq = pd.factorize(hits["side"])
+        self.cat_ix = {str(c): i for i, c in enumerate(cat_uniq)}
+        self.side_ix = {str(c): i for i, c in enumerate(side_uniq)}
+        wanted = np.isin(cat_codes, [self.cat_ix[c] for c in cats if c in self.cat_ix])
+        self.rows = np.flatnonzero(wanted)  # the hits any feature may count
+        self.cat = cat_codes[self.rows]
+        self.side = side_codes[self.rows]
+        self.msg_row: np.ndarray | None = None
+        if any(f.get("last_n") is not None for f in hit_specs) and len(self.rows):
+            # one lookup gives the message row, and through it the conversation
+            self.msg_row = lookup(messages["message_id"], hits["message_id"].take(self.rows))
+            self.conv = np.where(self.msg_row >= 0, codes[np.maximum(self.msg_row, 0)], -1)
+            lost = np.flatnonzero(self.msg_row < 0)  # hits without a message (QC findings)
+            if len(lost):
+                self.conv[lost] = lookup(pd.Series(uniq), hits["conversation_id"].take(self.rows[lost]))
+        elif len(self.rows):
+            self.conv = lookup(pd.Series(uniq), hits["conversation_id"].take(self.rows))
+        else:
+            self.conv = np.zeros(0, dtype=np.int64)
+
+    def __call__(self, f: dict[str, Any]) -> np.ndarray:
+        side = str(f.get("side", "agent"))
+        codes = [self.cat_ix[str(c)] for c in f.get("categories", []) if str(c) in self.cat_ix]
+        if side not in self.side_ix or not codes or not len(self.rows):
+            return np.zeros(self.n)
+        ok = (self.side == self.side_ix[side]) & np.isin(self.cat, codes) & (self.conv >= 0)
+        last_n = f.get("last_n")
+        if last_n is not None and self.msg_row is not None:
+            fe_all = self.side_end.get(side, self.side_end["agent"])
+            fe = np.where(self.msg_row >= 0, fe_all[np.maximum(self.msg_row, 0)], -1)
+            ok &= (fe >= 0) & (fe < int(last_n))
+        return np.bincount(self.conv[ok], minlength=self.n).astype("float64")
 
 
 # --------------------------------------------------------------------------------------------
