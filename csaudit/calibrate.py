@@ -141,6 +141,9 @@ def calibrate(audit: Any, ratings: pd.DataFrame, out: str | Path | None = None, 
             path = path / "csat.json"
         satisfaction.save_model(model, path)
     text = format_calibration(before, after, cv, joined, path)
+    top = satisfaction.explain(model).head(6)
+    text += "\nlargest weights of the refitted model (points from the bottom to the top of a feature): " + ", ".join(
+        f"{r.feature} {r.points:+.1f}" for r in top.itertuples())
     return Calibration(model, path, before, after, cv, joined, text)
 
 

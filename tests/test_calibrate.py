@@ -86,6 +86,7 @@ def test_calibrate_cli_prints_before_and_after(tmp_path, capsys):
     assert rc == 0 and "before (model in use)" in out and "after (refit, in-sample)" in out
     assert len(re.findall(r"n =\s+16 ", out)) == 2
     assert "5-fold CV" not in out  # too few ratings to cross-validate
+    assert "largest weights of the refitted model" in out and "n_agent" in out
     assert (tmp_path / "m.json").exists()
     rc = main(["calibrate", str(tmp_path / "audit"), "--ratings", str(tmp_path / "r.csv"), "--scale", "3"])
     assert rc == 2  # 非常满意 is not a 3-point label: a clear error, exit code 2
