@@ -104,14 +104,18 @@ def features(
     ``conversation_id`` (index, order of first appearance), one float64 column per feature of
     ``spec`` (default :data:`DEFAULT_FEATURES`; definitions in the module docstring).
 
-    ``messages`` is MESSAGES grouped by conversation in time order (what :func:`csaudit.audit`
-    holds); its ``sentiment`` column is used when present, computed otherwise. Sentiment features are
+    ``messages`` is MESSAGES in time order inside each conversation (what :func:`csaudit.audit`
+    holds; conversations that are not contiguous are grouped, keeping that order); its ``sentiment``
+    column is used when present, computed otherwise. Sentiment features are
     NaN for a conversation without a scored customer message."""
     from csaudit.config import Config
 
     config = config or Config()
     spec = spec or DEFAULT_FEATURES
     codes, uniq = factorize_runs(messages["conversation_id"])
+    if len(codes) > 1 and (np.diff(codes) < 0).any():  # conversations not contiguous: group them, stably
+        order = np.argsort(codes, kind="stable")
+        messages, codes = messages.take(order), codes[order]
     n = len(uniq)
     role = messages["role"]
     is_c = (role == "customer").to_numpy(dtype=bool)

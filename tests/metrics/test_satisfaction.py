@@ -97,6 +97,14 @@ def test_features_on_short_conversations():
     assert c1["customer_chars"] == 2 + 6 + 2 and c2["customer_chars"] == 4
 
 
+def test_features_do_not_depend_on_conversation_grouping():
+    m = _msgs(ROWS)
+    h = _hits([("c1", "m2", "dissatisfied", "customer"), ("c2", "m5", "satisfied", "customer")])
+    r = _rounds([("c1", True, 30.0), ("c2", False, None)])
+    mixed = m.iloc[[0, 5, 1, 2, 3, 4]]  # c2's message between c1's: same figures
+    pd.testing.assert_frame_equal(sat.features(mixed, r, h).loc[["c1", "c2"]], sat.features(m, r, h))
+
+
 def test_features_last_n_and_missing_sentiment():
     m = _msgs([("c1", "customer", "a", None), ("c1", "customer", "b", None), ("c1", "customer", "c", None)])
     spec = [{"name": "end1", "kind": "hits", "side": "customer", "categories": ["x"], "last_n": 1},
