@@ -25,11 +25,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "audit": ("csaudit.audit", "audit"),
     "Audit": ("csaudit.audit", "Audit"),
     "sentiment": ("csaudit.metrics.sentiment", None),
+    "review": ("csaudit.review", None),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
+    from csaudit import review  # noqa: F401
     from csaudit.audit import Audit, audit  # noqa: F401
     from csaudit.config import Config  # noqa: F401
     from csaudit.io.chats import read_chats  # noqa: F401

@@ -53,7 +53,11 @@ TABLES = (
     "lost_inquiries",
     "sales",
     "keywords",
+    "reviews",
+    "rule_reviews",
 )
+OPTIONAL_TABLES = ("reviews", "rule_reviews")
+"""Tables an audit saved by an older csaudit may lack (read back empty)."""
 
 Period = tuple[str | dt.date, str | dt.date] | str | None
 
@@ -147,6 +151,10 @@ class Audit:
     lost_inquiries: pd.DataFrame
     sales: pd.DataFrame
     keywords: pd.DataFrame
+    reviews: pd.DataFrame = field(default_factory=lambda: _empty_table("reviews"))
+    """REVIEWS (csaudit.review): verdicts, overrides and disputes known to this audit."""
+    rule_reviews: pd.DataFrame = field(default_factory=lambda: _empty_table("rule_reviews"))
+    """Per rule: the reviewed precision this audit was scored with; ``unreliable`` rules cost no points."""
     config: Config = field(default_factory=Config)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -175,7 +183,8 @@ class Audit:
             raise FileNotFoundError(f"{path}: not a saved audit (no meta.json)")
         doc = json.loads(meta_file.read_text(encoding="utf-8"))
         config = Config.from_dict(doc.pop("config", {}))
-        tables = {name: _restore(pd.read_parquet(path / f"{name}.parquet")) for name in TABLES}
+        tables = {name: _restore(pd.read_parquet(path / f"{name}.parquet")) for name in TABLES
+                  if name not in OPTIONAL_TABLES or (path / f"{name}.parquet").exists()}
         return cls(**tables, config=config, meta=doc)
 
     # -- views ----------------------------------------------------------------------------------
@@ -212,6 +221,8 @@ class Audit:
             lost_inquiries=by_agent(self.lost_inquiries),
             sales=self.sales,
             keywords=by_agent(self.keywords),
+            reviews=self.reviews,
+            rule_reviews=self.rule_reviews,
             config=self.config,
             meta={**self.meta, "agent": name},
         )
@@ -224,6 +235,12 @@ class Audit:
             and self.config == other.config
             and self.meta == other.meta
         )
+
+
+def _empty_table(name: str) -> pd.DataFrame:
+    from csaudit.review import empty_reviews, rule_reviews
+
+    return empty_reviews() if name == "reviews" else rule_reviews(None, Config())
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
@@ -484,6 +501,7 @@ def audit(
     config: Config | None = None,
     period: Period = None,
     ratings: pd.DataFrame | None = None,
+    reviews: pd.DataFrame | str | Path | None = None,
 ) -> Audit:
     """Audit ``messages`` (MESSAGES schema) and return an :class:`Audit`.
 
@@ -499,7 +517,11 @@ def audit(
     customers' own satisfaction: ``rating`` (0–100, NA when unrated) per conversation (joined by
     :func:`csaudit.io.ratings.join_ratings`) and ``n_rated, rating_mean`` per agent. Raises
     ``ValueError`` when no message is left to audit.
+    ``reviews``: earlier reviews (a REVIEWS table, or a folder read with
+    :func:`csaudit.review.read_reviews_dir`; default ``config.review.reviews_path``): rules they show
+    to be unreliable keep their hits but cost no points (:mod:`csaudit.review.apply`).
     """
+    from csaudit import review as review_mod
     from csaudit.metrics import conversion as conversion_mod
     from csaudit.metrics import latency, lexicon, qc, satisfaction
     from csaudit.model import rounds as rounds_mod
@@ -580,7 +602,9 @@ def audit(
     with _stage("checks", timings):  # the QA score's parts that need no sentiment, also before the wait
         hc = lookup(conversations["conversation_id"], hits["conversation_id"])
         n_hits = np.bincount(hc[hc >= 0], minlength=len(conversations)).astype("int64")
-        checks = conversation_checks(conversations["conversation_id"], msgs, rounds, hits, cfg)
+        past, rule_rev, unreliable = _reviews(reviews, cfg)
+        score_hits = review_mod.penalised_hits(hits, unreliable)  # unreliable rules: visible, not scored
+        checks = conversation_checks(conversations["conversation_id"], msgs, rounds, score_hits, cfg)
         qc_counts = hit_counts(hits, _qc_rules(qc))
 
     # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
@@ -609,7 +633,8 @@ def audit(
 
             rated = conversation_ratings(join_ratings(ratings, conversations, cfg))
             conversations = conversations.merge(rated[["conversation_id", "rating"]], on="conversation_id", how="left")
-        scores = conversation_scores(conversations, msgs, rounds, hits, cfg, has_orders=has_orders, checks=checks)
+        scores = conversation_scores(conversations, msgs, rounds, score_hits, cfg, has_orders=has_orders, checks=checks)
+        del score_hits
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
                                                       *[c for c in scores.columns if c.startswith("score_")],
                                                       "greeting_ok", "closing_ok", "apology_needed", "apology_ok"]])
@@ -643,7 +668,10 @@ def audit(
         "has_ratings": ratings is not None,
         "side_stages_parallel": parallel,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "unreliable_rules": sorted(unreliable),
+        "rule_versions": review_mod.rule_versions(cfg),
     }
+    meta["fingerprint"] = review_mod.fingerprint_of(msgs, meta)
     tables = dict(
         messages=msgs,
         turns=turns.reset_index(drop=True),
@@ -656,8 +684,28 @@ def audit(
         lost_inquiries=(conv_res.lost if has_orders else conv_res.lost.iloc[0:0]).reset_index(drop=True),
         sales=_sales_frame(conv_res.sales),
         keywords=keywords.reset_index(drop=True),
+        reviews=past,
+        rule_reviews=rule_rev,
     )
     return Audit(**{k: _plain(v) for k, v in tables.items()}, config=cfg, meta=meta)
+
+
+def _reviews(reviews: pd.DataFrame | str | Path | None, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
+    """Earlier reviews (given, or ``cfg.review.reviews_path``), their per-rule figures for the rules in
+    force and the unreliable rules among them."""
+    from csaudit import review
+
+    if reviews is None and cfg.review.reviews_path:
+        p = Path(cfg.review.reviews_path)
+        reviews = p if p.is_absolute() else Path(cfg.base_dir) / p
+    if isinstance(reviews, (str, Path)):
+        reviews = review.read_reviews_dir(reviews)
+    past = review.conform_reviews(reviews)
+    table = review.rule_reviews(past, cfg)
+    bad = set(table.loc[table["unreliable"].astype(bool), "rule"])
+    if bad:
+        log.info("audit: unreliable rules (hits kept, not scored): %s", ", ".join(sorted(bad)))
+    return past, table, bad
 
 
 CONVERSATION_COLUMNS = (

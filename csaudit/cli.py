@@ -1,4 +1,4 @@
-"""Command line: ``csaudit ingest | audit | report | calibrate | train-sentiment | sample``.
+"""Command line: ``csaudit ingest | audit | report | calibrate | train-sentiment | sample | review sample | review import``.
 
 Exit codes: 0 ok, 1 some work failed (e.g. an agent report), 2 unusable input or arguments.
 Errors are one clear line on stderr (file, line, what was expected), never a deep traceback;
@@ -41,6 +41,8 @@ def _add_audit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--week", default=None, help="ISO week, e.g. 2026-W46")
     g.add_argument("--period", default=None, help="date range A..B, e.g. 2026-11-09..2026-11-15 (inclusive)")
+    p.add_argument("--reviews", default=None, metavar="DIR",
+                   help="earlier reviews (every reviews.parquet under DIR): unreliable rules cost no points")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truth", default=None, help="ground-truth folder (default: sample_truth next to --out)")
     p.add_argument("--sessions", type=int, default=None, help="planned sessions (default 3600 ≈ 40k messages)")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("review", help="review sample workbooks and import the verdicts (calibration)")
+    rs = p.add_subparsers(dest="review_command", required=True)
+    s = rs.add_parser("sample", help="draw a review sample of a saved audit and write the review workbook")
+    s.add_argument("audit_dir", metavar="AUDIT", help="a saved audit folder (csaudit audit -o)")
+    s.add_argument("--per-agent", type=int, default=10, help="conversations per agent (default 10)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (same seed, same sample)")
+    s.add_argument("-o", "--output", default="review.xlsx", help="workbook to write (default review.xlsx)")
+    s.add_argument("--no-mask", action="store_true", help="show phone/order numbers and addresses unmasked")
+    s.set_defaults(func=_cmd_review)
+    s = rs.add_parser("import", help="read filled review workbooks into the audit's reviews table")
+    s.add_argument("paths", nargs="+", metavar="REVIEW.xlsx", help="filled review workbooks")
+    s.add_argument("--audit", required=True, dest="audit_dir", help="the saved audit folder they were drawn from")
+    s.set_defaults(func=_cmd_review)
     return parser
 
 
@@ -148,7 +164,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         from csaudit.io.ratings import read_ratings
 
         ratings = read_ratings(args.ratings, tz=tz)
-    result = audit(chats.messages, orders=orders, config=cfg, period=period, ratings=ratings)
+    result = audit(chats.messages, orders=orders, config=cfg, period=period, ratings=ratings,
+                   reviews=args.reviews)
     out = Path(args.output)
     result.save(out)
     result.agents.to_csv(out / "agents.csv", index=False, encoding="utf-8-sig")
@@ -164,6 +181,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     )
     print()
     print(format_scorecard(result.agents))
+    if result.meta.get("unreliable_rules"):
+        print(f"unreliable rules (hits kept, not scored): {', '.join(result.meta['unreliable_rules'])}")
     print()
     print(f"saved to {out}/ (agents.csv, *.parquet, meta.json) in {elapsed:.1f} s")
     return 0
@@ -195,6 +214,13 @@ def _cmd_train_sentiment(args: argparse.Namespace) -> int:
     out = train_files(args.pos, args.neg, args.output)
     print(f"sentiment model written to {out}; use it with [sentiment] model = \"{out}\" in csaudit.toml")
     return 0
+
+
+def _cmd_review(args: argparse.Namespace) -> int:
+    """``review sample`` / ``review import`` (csaudit.review.command)."""
+    from csaudit.review import command
+
+    return command.cmd_sample(args) if args.review_command == "sample" else command.cmd_import(args)
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:

@@ -213,6 +213,35 @@ class ReportConfig:
     """An agent report lists this many coaching points."""
 
 
+@dataclass
+class ReviewConfig:
+    """The review and calibration loop (``csaudit review``; README "Review and calibration")."""
+
+    min_reviews: int = 20
+    """A rule's reviewed precision is judged only after at least this many decisive verdicts
+    (正确 or 误报) on its current version."""
+    min_precision: float = 0.8
+    """A rule whose reviewed precision (正确 ÷ (正确 + 误报), fraction 0–1) is below this, after
+    ``min_reviews`` verdicts, is unreliable: its hits stay visible but cost no points."""
+    reviews_path: str = ""
+    """Folder of earlier reviews (every ``reviews.parquet`` under it, e.g. saved audits) that an audit
+    uses when ``--reviews`` is not given; relative to the config file; empty: none."""
+    confidence_z: float = 1.96
+    """z of the Wilson interval around a rule's precision (1.96 = 95 %)."""
+    sample_lowest: float = 0.3
+    """Share of an agent's sample taken from its lowest-QA-score conversations."""
+    sample_critical: float = 0.2
+    """Share taken from its conversations with a critical finding (lowest score first)."""
+    sample_outliers: float = 0.2
+    """Share taken from its outliers: the longest customer wait (slowest round; unanswered first)."""
+    max_rows: int = 20_000
+    """An imported review sheet with more data rows than this is rejected."""
+    max_cell_chars: int = 32_767
+    """An imported cell longer than this many characters (Excel's own limit) is rejected."""
+    transcript_max_chars: int = 8_000
+    """A transcript in the review workbook is cut after this many characters (marked …)."""
+
+
 _SECTIONS: dict[str, type] = {
     "session": SessionConfig,
     "roles": RolesConfig,
@@ -223,6 +252,7 @@ _SECTIONS: dict[str, type] = {
     "conversion": ConversionConfig,
     "score": ScoreConfig,
     "report": ReportConfig,
+    "review": ReviewConfig,
 }
 
 
@@ -241,6 +271,7 @@ class Config:
     conversion: ConversionConfig = field(default_factory=ConversionConfig)
     score: ScoreConfig = field(default_factory=ScoreConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
     base_dir: str = "."
     """Folder that relative paths in the settings (lexicon files) are resolved against."""
 
@@ -314,3 +345,11 @@ class Config:
             raise ValueError(f"{where}: conversion.window_h must be between 24 and 360 hours")
         if self.session.idle_gap_min <= 0:
             raise ValueError(f"{where}: session.idle_gap_min must be positive")
+        r = self.review
+        if not 0 <= r.min_precision <= 1:
+            raise ValueError(f"{where}: review.min_precision must be between 0 and 1")
+        if r.min_reviews < 1:
+            raise ValueError(f"{where}: review.min_reviews must be at least 1")
+        shares = (r.sample_lowest, r.sample_critical, r.sample_outliers)
+        if any(not 0 <= x <= 1 for x in shares) or sum(shares) > 1:
+            raise ValueError(f"{where}: review.sample_* shares must be between 0 and 1 and sum to at most 1")

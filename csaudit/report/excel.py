@@ -22,7 +22,7 @@ from csaudit.report.mask import mask_series
 
 log = logging.getLogger(__name__)
 
-SHEETS = ("scorecard", "hits", "unreplied", "lost_inquiries", "definitions")
+SHEETS = ("scorecard", "hits", "unreplied", "lost_inquiries", "reviews", "definitions")
 HIT_COLUMNS = ("ts", "agent", "conversation_id", "message_id", "rule", "category", "severity", "side", "term",
                "start", "end", "text", "suggestion")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -34,6 +34,9 @@ SHEET_NOTES = {
             "with the message text and the offsets [start, end) of the term in it.",
     "unreplied": "Customers whose last round got no valid reply (Audit.unreplied).",
     "lost_inquiries": "Inquiries (询单) with no order within the conversion window (Audit.lost_inquiries).",
+    "reviews": "Per rule: reviewed precision 正确 ÷ (正确 + 误报) of its current version with the 95% Wilson interval, "
+               "reviews, reviewers' agreement (Cohen's kappa), unreliable by the reviews, and whether this audit's "
+               "QA scores counted it (csaudit.review.views.rule_table; README \"Review and calibration\").",
 }
 
 _SUFFIX_DEFS = (
@@ -155,8 +158,10 @@ def write_workbook(
     meta: dict[str, Any] | None = None,
     tz: str = "Asia/Shanghai",
     mask: bool = True,
+    reviews: pd.DataFrame | None = None,
 ) -> Path:
-    """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header)."""
+    """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header).
+    ``reviews``: the per-rule review figures (:func:`csaudit.review.views.rule_table`), empty when None."""
     from openpyxl import Workbook
 
     meta = meta or {}
@@ -167,6 +172,7 @@ def write_workbook(
         "hits": excel_frame(hits[hit_cols] if len(hits.columns) else hits, tz, mask, ("text", "term")),
         "unreplied": excel_frame(unreplied, tz, mask),
         "lost_inquiries": excel_frame(lost_inquiries, tz, mask),
+        "reviews": _reviews_frame(reviews),
         "definitions": definitions(agents, tz, meta),
     }
     wb = Workbook(write_only=True)
@@ -179,12 +185,20 @@ def write_workbook(
     return path
 
 
+def _reviews_frame(reviews: pd.DataFrame | None) -> pd.DataFrame:
+    from csaudit.review.views import RULE_COLUMNS
+
+    return reviews if reviews is not None else pd.DataFrame(columns=list(RULE_COLUMNS))
+
+
 def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True) -> Path:
     """:func:`write_workbook` from a saved audit folder."""
     from csaudit.report import data as rdata
+    from csaudit.review import views as review_views
 
     meta = rdata.read_meta(audit_dir)
     tz = ((meta.get("config") or {}).get("latency") or {}).get("timezone", "Asia/Shanghai")
+    reviews, _ = review_views.read(audit_dir)
     return write_workbook(
         path,
         rdata.read_table(audit_dir, "agents"),
@@ -194,4 +208,5 @@ def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = T
         meta=meta,
         tz=tz,
         mask=mask,
+        reviews=review_views.rule_table(reviews, meta),
     )

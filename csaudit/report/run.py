@@ -470,6 +470,8 @@ def report_command(args: Any) -> int:
                 if src != audit_dir.resolve():
                     shutil.copytree(src, audit_dir)
                 log.info("using the saved audit %s", src)
+                if getattr(args, "reviews", None):
+                    log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
             else:
                 chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
                                       tz=cfg.latency.timezone, strict=args.strict, config=cfg)
@@ -479,7 +481,7 @@ def report_command(args: Any) -> int:
                 ratings = (ca.read_ratings(args.ratings, tz=cfg.latency.timezone)
                            if getattr(args, "ratings", None) else None)
                 result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period,
-                                  ratings=ratings)
+                                  ratings=ratings, reviews=getattr(args, "reviews", None))
                 result.save(audit_dir)
                 log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
                          time.perf_counter() - t0)

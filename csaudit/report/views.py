@@ -627,6 +627,14 @@ class AgentReport:
                  f'{esc(fmt_value("rank", self.row.get("rank")))} of {len(self.data.agents)}</p>')
         return section("QA score breakdown and rank 质检评分", body, "qa")
 
+    def reviews(self) -> Html:
+        """The reviewed QA score and open disputes (csaudit.review.views)."""
+        if self.empty:
+            return Html()
+        from csaudit.review.views import agent_section
+
+        return agent_section(self.data.audit_dir, self.agent, self.data.conversations)
+
     def footer(self) -> Html:
         return Html(f'<p class="csa-meta">Definitions of every figure: README "Scorecard columns" and the '
                     f'workbook sheet "definitions". {esc(provenance(self.meta))}. '
@@ -733,6 +741,12 @@ class TeamReport:
                               "now": [fmt_value("qa_score", v) for v in m["qa_score"]],
                               "change": ["—" if is_missing(v) else f"{v:+.1f}" for v in m["delta"]]})
         return section("Trend vs previous period 环比", figure(fig) + table(shown), "trend")
+
+    def reviews(self) -> Html:
+        """Each rule's reviewed precision, review count and reviewers' agreement (csaudit.review.views)."""
+        from csaudit.review.views import team_section
+
+        return team_section(self.data.audit_dir)
 
     def sales(self) -> Html:
         s = self.data.sales

@@ -88,7 +88,7 @@ def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run) -> None:
 def test_workbook_sheets_and_rows(sample_report: Run) -> None:
     audit = ca.Audit.load(sample_report.out / "audit")
     wb = openpyxl.load_workbook(sample_report.out / "audit.xlsx", read_only=True)
-    assert wb.sheetnames == ["scorecard", "hits", "unreplied", "lost_inquiries", "definitions"]
+    assert wb.sheetnames == ["scorecard", "hits", "unreplied", "lost_inquiries", "reviews", "definitions"]
     with zipfile.ZipFile(sample_report.out / "audit.xlsx") as z:  # rows per sheet, without parsing cells
         rows = [z.read(f"xl/worksheets/sheet{i}.xml").count(b"<row ") for i in range(1, 5)]
     assert rows == [len(t) + 1 for t in (audit.agents, audit.hits, audit.unreplied, audit.lost_inquiries)]
