@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench lab sample clean
+.PHONY: demo test lint bench lab sample clean wheel-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check csaudit tests benchmarks notebooks
 	$(PY) -m pytest -q
 
+## wheel-check: build a wheel, install it into a fresh venv, `csaudit report` the sample from outside the checkout
+wheel-check:
+	PYTHON=$(PYTHON) bash .ci/wheel_check
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check csaudit tests benchmarks notebooks
 
@@ -40,9 +44,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
-## lab: JupyterLab on notebooks/ with the project's environment as its kernel
+## lab: JupyterLab on the notebooks (csaudit/notebooks, linked as notebooks/) with the project's environment as its kernel
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=csaudit/notebooks
 
 ## sample: regenerate data/sample_chats/ (deterministic)
 sample: $(STAMP)

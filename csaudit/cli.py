@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="read exports, print a summary and the first rejects")
     _add_input_options(p)
-    p.add_argument("-o", "--output", default=None, help="write the messages table (.parquet or .csv)")
-    p.add_argument("--rejects", default=None, help="write the rejects table (.csv)")
+    p.add_argument("-o", "--output", default=None,
+                   help="write the messages table (.parquet, or .csv: UTF-8 with BOM, formula-like cells prefixed with ')")
+    p.add_argument("--rejects", default=None, help="write the rejects table (.csv, like -o)")
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("audit", help="compute the audit, save it and print the scorecard")
@@ -116,6 +117,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from csaudit.io.chats import read_chats
+    from csaudit.report.cells import write_csv
 
     chats = read_chats(args.paths, format=args.format, encoding=args.encoding, strict=args.strict)
     print(chats.summary(max_rejects=10))
@@ -123,14 +125,13 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == ".csv":
-            chats.messages.to_csv(out, index=False)
+            write_csv(chats.messages, out)
         else:
             chats.messages.to_parquet(out, index=False)
         print(f"messages written to {out}")
     if args.rejects:
         rej = Path(args.rejects)
-        rej.parent.mkdir(parents=True, exist_ok=True)
-        chats.rejects.to_csv(rej, index=False)
+        write_csv(chats.rejects, rej)
         print(f"rejects written to {rej}")
     if chats.messages.empty:
         # nothing readable at all is a failure for a scheduler; some bad files among good ones is not
@@ -148,6 +149,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from csaudit.audit import audit, load_config, parse_period
     from csaudit.io.chats import read_chats
     from csaudit.io.orders import read_orders
+    from csaudit.report.cells import write_csv
     from csaudit.score import format_scorecard
 
     t0 = time.perf_counter()
@@ -168,7 +170,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                    reviews=args.reviews)
     out = Path(args.output)
     result.save(out)
-    result.agents.to_csv(out / "agents.csv", index=False, encoding="utf-8-sig")
+    write_csv(result.agents, out / "agents.csv")
     elapsed = time.perf_counter() - t0
 
     m = result.meta

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from csaudit.report.cells import is_formula_like
 from csaudit.report.mask import mask_series
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 SHEETS = ("scorecard", "hits", "unreplied", "lost_inquiries", "reviews", "definitions")
 HIT_COLUMNS = ("ts", "agent", "conversation_id", "message_id", "rule", "category", "severity", "side", "term",
                "start", "end", "text", "suggestion")
+NAME_COLUMNS = ("agent", "customer")
+"""Name columns masked like text (a customer nickname may be a phone number)."""
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _MAX_CELL = 32767
 
@@ -39,46 +42,36 @@ SHEET_NOTES = {
                "QA scores counted it (csaudit.review.views.rule_table; README \"Review and calibration\").",
 }
 
-_SUFFIX_DEFS = (
-    ("_rate", "fraction 0–1", "share (see README, Scorecard columns)"),
-    ("_per100", "per 100 agent messages", "lexicon hits per 100 agent messages"),
-    ("_s", "seconds", "duration in seconds"),
-    ("_hits", "count", "number of hits"),
-)
+SHEET_TABLES = {"scorecard": "agents", "hits": "hits", "unreplied": "unreplied", "lost_inquiries": "lost_inquiries"}
+"""The table contract (csaudit.model.contracts) behind each data sheet."""
 
 
-def readme_definitions(readme: str | Path | None = None) -> dict[str, tuple[str, str]]:
-    """``{column: (unit, definition)}`` from the README's "Scorecard columns" table, if present."""
-    path = Path(readme) if readme else Path(__file__).resolve().parents[2] / "README.md"
-    if not path.exists():
-        return {}
-    out: dict[str, tuple[str, str]] = {}
-    in_section = False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            in_section = "scorecard" in line.lower()
+def definitions(agents: pd.DataFrame, tz: str, meta: dict[str, Any],
+                sheets: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """The definitions sheet (``item, dtype, unit, definition``): one row per sheet, the time zone,
+    preset and period, then one row per column of every data sheet from the declared contracts
+    (:mod:`csaudit.model.contracts`): scorecard columns by name, the others as ``sheet.column``.
+    A column without a declaration is listed as such (and logged), never silently left out."""
+    from csaudit.model.contracts import contract, plain
+
+    rows = [("sheet " + k, "", "", v) for k, v in SHEET_NOTES.items()]
+    rows.append(("timestamps", "", tz, f"local wall-clock time in {tz}"))
+    rows.append(("preset", "", str(meta.get("preset_version", "")), f"preset {meta.get('preset', '?')}"))
+    rows.append(("period", "", "", f"{meta.get('period_start') or '—'} .. {meta.get('period_end') or '—'}"))
+    frames = {"scorecard": agents, **(sheets or {})}
+    for sheet, table in SHEET_TABLES.items():
+        if sheet not in frames:
             continue
-        if in_section and line.startswith("|"):
-            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
-            if len(cells) >= 3 and cells[0] and not set(cells[0]) <= set("-: ") and cells[0] not in ("name", "column"):
-                out[cells[0]] = (cells[1], " | ".join(cells[2:]))
-    return out
-
-
-def definitions(agents: pd.DataFrame, tz: str, meta: dict[str, Any], readme: str | Path | None = None) -> pd.DataFrame:
-    """The definitions sheet: one row per sheet and per scorecard column (``item, unit, definition``)."""
-    doc = readme_definitions(readme)
-    rows = [("sheet " + k, "", v) for k, v in SHEET_NOTES.items()]
-    rows.append(("timestamps", tz, f"local wall-clock time in {tz}"))
-    rows.append(("preset", str(meta.get("preset_version", "")), f"preset {meta.get('preset', '?')}"))
-    rows.append(("period", "", f"{meta.get('period_start') or '—'} .. {meta.get('period_end') or '—'}"))
-    for col in agents.columns:
-        if col in doc:
-            unit, text = doc[col]
-        else:
-            unit, text = next(((u, t) for suf, u, t in _SUFFIX_DEFS if col.endswith(suf)), ("", "see README"))
-        rows.append((col, unit, text))
-    return pd.DataFrame(rows, columns=["item", "unit", "definition"])
+        spec = contract(table)
+        for col in frames[sheet].columns:
+            item = str(col) if sheet == "scorecard" else f"{sheet}.{col}"
+            decl = spec.column(str(col))
+            if decl is None:
+                log.warning("definitions: column %s of sheet %s is not declared in csaudit.model.contracts", col, sheet)
+                rows.append((item, "", "", "(not declared)"))
+            else:
+                rows.append((item, decl.dtype, decl.unit, plain(decl.definition)))
+    return pd.DataFrame(rows, columns=["item", "dtype", "unit", "definition"])
 
 
 def excel_frame(df: pd.DataFrame, tz: str, mask: bool = True, text_columns: tuple[str, ...] = ("text",)) -> pd.DataFrame:
@@ -138,7 +131,7 @@ def _write_sheet(wb: Any, name: str, df: pd.DataFrame) -> None:
     for rec in plain.itertuples(index=False, name=None):
         row = list(rec)
         for j, v in enumerate(row):
-            if isinstance(v, str) and v.startswith("="):  # chat text is never a formula
+            if is_formula_like(v):  # chat text is never a formula: an explicit text cell
                 c = WriteOnlyCell(ws, value=v)
                 c.data_type = "s"
                 row[j] = c
@@ -168,13 +161,13 @@ def write_workbook(
     path = Path(path)
     hit_cols = [c for c in HIT_COLUMNS if c in hits.columns]
     frames = {
-        "scorecard": excel_frame(agents, tz, mask=False),
-        "hits": excel_frame(hits[hit_cols] if len(hits.columns) else hits, tz, mask, ("text", "term")),
-        "unreplied": excel_frame(unreplied, tz, mask),
-        "lost_inquiries": excel_frame(lost_inquiries, tz, mask),
+        "scorecard": excel_frame(agents, tz, mask, NAME_COLUMNS),
+        "hits": excel_frame(hits[hit_cols] if len(hits.columns) else hits, tz, mask, ("text", "term", *NAME_COLUMNS)),
+        "unreplied": excel_frame(unreplied, tz, mask, ("text", *NAME_COLUMNS)),
+        "lost_inquiries": excel_frame(lost_inquiries, tz, mask, ("text", *NAME_COLUMNS)),
         "reviews": _reviews_frame(reviews),
-        "definitions": definitions(agents, tz, meta),
     }
+    frames["definitions"] = definitions(agents, tz, meta, {k: frames[k] for k in ("hits", "unreplied", "lost_inquiries")})
     wb = Workbook(write_only=True)
     for name in SHEETS:
         _write_sheet(wb, name, frames[name])

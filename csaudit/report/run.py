@@ -21,7 +21,8 @@ Outputs under ``out``::
     agents/<slug>.html       one self-contained page per agent (slug: :func:`views.agent_slug`)
     audit.xlsx               scorecard, hits, unreplied, lost_inquiries, definitions
     notebooks/<slug>.ipynb   the executed notebooks (for debugging a failure)
-    audit/                   the saved audit the reports were made from
+    audit/                   the saved audit the reports were made from (text and names masked
+                             unless --no-mask; meta.json says so and where the raw data is)
     previous/                scorecard + meta of the previous audit (when given)
     run.log                  the log of the run (written by the CLI)
 """
@@ -44,7 +45,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+"""The report notebooks ship inside the package (``csaudit/notebooks``; ``notebooks/`` at the top of
+the checkout is a link to it for analysts and ``make lab``)."""
+DEFAULT_KERNEL = "csaudit"
+FALLBACK_KERNEL = "python3"
 AGENT_NOTEBOOK = "agent_report.ipynb"
 TEAM_NOTEBOOK = "team_overview.ipynb"
 
@@ -250,6 +255,30 @@ def check_kernel(kernel_name: str) -> None:
         )
 
 
+def resolve_kernel(kernel_name: str) -> str:
+    """The kernel the notebooks run on: ``kernel_name`` when it is installed; for the default
+    ``csaudit`` when it is not (a plain ``pip install csaudit``, nothing registered), Jupyter's
+    built-in ``python3`` kernel when it runs this interpreter (ipykernel's own spec says
+    ``python``, which jupyter_client replaces by ``sys.executable``). Else ``ValueError`` with the fix."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    ksm = KernelSpecManager()
+    if kernel_name in ksm.find_kernel_specs():
+        return kernel_name
+    if kernel_name == DEFAULT_KERNEL:
+        try:
+            argv = ksm.get_kernel_spec(FALLBACK_KERNEL).argv
+        except NoSuchKernel:
+            argv = []
+        this = {"python", f"python{sys.version_info[0]}", f"python{sys.version_info[0]}.{sys.version_info[1]}", sys.executable}
+        if argv and argv[0] in this:
+            log.info("kernel %r is not registered: using Jupyter's %r kernel of this interpreter (%s)",
+                     kernel_name, FALLBACK_KERNEL, sys.executable)
+            return FALLBACK_KERNEL
+    check_kernel(kernel_name)  # raises with the fix
+    return kernel_name
+
+
 class WorkerPool:
     """A process pool started early so workers import papermill while the audit is computed."""
 
@@ -333,7 +362,7 @@ def run_reports(
     nb_dir = Path(notebook_dir or NOTEBOOK_DIR).resolve()
     (out / "agents").mkdir(parents=True, exist_ok=True)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    check_kernel(kernel_name)
+    kernel_name = resolve_kernel(kernel_name)
 
     meta = rdata.read_meta(audit_dir)
     scorecard = rdata.read_table(audit_dir, "agents", columns=["agent", "rank"])
@@ -386,14 +415,39 @@ def run_reports(
     run.results.sort(key=lambda r: order.get(r.job.name, 0))
     team = next((r for r in run.results if r.job.kind == "team"), None)
     run.index = out / "index.html"
-    _write_text(run.index, html.page("Team overview — csaudit", index_body(audit_dir, team, run.results, slugs)))
+    _write_text(run.index, html.page("Team overview — csaudit", index_body(audit_dir, team, run.results, slugs,
+                                                                         privacy_note(meta, mask))))
     run.seconds = time.perf_counter() - t0
     return run
 
 
-def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult], slugs: dict[str, str]) -> str:
+def privacy_note(meta: dict[str, Any], mask: bool) -> str:
+    """What the index page says about personal data: what is masked, and where the raw
+    (unmasked) data is, if anywhere (``meta["masked"]`` and ``meta["raw_data"]`` of the saved audit)."""
+    from csaudit.report.html import esc
+
+    raw = meta.get("raw_data") or []
+    raw = [raw] if isinstance(raw, str) else list(raw)
+    where = ", ".join(f"<code>{esc(r)}</code>" for r in raw)
+    if meta.get("masked"):
+        return ('<p class="csa-note" id="privacy">隐私 Privacy: phone and landline numbers, e-mails, WeChat/QQ ids, '
+                "bank-card and order numbers, addresses and names are masked in these pages, in "
+                "<code>audit.xlsx</code> and in the saved audit <code>audit/</code>. "
+                + (f"The raw (unmasked) data is only in: {where}." if where else
+                   "This run wrote no unmasked copy.") + "</p>")
+    if mask:
+        return ('<p class="csa-note" id="privacy">隐私 Privacy: personal data is masked in these pages and in '
+                "<code>audit.xlsx</code>, but the saved audit <code>audit/</code> holds the raw (unmasked) "
+                "text and names: do not forward it.</p>")
+    return ('<p class="csa-note bad" id="privacy">隐私 Privacy: NOT masked (--no-mask): these pages, '
+            "<code>audit.xlsx</code> and <code>audit/</code> show every text and name as exported; "
+            "<code>audit/</code> is the raw data. Do not forward them.</p>")
+
+
+def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult], slugs: dict[str, str],
+               privacy: str = "") -> str:
     """``index.html``: the team overview (or a plain leaderboard if it failed), the list of agent
-    reports with their status, and links to the workbook and the log."""
+    reports with their status, links to the workbook and the log, and the privacy note."""
     from csaudit.report import views
     from csaudit.report.html import esc
 
@@ -416,7 +470,8 @@ def index_body(audit_dir: Path, team: JobResult | None, results: list[JobResult]
     parts.append('<section class="csa-section" id="reports"><h2>Agent reports 客服报告</h2>'
                  '<table class="csa-table"><thead><tr><th>agent</th><th>status</th><th>time</th></tr></thead>'
                  f'<tbody>{"".join(rows)}</tbody></table>'
-                 '<p>Workbook: <a href="audit.xlsx">audit.xlsx</a> · log: <a href="run.log">run.log</a></p></section>')
+                 '<p>Workbook: <a href="audit.xlsx">audit.xlsx</a> · log: <a href="run.log">run.log</a></p>'
+                 f"{privacy}</section>")
     return "\n".join(parts)
 
 
@@ -432,10 +487,43 @@ def _log_to_file(path: Path) -> logging.Handler:
     return handler
 
 
+def _mask_previous(previous_dir: Path) -> None:
+    """The previous period's scorecard copy with agent names masked like this period's (a no-op
+    when that audit was saved masked)."""
+    import json
+
+    import pandas as pd
+
+    from csaudit.report.mask import unique_masks
+
+    meta_p, agents_p = previous_dir / "meta.json", previous_dir / "agents.parquet"
+    meta = json.loads(meta_p.read_text(encoding="utf-8"))
+    if meta.get("masked") or not agents_p.exists():
+        return
+    prev = pd.read_parquet(agents_p)
+    if "agent" in prev:
+        mapping = unique_masks(prev["agent"].dropna().tolist())
+        prev["agent"] = prev["agent"].map(lambda a: mapping.get(a, a) if isinstance(a, str) else a)
+        prev.to_parquet(agents_p, index=False)
+    meta["masked"] = True
+    meta_p.write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def _masked_names(agents: list[str] | None, mapping: dict[str, str]) -> list[str] | None:
+    """``--agents`` names as they are called in the masked audit."""
+    if not agents:
+        return agents
+    from csaudit.report.mask import mask_text
+
+    return [mapping.get(a, mask_text(a)) for a in agents]
+
+
 def report_command(args: Any) -> int:
     """``csaudit report``: audit once (or reuse a saved audit folder given as the only PATH), save it
     under ``OUT/audit``, then :func:`run_reports`. Returns the exit code: 0 ok, 1 an agent failed."""
     import csaudit as ca
+    from csaudit.report.data import read_meta
+    from csaudit.report.mask import mask_audit, mask_saved_audit
 
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
@@ -445,8 +533,7 @@ def report_command(args: Any) -> int:
         cfg = ca.Config.load(args.config) if args.config else ca.Config.preset(args.preset or "taobao")
         if args.config and args.preset:
             log.warning("--preset %s ignored: the config file decides the preset", args.preset)
-        kernel = cfg.report.kernel_name
-        check_kernel(kernel)
+        kernel = resolve_kernel(cfg.report.kernel_name)
         mask = bool(cfg.report.mask and not args.no_mask)
         workers = max(1, int(args.workers or cfg.report.workers))
         agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
@@ -464,15 +551,23 @@ def report_command(args: Any) -> int:
         audit_dir = out / "audit"
         keep = [Path(args.paths[0])] if saved else []
         with WorkerPool(workers) as pool:
-            prepare_out(out, keep=keep)
             if saved:
                 src = Path(args.paths[0]).resolve()
-                if src != audit_dir.resolve():
+                src_masked = bool(read_meta(src).get("masked"))
+                if mask and not src_masked and src == audit_dir.resolve():
+                    raise ValueError(f"{src}: this saved audit is not masked and is where the masked copy would go; "
+                                     "report into another --out folder, or pass --no-mask")
+                prepare_out(out, keep=keep)
+                if mask and not src_masked:
+                    names = mask_saved_audit(src, audit_dir, raw_data=[str(src)])
+                    agents = _masked_names(agents, names)
+                elif src != audit_dir.resolve():
                     shutil.copytree(src, audit_dir)
-                log.info("using the saved audit %s", src)
+                log.info("using the saved audit %s%s", src, " (masked copy in audit/)" if mask and not src_masked else "")
                 if getattr(args, "reviews", None):
                     log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
             else:
+                prepare_out(out, keep=keep)
                 chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
                                       tz=cfg.latency.timezone, strict=args.strict, config=cfg)
                 if len(chats.rejects):
@@ -482,15 +577,27 @@ def report_command(args: Any) -> int:
                            if getattr(args, "ratings", None) else None)
                 result = ca.audit(chats.messages, orders=orders, config=cfg, period=args.week or args.period,
                                   ratings=ratings, reviews=getattr(args, "reviews", None))
-                result.save(audit_dir)
-                log.info("audit: %d messages, %d agents in %.1f s", len(result.messages), len(result.agents),
-                         time.perf_counter() - t0)
+                if mask:
+                    masked = mask_audit(result)
+                    raw = [*args.paths, args.orders, getattr(args, "ratings", None)]
+                    masked.meta["raw_data"] = [str(Path(p).resolve()) for p in raw if p]
+                    masked.save(audit_dir)
+                    agents = _masked_names(agents, dict(zip(result.agents["agent"], masked.agents["agent"],
+                                                            strict=True)))
+                else:
+                    result.meta["masked"] = False
+                    result.meta["raw_data"] = [str(audit_dir)]
+                    result.save(audit_dir)
+                log.info("audit: %d messages, %d agents in %.1f s%s", len(result.messages), len(result.agents),
+                         time.perf_counter() - t0, " (saved with masked text and names)" if mask else "")
             previous_dir = None
             if prev_files:
                 previous_dir = out / "previous"
                 previous_dir.mkdir(parents=True, exist_ok=True)
                 for n, b in prev_files.items():
                     (previous_dir / n).write_bytes(b)
+                if mask:
+                    _mask_previous(previous_dir)
             run = run_reports(audit_dir, out, agents=agents, previous_dir=previous_dir, mask=mask, workers=workers,
                               kernel_name=kernel, timeout_s=cfg.report.timeout_s, retries=cfg.report.retries,
                               pool=pool)

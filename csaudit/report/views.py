@@ -24,7 +24,7 @@ import pandas as pd
 
 from csaudit.report import data as rdata
 from csaudit.report.html import Html, esc, figure, highlight, highlight_terms, label, table
-from csaudit.report.mask import mask_series, mask_text
+from csaudit.report.mask import mask_frame, mask_series, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -538,7 +538,7 @@ class AgentReport:
         if len(un):
             un["when"] = [_local(t) for t in un["start"]]
             if self.mask:
-                un["text"] = mask_series(un["text"])
+                un = mask_frame(un, ("text", "customer"))
         body += "<h3>Unreplied customers 未回复</h3>" + table(un, [c for c in ("when", "customer", "conversation_id", "text")
                                                                    if c in un.columns] if len(un) else None)
         return section("Response times 响应时间", body, "latency")
@@ -589,7 +589,7 @@ class AgentReport:
             if self.mask:
                 terms = [mask_text(t) for t in terms]
             parts.append(
-                f"<h3>{esc(r.conversation_id)} · customer {esc(r.customer)}</h3>"
+                f"<h3>{esc(r.conversation_id)} · customer {esc(mask_text(r.customer) if self.mask else r.customer)}</h3>"
                 f'<p class="csa-meta">{esc(_local(r.start))} · sentiment {esc(fmt_value("sentiment_start", r.sentiment_start))}'
                 f' → {esc(fmt_value("sentiment_end", r.sentiment_end))} (drift {esc(fmt_value("sentiment_drift", r.sentiment_drift))})'
                 f' · QA {esc(fmt_value("qa_score", getattr(r, "qa_score", np.nan)))}</p>'
@@ -607,7 +607,7 @@ class AgentReport:
         if len(lost):
             lost["when"] = [_local(t) for t in lost["start"]]
             if self.mask:
-                lost["text"] = mask_series(lost["text"])
+                lost = mask_frame(lost, ("text", "customer"))
         body += f"<h3>Lost inquiries 流失询单 ({len(lost)})</h3>" + table(
             lost, [c for c in ("when", "customer", "conversation_id", "text") if c in lost.columns] if len(lost) else None)
         return section("Conversion 询单转化", body, "conversion")

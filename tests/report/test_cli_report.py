@@ -71,9 +71,8 @@ def test_each_report_shows_the_scorecard_values(sample_report: Run) -> None:
         assert f'rank <b data-kpi="rank">{int(row["rank"])}</b> of 8' in html
 
 
-def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run) -> None:
-    audit = ca.Audit.load(sample_report.out / "audit")
-    phones = set(PHONE_RE.findall("\n".join(audit.messages["text"].astype(str))))
+def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run, sample_chats) -> None:
+    phones = set(PHONE_RE.findall("\n".join(sample_chats.messages["text"].astype(str))))
     assert phones, "the sample has phone numbers in its chats"
     for page in [sample_report.out / "index.html", *(sample_report.out / "agents").glob("*.html")]:
         html = body(page)
@@ -83,6 +82,22 @@ def test_no_raw_chat_markup_and_no_phone_numbers(sample_report: Run) -> None:
         xml = html_mod.unescape("".join(z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xml")))
     assert "订单" in xml or "栖木家居" in xml
     assert not phones & set(PHONE_RE.findall(xml))
+
+
+def test_the_saved_audit_beside_the_reports_is_masked(sample_report: Run, sample_chats, sample_dir: Path) -> None:
+    """OUT/audit is what gets forwarded with the reports: masked text and names, and it says so."""
+    audit = ca.Audit.load(sample_report.out / "audit")
+    raw_text = "\n".join(sample_chats.messages["text"].astype(str))
+    assert PHONE_RE.search(raw_text)
+    for t in ("messages", "turns", "hits", "unreplied", "lost_inquiries"):
+        assert not PHONE_RE.search("\n".join(getattr(audit, t)["text"].dropna().astype(str))), t
+    assert not audit.orders["order_id"].str.contains(r"\d{10}").any()
+    assert len(audit.messages) == len(sample_chats.messages)
+    assert audit.meta["masked"] is True
+    assert audit.meta["raw_data"] == [str(sample_dir.resolve()), str((sample_dir / "orders.csv").resolve())]
+    index = body(sample_report.out / "index.html")
+    note = index[index.index('id="privacy"'):]
+    assert "masked" in note and html_mod.escape(str(sample_dir.resolve())) in note.split("</p>")[0]
 
 
 def test_workbook_sheets_and_rows(sample_report: Run) -> None:
@@ -135,3 +150,50 @@ def test_explore_notebook_runs_top_to_bottom(sample_report: Run, tmp_path: Path,
                     for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "hits of the new category" in texts
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_a_raw_saved_audit_is_reported_from_a_masked_copy(tiny_audit: Path, tmp_path: Path) -> None:
+    """A saved audit with a customer whose nickname is a phone number (`csaudit audit -o` keeps raw
+    data): `csaudit report` on it writes OUT/audit masked and names the raw folder on the index page;
+    reporting into the raw folder itself is refused (it would be overwritten or shared unmasked)."""
+    import shutil
+
+    from .conftest import A1, csaudit
+
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_audit, raw)
+    for name in ("conversations", "rounds", "unreplied", "lost_inquiries", "messages"):
+        t = pd.read_parquet(raw / f"{name}.parquet")
+        t.loc[t["customer"] == "buyer1", "customer"] = PHONE
+        if "sender" in t:
+            t.loc[t["sender"] == "buyer1", "sender"] = PHONE
+        t.to_parquet(raw / f"{name}.parquet", index=False)
+    out = tmp_path / "reports"
+    run = csaudit("report", str(raw), "--agents", A1, "--out", str(out), "--workers", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    import json
+
+    meta = json.loads((out / "audit" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["masked"] is True and meta["raw_data"] == [str(raw.resolve())]
+    assert {p.name for p in (out / "audit").iterdir()} == {p.name for p in raw.iterdir()}
+    for name in ("conversations", "rounds", "unreplied", "lost_inquiries", "messages"):
+        df = pd.read_parquet(out / "audit" / f"{name}.parquet")
+        assert PHONE not in set(df["customer"]), name
+        assert name == "unreplied" or "138****5678" in set(df["customer"]), name
+        assert not df.astype(str).apply(lambda c: c.str.contains(PHONE)).any().any(), name
+    pages = [out / "index.html", *(out / "agents").glob("*.html")]
+    assert len(pages) == 2 and not any(PHONE in body(p) for p in pages)
+    assert html_mod.escape(str(raw.resolve())) in body(out / "index.html")
+    assert pd.read_parquet(raw / "conversations.parquet")["customer"].tolist()[0] == PHONE  # raw untouched
+
+
+def test_reporting_into_the_raw_saved_audit_itself_is_refused(tiny_audit: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from .conftest import csaudit
+
+    out = tmp_path / "reports"
+    shutil.copytree(tiny_audit, out / "audit")
+    run = csaudit("report", str(out / "audit"), "--out", str(out), "--workers", "1")
+    assert run.returncode == 2 and "not masked" in run.stderr and "--no-mask" in run.stderr
+    assert (out / "audit" / "meta.json").exists() and not (out / "index.html").exists()

@@ -53,3 +53,25 @@ def test_workbook_sheets_rows_and_text(tiny_audit: Path, tmp_path: Path) -> None
 def test_workbook_unmasked(tiny_audit: Path, tmp_path: Path) -> None:
     wb = openpyxl.load_workbook(write_audit_workbook(tiny_audit, tmp_path / "a.xlsx", mask=False))
     assert any(PHONE in str(c.value) for c in wb["unreplied"][2])
+
+
+def test_definitions_come_from_the_declared_contracts(caplog) -> None:
+    """Not from README.md (a wheel has none): every column of every data sheet, patterns included."""
+    import pandas as pd
+
+    from csaudit.model.contracts import AGENTS, plain
+    from csaudit.report.excel import definitions
+
+    agents = pd.DataFrame(columns=["agent", "reply_rate", "within_45s_rate", "shipping_hits", "mystery"])
+    hits = pd.DataFrame(columns=["term", "start"])
+    with caplog.at_level("WARNING", logger="csaudit.report.excel"):
+        d = definitions(agents, "Asia/Shanghai", {"preset": "taobao"}, {"hits": hits})
+    rows = {r.item: r for r in d.itertuples(index=False)}
+    assert list(d.columns) == ["item", "dtype", "unit", "definition"]
+    assert rows["reply_rate"].definition == plain(AGENTS.column("reply_rate").definition)
+    assert rows["reply_rate"].definition.startswith("回复率") and rows["reply_rate"].unit == "0–1"
+    assert "rate_thresholds_s" in rows["within_45s_rate"].definition
+    assert rows["shipping_hits"].unit == "count"
+    assert rows["hits.start"].dtype == "Int64" and "offset" in rows["hits.start"].definition
+    assert rows["mystery"].definition == "(not declared)" and "mystery" in caplog.text
+    assert "`" not in "".join(d["definition"])  # plain text in Excel
