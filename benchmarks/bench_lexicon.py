@@ -96,6 +96,15 @@ def naive(messages: pd.DataFrame, lexicon: Lexicon) -> int:
     return n
 
 
+def _turn_hits(msgs: pd.DataFrame, hits: pd.DataFrame, cfg, lex: Lexicon, speech: pd.DataFrame) -> pd.DataFrame:
+    """The audit's turn rules (part of its ``qc`` stage); empty on a checkout without them."""
+    try:
+        from csaudit.rules import load_rules, turn_rule_hits
+    except ImportError:
+        return hits.iloc[:0]
+    return turn_rule_hits(msgs, hits, load_rules(cfg), lex, speech=speech)
+
+
 def audit_stages(path: str, repeat: int) -> None:
     """The ``lexicon`` and ``qc`` stages of the audit on the messages in ``path`` (min of ``repeat``)."""
     from csaudit.audit import _in_conversation_order
@@ -121,11 +130,12 @@ def audit_stages(path: str, repeat: int) -> None:
         polite = polite.drop(columns="n_agent_messages")
         t1, c1 = time.perf_counter(), time.process_time()
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)
-        frames = [h for h in (lex_hits, qc_hits) if len(h)]
+        turn_hits = _turn_hits(msgs, lex_hits, cfg, lex, speech)
+        frames = [h for h in (lex_hits, turn_hits, qc_hits) if len(h)]
         hits = pd.concat(frames, ignore_index=True) if frames else schema.empty("hits", tz=tz)
         hits = schema.conform(hits, "hits", tz=tz)
         t2, c2 = time.perf_counter(), time.process_time()
-        del lex_hits, speech, polite, qc_hits, frames
+        del lex_hits, speech, polite, qc_hits, turn_hits, frames
         for name, wall, cpu in (
             ("lexicon", t1 - t0, c1 - c0),
             ("qc", t2 - t1, c2 - c1),
@@ -177,6 +187,14 @@ def main() -> None:
     t0 = time.perf_counter()
     q = qc_hits(msgs, rnd, hits, Config())
     print(f"qc_hits: {time.perf_counter() - t0:.2f} s -> {len(q):,} QC hits")
+    try:
+        from csaudit.rules import load_rules, turn_rule_hits
+    except ImportError:  # an older checkout without turn rules
+        pass
+    else:
+        t0 = time.perf_counter()
+        tr = turn_rule_hits(msgs, hits, load_rules(), lexicon)
+        print(f"turn_rule_hits: {time.perf_counter() - t0:.2f} s -> {len(tr):,} turn-rule hits")
 
     sub = msgs.head(args.naive)
     t0 = time.perf_counter()

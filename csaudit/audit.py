@@ -364,6 +364,83 @@ def conversation_table(messages: pd.DataFrame, rounds: pd.DataFrame) -> pd.DataF
     return out
 
 
+@dataclass
+class TextBounds:
+    """Messages whose text the text stages read cut (:func:`bound_texts`): their ``message_id``,
+    full ``text``, ``head`` (characters kept from the start) and ``shift`` (characters left out)."""
+
+    message_id: pd.Series
+    text: pd.Series
+    head: np.ndarray
+    shift: np.ndarray
+
+
+#: what stands for the left-out middle of a long text: a line break, which no lexicon term contains
+BOUND_SEPARATOR = "\n"
+
+
+def bound_texts(messages: pd.DataFrame, head: int, tail: int) -> tuple[pd.DataFrame, TextBounds | None]:
+    """``messages`` with every text longer than ``head + tail`` characters replaced by its first
+    ``head`` characters, :data:`BOUND_SEPARATOR` and its last ``tail`` ones (what the text stages
+    read: lexicon and rule matching, sentiment, jieba), and the :class:`TextBounds` to map offsets
+    back (None, and ``messages`` itself, when no text is that long). Lengths are measured with
+    Arrow; only the long texts are touched."""
+    import pyarrow.compute as pc
+
+    from csaudit.arrays import arrow_strings
+
+    if not len(messages):
+        return messages, None
+    lens = pc.utf8_length(arrow_strings(messages["text"])).to_numpy(zero_copy_only=False)
+    long_rows = np.flatnonzero(np.nan_to_num(lens.astype("float64"), nan=0.0) > head + tail)
+    if not len(long_rows):
+        return messages, None
+    full = messages["text"].iloc[long_rows]
+    values = full.tolist()
+    cut = [t[:head] + BOUND_SEPARATOR + (t[len(t) - tail:] if tail else "") for t in values]
+    text = messages["text"].copy()
+    text.iloc[long_rows] = cut
+    shift = np.fromiter((len(t) - head - tail - len(BOUND_SEPARATOR) for t in values), dtype=np.int64, count=len(values))
+    log.info("audit: %d message(s) longer than %d characters: the text stages read their first %d and last %d",
+             len(long_rows), head + tail, head, tail)
+    bounds = TextBounds(messages["message_id"].iloc[long_rows].reset_index(drop=True), full.reset_index(drop=True),
+                        np.full(len(long_rows), head, dtype=np.int64), shift)
+    return messages.assign(text=text), bounds
+
+
+def unbound_hits(hits: pd.DataFrame, bounds: TextBounds | None) -> pd.DataFrame:
+    """``hits`` found on :func:`bound_texts` texts, with the offsets and ``text`` of the whole
+    messages: a hit in the tail moves by the characters left out; a hit that includes the separator
+    (none for terms, which hold no line break) is dropped; hits without offsets only get the text."""
+    if bounds is None or not len(hits):
+        return hits
+    pos = lookup(bounds.message_id, hits["message_id"])
+    rows = np.flatnonzero(pos >= 0)
+    if not len(rows):
+        return hits
+    out = hits.copy()
+    p = pos[rows]
+    head, shift, sep = bounds.head[p], bounds.shift[p], len(BOUND_SEPARATOR)
+    keep = np.ones(len(out), dtype=bool)
+    if "start" in out and "end" in out:
+        st = out["start"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+        en = out["end"].to_numpy(dtype="float64", na_value=np.nan)[rows]
+        keep[rows[(st < head + sep) & (en > head)]] = False  # NaN compares False: kept
+        tail = st >= head + sep
+        for col, v in (("start", st), ("end", en)):
+            full = out[col].to_numpy(dtype="float64", na_value=np.nan)
+            full[rows] = np.where(tail, v + shift, v)
+            out[col] = pd.array(np.where(np.isnan(full), None, full), dtype="Float64").astype(out[col].dtype)
+    if "text" in out:
+        text = out["text"].astype("str").to_numpy(dtype=object)
+        text[rows] = bounds.text.to_numpy(dtype=object)[p]
+        out["text"] = pd.Series(text, index=out.index, dtype="str")
+    if not keep.all():
+        log.debug("audit: %d hit(s) across the left-out middle of a long text dropped", int((~keep).sum()))
+        out = out.loc[keep].reset_index(drop=True)
+    return out
+
+
 def _in_conversation_order(messages: pd.DataFrame) -> pd.DataFrame:
     """MESSAGES grouped by conversation and in time order inside each. A table that already is (what
     ``read_chats`` returns) keeps its row order — rows without a timestamp stay where the reader put
@@ -522,6 +599,7 @@ def audit(
     to be unreliable keep their hits but cost no points (:mod:`csaudit.review.apply`).
     """
     from csaudit import review as review_mod
+    from csaudit import rules as rules_mod
     from csaudit.metrics import conversion as conversion_mod
     from csaudit.metrics import latency, lexicon, qc, satisfaction
     from csaudit.model import rounds as rounds_mod
@@ -537,25 +615,27 @@ def audit(
     )
 
     t_start = time.perf_counter()
-    cfg = config or Config()
+    cfg = (config or Config()).validate()  # a Config built or changed in Python is checked too
     tz = cfg.latency.timezone
     timings: dict[str, float] = {}
     dates = parse_period(period)
 
     with _stage("prepare", timings):
-        msgs = schema.conform(messages, "messages", tz=tz, rechunk=True)  # a new frame; the caller's is untouched
+        msgs = _conformed(messages, "messages", tz, rechunk=True)  # a new frame; the caller's is untouched
         msgs = filter_period(msgs, dates, tz)
         if len(msgs) == 0:
             raise ValueError(_nothing_to_audit(messages, dates, tz))
         msgs = _in_conversation_order(msgs)
         has_orders = orders is not None
-        ords = schema.conform(orders, "orders", tz=tz) if has_orders else schema.empty("orders", tz=tz)
+        ords = _conformed(orders, "orders", tz) if has_orders else schema.empty("orders", tz=tz)
         if dates is not None and len(ords):
             lo = pd.Timestamp(dates[0]).tz_localize(tz)
             hi = pd.Timestamp(dates[1] + dt.timedelta(days=1)).tz_localize(tz) + pd.Timedelta(hours=cfg.conversion.window_h)
             ords = ords.loc[(ords["created"] >= lo) & (ords["created"] < hi)]
         ords = ords.reset_index(drop=True)
         log.info("audit: %d messages, %d conversations, %d orders", len(msgs), msgs["conversation_id"].nunique(), len(ords))
+        full = msgs  # the messages table and the transcripts (turns) keep every character
+        msgs, bounds = bound_texts(msgs, cfg.text.max_chars_head, cfg.text.max_chars_tail)
 
     # sentiment and the jieba word figures only need the prepared messages: on the second core
     parallel = SIDE_STAGES_IN_WORKER and len(msgs) >= PARALLEL_MIN_MESSAGES
@@ -563,14 +643,14 @@ def audit(
     side_job = _Background(side_stages, msgs, cfg, lex, parallel=parallel)
 
     with _stage("rounds", timings):
-        turns = rounds_mod.turns(msgs)
+        turns = rounds_mod.turns(full)
         rounds = rounds_mod.rounds(msgs, cfg.latency)
 
     with _stage("latency", timings):
         first = latency.first_responses(msgs, cfg.latency)
         conv_latency = latency.conversation_latency(msgs, rounds, cfg.latency, first=first)
         agent_latency = latency.agent_latency(msgs, rounds, cfg.latency, first=first)
-        unreplied = latency.unreplied(rounds, msgs)
+        unreplied = latency.unreplied(rounds, msgs, cfg.latency)
 
     with _stage("lexicon", timings):
         lex_hits = lexicon.find_hits(msgs, lex)
@@ -580,9 +660,10 @@ def audit(
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)
+        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, rules_mod.load_rules(cfg), lex, speech=speech)
         del speech
-        hits = schema.concat([lex_hits, qc_hits], "hits", tz=tz)
-        del lex_hits, qc_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
+        hits = unbound_hits(schema.concat([lex_hits, turn_hits, qc_hits], "hits", tz=tz), bounds)
+        del lex_hits, qc_hits, turn_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
 
     with _stage("conversations", timings):
         conversations = conversation_table(msgs, rounds)
@@ -671,6 +752,9 @@ def audit(
         "unreliable_rules": sorted(unreliable),
         "rule_versions": review_mod.rule_versions(cfg),
     }
+    if bounds is not None:
+        msgs = msgs.assign(text=full["text"])
+    del full
     meta["fingerprint"] = review_mod.fingerprint_of(msgs, meta)
     tables = dict(
         messages=msgs,
@@ -706,6 +790,30 @@ def _reviews(reviews: pd.DataFrame | str | Path | None, cfg: Config) -> tuple[pd
     if bad:
         log.info("audit: unreliable rules (hits kept, not scored): %s", ", ".join(sorted(bad)))
     return past, table, bad
+def _conformed(df: Any, name: str, tz: str, rechunk: bool = False) -> pd.DataFrame:
+    """``schema.conform(df, name)``, or a ``ValueError`` naming the table, the column and the problem
+    (not a DataFrame, a time that is no time, a text that is no valid Unicode ...)."""
+    from csaudit.model import schema
+
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name}: expected a pandas DataFrame ({name.upper()} table), got {type(df).__name__}")
+    try:
+        return schema.conform(df, name, tz=tz, rechunk=rechunk)
+    except (ValueError, TypeError, OverflowError, UnicodeError) as exc:
+        for col, (d, _) in schema.TABLES[name].items():  # which column: each converted as conform does
+            if col not in df.columns:
+                continue
+            dtype = schema._dtype(d, tz)
+            try:
+                if isinstance(dtype, pd.DatetimeTZDtype):
+                    pd.to_datetime(df[col])
+                else:
+                    df[col].astype(schema.STR if d == schema.CAT else dtype)
+            except (ValueError, TypeError, OverflowError, UnicodeError) as col_exc:
+                what = "times" if isinstance(dtype, pd.DatetimeTZDtype) else str(dtype)
+                raise ValueError(f"{name}: column {col!r} cannot be read as {what}: "
+                                 f"{str(col_exc).splitlines()[0]}") from None
+        raise ValueError(f"{name}: not a {name.upper()} table: {str(exc).splitlines()[0]}") from None
 
 
 CONVERSATION_COLUMNS = (

@@ -29,8 +29,38 @@ def _setup_logging(verbose: bool) -> None:
 def _add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", help="export files, folders (recursive) or zips")
     p.add_argument("--format", default="auto", help="force a format (qianniu-text, qianniu-web, qianniu-json, wecom-kf, table)")
+    p.add_argument("--columns", default=None, type=parse_columns, metavar="OURS=THEIRS,...",
+                   help="map table columns by header name or 0-based position, e.g. "
+                        "conversation=0,customer=1,role=2,text=6 or ts=发送时间,text=聊天内容 "
+                        "(ours: " + ", ".join(TABLE_COLUMNS) + ")")
     p.add_argument("--encoding", default=None, help="force an encoding (default: detect)")
     p.add_argument("--strict", action="store_true", help="stop at the first line that cannot be read")
+
+
+TABLE_COLUMNS = ("ts", "date", "sender", "text", "customer", "agent", "role", "conversation", "shop")
+"""Our column names that ``--columns`` may map (the table reader's, see ``csaudit.io.table``)."""
+
+
+def parse_columns(value: str) -> dict[str, str | int]:
+    """``--columns`` → ``read_chats(columns=...)``: ``ours=theirs`` pairs separated by commas; a
+    value of digits is a 0-based position. Raises ``argparse.ArgumentTypeError`` (exit 2) naming
+    the first malformed pair."""
+    out: dict[str, str | int] = {}
+    for part in value.split(","):
+        if not part.strip():
+            continue
+        ours, sep, theirs = part.partition("=")
+        ours, theirs = ours.strip(), theirs.strip()
+        if not sep or not ours or not theirs:
+            raise argparse.ArgumentTypeError(f"{part.strip()!r} is not OURS=THEIRS (e.g. text=6 or text=消息内容)")
+        if ours not in TABLE_COLUMNS:
+            raise argparse.ArgumentTypeError(f"unknown column {ours!r}; expected one of {', '.join(TABLE_COLUMNS)}")
+        if ours in out:
+            raise argparse.ArgumentTypeError(f"column {ours!r} is mapped twice")
+        out[ours] = int(theirs) if theirs.isdigit() else theirs
+    if not out:
+        raise argparse.ArgumentTypeError("empty mapping; expected OURS=THEIRS pairs, e.g. text=6")
+    return out
 
 
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
@@ -119,7 +149,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     from csaudit.io.chats import read_chats
     from csaudit.report.cells import write_csv
 
-    chats = read_chats(args.paths, format=args.format, encoding=args.encoding, strict=args.strict)
+    chats = read_chats(args.paths, format=args.format, columns=args.columns, encoding=args.encoding,
+                       strict=args.strict)
     print(chats.summary(max_rejects=10))
     if args.output:
         out = Path(args.output)
@@ -156,10 +187,16 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.preset)
     tz = cfg.latency.timezone
     period = parse_period(args.week or args.period)  # a bad period fails before any reading
-    chats = read_chats(args.paths, format=args.format, encoding=args.encoding, tz=tz, strict=args.strict, config=cfg)
-    n_rejects = len(chats.rejects)
+    chats = read_chats(args.paths, format=args.format, columns=args.columns, encoding=args.encoding, tz=tz,
+                       strict=args.strict, config=cfg)
+    n_rejects = int(chats.sources["rejects"].sum()) if len(chats.sources) else len(chats.rejects)
     if n_rejects:
         log.warning("%d input line(s) could not be read (see `csaudit ingest ... --rejects FILE`)", n_rejects)
+    if chats.messages.empty:
+        first = chats.rejects.iloc[0] if len(chats.rejects) else None
+        why = f" (first reject: {first['source']}:{first['line']}: {first['reason']})" if first is not None else ""
+        print(f"csaudit audit: error: no chat messages could be read from the given paths{why}", file=sys.stderr)
+        return 2
     orders = read_orders(args.orders, tz=tz) if args.orders else None
     ratings = None
     if args.ratings:

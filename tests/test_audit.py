@@ -552,3 +552,99 @@ def test_hits_concat_accepts_object_categories():
     out = schema.concat(parts, "hits")
     assert out["suggestion"].astype("str").tolist() == ["y", "x"]
     assert isinstance(out["suggestion"].dtype, pd.CategoricalDtype)
+
+
+# -- bounded text stages and hostile input ----------------------------------------------------
+def test_a_long_message_is_read_by_its_head_and_tail_with_offsets_in_the_whole_text():
+    """A generated 1M-character message: the text stages read its first and last ``[text]`` characters;
+    hits at both ends carry offsets into the whole text, a term in the left-out middle is not read."""
+    import csaudit as ca
+
+    n = 1_000_000
+    long_text = "您好" + "天" * 20_000 + "抱歉" + "天" * n + "谢谢您"
+    rows = [
+        ("c1", "customer", "2026-11-10 10:00:00", None, "在吗"),
+        ("c1", "agent", "2026-11-10 10:00:20", "云栖家居:阿青", long_text),
+        ("c1", "agent", "2026-11-10 10:00:30", "云栖家居:阿青", "不好意思，谢谢"),
+    ]
+    m = make_messages(rows)
+    res = ca.audit(m)
+    h = res.hits.loc[res.hits["message_id"] == "m001"]
+    found = {(c, int(s), int(e)) for c, s, e in zip(h["category"], h["start"], h["end"], strict=True)}
+    L = len(long_text)
+    assert ("greeting", 0, 2) in found and ("thanks", L - 3, L - 1) in found
+    assert not any(c == "apology" for c, _, _ in found)  # 抱歉 lies in the middle, beyond the first 2000
+    for term, s, e, text in zip(h["term"], h["start"], h["end"], h["text"], strict=True):
+        assert text == long_text and long_text[s:e] == term
+    assert res.messages.loc[res.messages["message_id"] == "m001", "text"].iloc[0] == long_text
+    assert long_text in res.turns["text"].iloc[1]
+    short = res.hits.loc[res.hits["message_id"] == "m002"]  # other messages are untouched
+    assert set(short["category"]) >= {"apology", "thanks"}
+    # a bigger bound reads the middle too
+    wide = ca.audit(m, config=Config().updated({"text": {"max_chars_head": 30_000}}))
+    assert "apology" in set(wide.hits.loc[wide.hits["message_id"] == "m001", "category"])
+
+
+def test_bound_texts_and_unbound_hits_map_offsets_back():
+    from csaudit.audit import bound_texts, unbound_hits
+
+    m = make_messages([("c1", "agent", None, "a", "0123456789abcdefghij"), ("c1", "agent", None, "a", "short")])
+    b, bounds = bound_texts(m, head=4, tail=3)
+    assert b["text"].tolist() == ["0123\nhij", "short"] and m["text"].iloc[0] == "0123456789abcdefghij"
+    assert bounds.shift.tolist() == [20 - 4 - 3 - 1]
+    hits = schema.conform(pd.DataFrame({"message_id": ["m000", "m000", "m000", "m001"], "start": [1, 5, 3, 0],
+                                        "end": [3, 7, 6, 2], "text": b["text"].iloc[[0, 0, 0, 1]].tolist()}), "hits")
+    out = unbound_hits(hits, bounds)
+    assert out["start"].tolist() == [1, 17, 0] and out["end"].tolist() == [3, 19, 2]  # the one across "\n" dropped
+    assert out["text"].tolist() == ["0123456789abcdefghij", "0123456789abcdefghij", "short"]
+    assert bound_texts(m, head=40, tail=0)[1] is None
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "all_na_text", "no_agent", "system_only", "no_timestamps", "int_text", "unknown_role", "empty_texts",
+     "not_a_frame", "no_conversation", "bad_times", "lone_surrogate", "nul_bytes"],
+)
+def test_audit_of_odd_input_returns_or_raises_a_clear_error(case):
+    import csaudit as ca
+
+    base = [
+        ("c1", "customer", "2026-11-10 10:00:00", None, "在吗"),
+        ("c1", "agent", "2026-11-10 10:00:20", "云栖家居:阿青", "您好"),
+    ]
+    m = make_messages(base)
+    if case == "empty":
+        m = m.iloc[0:0]
+    elif case == "all_na_text":
+        m = m.assign(text=pd.Series([None, None], dtype="str"))
+    elif case == "no_agent":
+        m = make_messages([("c1", "customer", "2026-11-10 10:00:00", None, "在吗")])
+    elif case == "system_only":
+        m = make_messages([("c1", "system", "2026-11-10 10:00:00", None, "系统消息")])
+    elif case == "no_timestamps":
+        m = m.assign(ts=pd.NaT)
+    elif case == "int_text":
+        m = m.assign(text=[1, 2])
+    elif case == "unknown_role":
+        m = m.assign(role=pd.Series(["customer", "admin"], dtype="object"))
+    elif case == "empty_texts":
+        m = m.assign(text=["", ""])
+    elif case == "not_a_frame":
+        m = "data/sample_chats"
+    elif case == "no_conversation":
+        m = m.drop(columns="conversation_id")
+    elif case == "bad_times":
+        m = m.assign(ts=["soon", "later"])
+    elif case == "lone_surrogate":
+        m = m.assign(text=pd.Series(["\ud800在吗", "您好"], dtype=object))
+    elif case == "nul_bytes":
+        m = m.assign(text=["\x00在吗\x00", "您好\x00"])
+    try:
+        res = ca.audit(m)
+    except ValueError as exc:  # a clear error: one line saying what is wrong
+        assert str(exc) and "\n" not in str(exc)
+        assert case in ("empty", "not_a_frame", "no_conversation", "bad_times", "lone_surrogate"), exc
+        if case in ("bad_times", "lone_surrogate"):
+            assert "column 'ts'" in str(exc) or "column 'text'" in str(exc)
+        return
+    assert isinstance(res, ca.Audit) and len(res.messages) == len(m)

@@ -2,11 +2,16 @@
 
 A reader turns one file's bytes into a *parsed* table; the shared pipeline in ``csaudit.io.chats``
 does everything that is the same for all formats (roles, text clean-up, timezone, ids, de-duplication,
-conversations, schema check). A reader module exposes::
+conversations, schema check). A reader is a module satisfying :class:`Reader`::
 
     NAME: str                                   # format name, e.g. "qianniu-text"
     def sniff(raw: RawFile, text: str | None) -> float   # 0..1 confidence that raw is this format
-    def parse(raw: RawFile, ctx: ReadContext) -> Parsed
+    def parse(raw: RawFile, ctx: ReadContext) -> Parsed  # pandas frames
+    def parse_arrow(raw, ctx) -> Parsed                  # optional: the same with Arrow tables
+
+and is listed in :mod:`csaudit.io.registry`. Every reader returns the one output type
+:class:`Parsed` (its tables pandas or Arrow; :meth:`Parsed.to_pandas`). The helpers readers share
+(headers, grids, timestamps, JSON records) are in :mod:`csaudit.io.common`.
 
 ``Parsed.messages`` columns (one row per message, in file order):
 
@@ -29,8 +34,10 @@ line ends up in exactly one message or one reject.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
+import pyarrow as pa
 
 from csaudit.config import Config
 
@@ -58,11 +65,45 @@ class ReadContext:
 
 @dataclass
 class Parsed:
-    """A reader's output for one file (see module docstring for the columns)."""
+    """A reader's output for one file (see module docstring for the columns): ``messages`` and
+    ``rejects`` as pandas frames, or as Arrow tables from a reader's ``parse_arrow``."""
 
-    messages: pd.DataFrame
-    rejects: pd.DataFrame
+    messages: pd.DataFrame | pa.Table
+    rejects: pd.DataFrame | pa.Table
     encoding: str | None = None
+    unknown_agent: int = 0
+    """Agent-side rows kept under the placeholder account (no agent named by the export)."""
+    damaged_lines: int = 0
+    """Lines decoded by the line-by-line fallback, or not decodable at all (see ``detect.decode_lines``)."""
+    omitted_rejects: int = 0
+    """Rejects counted but not listed in ``rejects`` (beyond ``[io] max_rejects_per_file``)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader guessed (e.g. a table without a header row), for ``sources.note``."""
+
+    def to_pandas(self) -> Parsed:
+        """The same output with pandas frames (``rejects`` typed ``line`` int64, ``raw``/``reason`` str)."""
+        if not isinstance(self.messages, pa.Table) and not isinstance(self.rejects, pa.Table):
+            return self
+        msgs = self.messages.to_pandas() if isinstance(self.messages, pa.Table) else self.messages
+        rej = self.rejects.to_pandas() if isinstance(self.rejects, pa.Table) else self.rejects
+        return Parsed(messages=msgs, rejects=rej.astype({"line": "int64", "raw": "str", "reason": "str"}),
+                      encoding=self.encoding, unknown_agent=self.unknown_agent, damaged_lines=self.damaged_lines,
+                      omitted_rejects=self.omitted_rejects, notes=list(self.notes))
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """One export format (a reader module satisfies this protocol; see the module docstring)."""
+
+    NAME: str
+
+    def sniff(self, raw: RawFile, text: str | None) -> float:
+        """0..1 confidence that ``raw`` (``text``: its decoded head, None for binary files) is this format."""
+        ...
+
+    def parse(self, raw: RawFile, ctx: ReadContext) -> Parsed:
+        """Parse one file; every non-blank line ends in a message or a reject."""
+        ...
 
 
 class InputError(ValueError):

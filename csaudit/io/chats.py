@@ -27,17 +27,17 @@ overlapping exports is kept once (the drop is counted in ``duplicates``).
 
 from __future__ import annotations
 
-import importlib
+import codecs
 import io
 import logging
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -45,9 +45,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from csaudit.arrays import arrow_series, arrow_strings, one_chunk
-from csaudit.config import Config
-from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext
-from csaudit.io.detect import SNIFF_BYTES, decode, decode_head, detect_format, is_plain_utf8
+from csaudit.config import Config, IOConfig
+from csaudit.io.base import PARSED_COLUMNS, InputError, RawFile, ReadContext, Reader
+from csaudit.io.detect import SNIFF_BYTES, Decoded, decode, decode_head, decoded, detect_format, is_plain_utf8
+from csaudit.io.registry import readers
 from csaudit.model import schema
 from csaudit.model.roles import assign_roles, derive_parties, str_categorical
 from csaudit.model.sessions import conversation_order, hash_strings, mix, nearest_valid, to_hex
@@ -55,10 +56,10 @@ from csaudit.text import clean_arrow
 
 log = logging.getLogger(__name__)
 
-READER_MODULES = ("qianniu_text", "qianniu_web", "qianniu_json", "wecom", "table")
-"""Reader modules under ``csaudit.io`` (each exposes ``NAME``, ``sniff``, ``parse``)."""
 EXTENSIONS = (".txt", ".log", ".csv", ".tsv", ".xlsx", ".json", ".zip")
 BINARY_EXTENSIONS = (".xlsx",)
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+"""Start of an OLE compound file: an old .xls, or an encrypted (password-protected) .xlsx."""
 READ_THREADS = min(4, os.cpu_count() or 1)
 """Files are parsed by this many threads (Arrow and numpy kernels release the GIL)."""
 TABLE_EXTENSIONS = (".csv", ".tsv", ".xlsx")
@@ -68,21 +69,6 @@ client-text readers work on the bytes); the whole text is decoded when a reader 
 
 _ORDER_ID = re.compile(r"订单号|订单编号|order[ _]?id|order[ _]?no", re.IGNORECASE)
 _CHAT_TEXT = re.compile(r"内容|消息|text|content|发送人|sender", re.IGNORECASE)
-
-
-def readers() -> dict[str, ModuleType]:
-    """Format name → reader module, for the reader modules that exist (imported lazily)."""
-    found: dict[str, ModuleType] = {}
-    for mod_name in READER_MODULES:
-        try:
-            mod = importlib.import_module(f"csaudit.io.{mod_name}")
-        except ImportError as exc:
-            log.debug("reader csaudit.io.%s not available: %s", mod_name, exc)
-            continue
-        name = getattr(mod, "NAME", None)
-        if name and hasattr(mod, "sniff") and hasattr(mod, "parse"):
-            found[name] = mod
-    return found
 
 
 @dataclass
@@ -110,8 +96,13 @@ class Chats:
                 enc = r.encoding if isinstance(r.encoding, str) else "-"
                 lines.append(
                     f"  {r.source}  [{r.format}, {enc}]  messages {r.messages}, rejects {r.rejects}"
+                    + (f" ({r.rejects_omitted} not kept)" if r.rejects_omitted else "")
                     + (f", duplicates {r.duplicates}" if r.duplicates else "")
+                    + (f", unknown agent {r.unknown_agent}" if r.unknown_agent else "")
+                    + (f", damaged lines {r.damaged_lines}" if r.damaged_lines else "")
                 )
+                if isinstance(r.note, str) and r.note:
+                    lines.append(f"    note: {r.note}")
         else:
             by = s.assign(encoding=s["encoding"].fillna("-")).groupby(["format", "encoding"], sort=True)
             for (fmt, enc), g in by:
@@ -155,53 +146,141 @@ def _as_list(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
-def _zip_items(data: bytes, source: str, skipped: list[tuple[str, str]]) -> Iterator[_Item]:
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        names = sorted(i.filename for i in zf.infolist() if not i.is_dir())
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        skipped.append((source, f"unreadable zip: {exc}"))
-        return
-    for name in names:
-        src = f"{source}/{name}"
+class Skipped(tuple):
+    """A file that was not read: ``(source, reason, error)``; ``error`` files (broken or refused
+    archives) count as one reject, the others are listed as ``skipped`` with the reason as note."""
+
+    def __new__(cls, source: str, reason: str, error: bool = False):
+        return super().__new__(cls, (source, reason, error))
+
+
+def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, io_cfg: IOConfig) -> bytes | str:
+    """A member's bytes, inflated in chunks and stopped at the limits; a str is the refusal reason."""
+    if info.file_size > budget:
+        return (f"refused: the archive's members would inflate past [io] zip_max_bytes = {io_cfg.zip_max_bytes} "
+                f"bytes ({info.file_size} declared)")
+    out = bytearray()
+    with zf.open(info) as fh:
+        while chunk := fh.read(1 << 20):
+            out += chunk
+            if len(out) > budget:
+                return f"refused: inflates past [io] zip_max_bytes = {io_cfg.zip_max_bytes} bytes"
+            if len(out) >= io_cfg.zip_ratio_min_bytes and len(out) > io_cfg.zip_max_ratio * max(info.compress_size, 1):
+                return (f"refused: inflates more than [io] zip_max_ratio = {io_cfg.zip_max_ratio:g} times its "
+                        f"compressed size ({info.compress_size} bytes): a zip bomb?")
+    return bytes(out)
+
+
+def _zip_items(archive: str | Path | bytes, source: str, skipped: list[Skipped], io_cfg: IOConfig) -> Iterator[_Item]:
+    """The members of a zip (depth first, sorted by name), nested zips opened up to
+    ``[io] zip_max_depth`` levels; one ``[io] zip_max_bytes`` budget for everything it inflates.
+    Iterative (an explicit stack), so no nesting depth can exhaust the interpreter's recursion."""
+    budget = io_cfg.zip_max_bytes
+    stack: list[tuple[zipfile.ZipFile, Iterator[zipfile.ZipInfo], str, int]] = []
+
+    def open_zip(data: str | Path | bytes, src: str, depth: int) -> None:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data)
+            infos = sorted((i for i in zf.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            skipped.append(Skipped(src, f"unreadable zip: {exc}", True))
+            return
+        stack.append((zf, iter(infos), src, depth))
+
+    open_zip(archive, source, 1)
+    while stack:
+        zf, infos, src_zip, depth = stack[-1]
+        info = next(infos, None)
+        if info is None:
+            stack.pop()
+            zf.close()
+            continue
+        name = info.filename
+        src = f"{src_zip}/{name}"
         ext = Path(name).suffix.lower()
         if ext not in EXTENSIONS or Path(name).name.startswith((".", "__MACOSX")) or "__MACOSX/" in name:
-            skipped.append((src, "skipped"))
+            skipped.append(Skipped(src, "skipped"))
+            continue
+        if ext == ".zip" and depth >= io_cfg.zip_max_depth:
+            skipped.append(Skipped(src, f"refused: archive nested deeper than [io] zip_max_depth = "
+                                        f"{io_cfg.zip_max_depth} levels", True))
             continue
         try:
-            member = zf.read(name)
-        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError) as exc:
-            skipped.append((src, f"unreadable zip member: {exc}"))
+            member = _inflate(zf, info, budget, io_cfg)
+        except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError, NotImplementedError,
+                zlib.error) as exc:
+            skipped.append(Skipped(src, f"unreadable zip member: {exc}", True))
             continue
+        if isinstance(member, str):
+            skipped.append(Skipped(src, member, True))
+            log.warning("%s: %s", src, member)
+            continue
+        budget -= len(member)
         if ext == ".zip":
-            yield from _zip_items(member, src, skipped)
+            open_zip(member, src, depth + 1)
         else:
             yield _Item(RawFile(src, member), ext)
 
 
-def iter_files(paths: str | Path | Iterable[str | Path], skipped: list[tuple[str, str]]) -> Iterator[_Item]:
-    """The input files in a deterministic order; unsupported files are appended to ``skipped``."""
+def _walk(root: Path, skipped: list[Skipped]) -> list[Path]:
+    """Files under ``root`` (sorted by relative path). Links are followed only when they stay inside
+    ``root``: a link leaving it, a dangling link and a linked folder are listed in ``skipped``."""
+    top = root.resolve()
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        d = Path(dirpath)
+        for name in dirnames:
+            if (d / name).is_symlink():
+                skipped.append(Skipped((d / name).as_posix(), "skipped: a link to a folder (not followed)"))
+        for name in filenames:
+            f = d / name
+            if f.is_symlink():
+                try:
+                    target = f.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    skipped.append(Skipped(f.as_posix(), "skipped: dangling link"))
+                    continue
+                if not target.is_relative_to(top):
+                    skipped.append(Skipped(f.as_posix(), f"skipped: a link that leaves {root.as_posix()}"))
+                    continue
+                if not target.is_file():
+                    skipped.append(Skipped(f.as_posix(), "skipped: a link to something that is not a file"))
+                    continue
+            files.append(f)
+    return sorted(files, key=lambda f: f.relative_to(root).as_posix())
+
+
+def iter_files(paths: str | Path | Iterable[str | Path], skipped: list[Skipped],
+               io_cfg: IOConfig | None = None) -> Iterator[_Item]:
+    """The input files in a deterministic order; files not read are appended to ``skipped``."""
+    io_cfg = io_cfg or IOConfig()
     for p in _as_list(paths):
         if p.is_dir():
-            files = sorted((f for f in p.rglob("*") if f.is_file()), key=lambda f: f.relative_to(p).as_posix())
+            files = _walk(p, skipped)
         elif p.is_file():
             files = [p]
+        elif p.is_symlink():
+            raise FileNotFoundError(f"{p}: dangling link")
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
         for f in files:
             src = f.as_posix()
             ext = f.suffix.lower()
             if ext not in EXTENSIONS or f.name.startswith("."):
-                skipped.append((src, "skipped"))
+                skipped.append(Skipped(src, "skipped"))
                 continue
-            data = f.read_bytes()
             if ext == ".zip":
-                yield from _zip_items(data, src, skipped)
-            else:
-                yield _Item(RawFile(src, data), ext)
+                yield from _zip_items(f, src, skipped, io_cfg)
+                continue
+            try:
+                data = f.read_bytes()
+            except OSError as exc:
+                skipped.append(Skipped(src, f"unreadable file: {exc.strerror or exc}", True))
+                continue
+            yield _Item(RawFile(src, data), ext)
 
 
-def _is_orders(item: _Item, text: str | None, regs: dict[str, ModuleType]) -> bool:
+def _is_orders(item: _Item, text: str | None, regs: dict[str, Reader]) -> bool:
     """An orders table (read by ``read_orders``), not chats."""
     if item.ext not in TABLE_EXTENSIONS:
         return False
@@ -237,28 +316,40 @@ _LIKELY = {
 }
 
 
-def _by_likelihood(regs: dict[str, ModuleType], ext: str) -> dict[str, ModuleType]:
+def _by_likelihood(regs: dict[str, Reader], ext: str) -> dict[str, Reader]:
     """The readers, the usual formats of files with extension ``ext`` first (all are still asked
     unless one is sure)."""
     first = [n for n in _LIKELY.get(ext, ()) if n in regs]
     return {n: regs[n] for n in first + [n for n in regs if n not in first]}
 
 
-def _all_lines_rejected(text: str | None, reason: str) -> pd.DataFrame:
-    """Every non-blank line of ``text`` as a reject (line 1 for binary content)."""
+_BLANK_LINE = re.compile(r"\n[^\S\n]*(?=\n|$)")
+
+
+def _all_lines_rejected(text: str | None, reason: str, cap: int | None = None) -> tuple[pd.DataFrame, int]:
+    """The first ``cap`` non-blank lines of ``text`` as rejects (line 1 for binary content), and how
+    many non-blank lines there are (counted without splitting the text into line objects)."""
     if text is None:
         return pd.DataFrame({"line": [1], "raw": [""], "reason": [reason]}).astype(
             {"line": "int64", "raw": "str", "reason": "str"}
-        )
-    lines = text.split("\n")
-    idx = [i for i, ln in enumerate(lines) if ln.strip()]
-    return pd.DataFrame(
+        ), 1
+    total = text.count("\n") + 1 - _BLANK_LINE.subn("", "\n" + text)[1]
+    cap = total if cap is None else cap
+    lines, raws = [], []
+    for i, ln in enumerate(io.StringIO(text)):
+        if len(lines) >= cap:
+            break
+        if ln.strip():
+            lines.append(i + 1)
+            raws.append(ln.rstrip("\n")[:1000])
+    frame = pd.DataFrame(
         {
-            "line": pd.Series([i + 1 for i in idx], dtype="int64"),
-            "raw": pd.Series([lines[i][:1000] for i in idx], dtype="str"),
-            "reason": pd.Series([reason] * len(idx), dtype="str"),
+            "line": pd.Series(lines, dtype="int64"),
+            "raw": pd.Series(raws, dtype="str"),
+            "reason": pd.Series([reason] * len(lines), dtype="str"),
         }
     )
+    return frame, total
 
 
 # -- one file ------------------------------------------------------------------------------------
@@ -271,22 +362,76 @@ class _FileResult:
     encoding: str | None
     messages: pd.DataFrame | pa.Table | None
     rejects: pd.DataFrame | pa.Table
+    n_rejects: int = -1
+    """All rejects of the file (``rejects`` holds the first ``[io] max_rejects_per_file``); -1 = len(rejects)."""
+    unknown_agent: int = 0
+    damaged_lines: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.n_rejects < 0:
+            self.n_rejects = len(self.rejects)
 
     @property
     def n_messages(self) -> int:
         return 0 if self.messages is None else len(self.messages)
 
 
-def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleType]) -> _FileResult:
+def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader]) -> _FileResult:
+    """One file → its result. Nothing escapes but :class:`InputError` with ``strict``: an unexpected
+    failure (a bug, a pathological input) becomes one reject naming the file."""
+    try:
+        return _read_one_unguarded(item, fmt, ctx, regs)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one file must never stop the batch
+        log.warning("%s: could not be read: %s: %s", item.raw.source, type(exc).__name__, exc)
+        if ctx.strict:
+            raise InputError(item.raw.source, None, f"a readable file (failed: {type(exc).__name__}: {exc})") from None
+        rej = pd.DataFrame({"line": [1], "raw": [""], "reason": [f"could not be read: {type(exc).__name__}: {exc}"]})
+        return _FileResult(item.raw.source, "unreadable", None, None, rej.astype({"line": "int64", "raw": "str",
+                                                                                  "reason": "str"}))
+
+
+def _read_one_unguarded(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader]) -> _FileResult:
     raw = item.raw
     text: str | None = None
     encoding: str | None = None
     head_only = False  # text is only the part the sniffers read (see full_text)
+    dec: Decoded | None = None
     if item.ext in HEAD_ONLY_EXTENSIONS and ctx.encoding is None and is_plain_utf8(raw.data):
         text, encoding = decode_head(raw.data, SNIFF_BYTES), "utf-8"
         head_only = len(text) == SNIFF_BYTES
-    elif item.ext not in BINARY_EXTENSIONS:
-        text, encoding = decode(raw.data, raw.source, ctx.encoding)
+    elif item.ext not in BINARY_EXTENSIONS or not raw.data.startswith((b"PK", OLE_MAGIC)):
+        # (an .xlsx that is not a zip or OLE file is a text table renamed: read as text)
+        dec = decoded(raw.data, raw.source, ctx.encoding)
+        text, encoding = dec.text, dec.encoding
+    res = _read_parsed(item, fmt, ctx, regs, text, encoding, head_only)
+    if dec is not None and dec.damaged_lines:
+        res.damaged_lines = dec.damaged_lines
+        if dec.damaged:
+            lines, raws, why = zip(*dec.damaged, strict=True)
+            extra = pd.DataFrame({"line": pd.Series(lines, dtype="int64"), "raw": pd.Series(raws, dtype="str"),
+                                  "reason": pd.Series(why, dtype="str")})
+            both = pd.concat([_rejects_frame(res.rejects), extra], ignore_index=True)
+            res.rejects = both.sort_values("line", kind="stable").reset_index(drop=True)
+            res.n_rejects += len(extra)
+    return _cap_rejects(res, ctx.config.io.max_rejects_per_file)
+
+
+def _cap_rejects(res: _FileResult, cap: int) -> _FileResult:
+    """Keep the first ``cap`` rejects of a file (``n_rejects`` still counts all of them)."""
+    if len(res.rejects) > cap:
+        rej = res.rejects
+        res.rejects = rej.slice(0, cap) if isinstance(rej, pa.Table) else rej.iloc[:cap].reset_index(drop=True)
+    return res
+
+
+def _read_parsed(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, Reader], text: str | None,
+                 encoding: str | None, head_only: bool) -> _FileResult:
+    """Detect the format of one file (unless forced) and run its reader; failures become rejects."""
+    raw = item.raw
+    cap = ctx.config.io.max_rejects_per_file
 
     def full_text() -> str | None:
         return decode(raw.data, raw.source, ctx.encoding)[0] if head_only else text
@@ -298,10 +443,13 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
         if text is not None and not text.strip() and not (full_text() or "").strip():
             return _FileResult(raw.source, "empty", encoding, None, _no_rejects())
         name = detect_format(raw, text, _by_likelihood(regs, item.ext))
+        if name is None and item.ext == ".xlsx" and "table" in regs:
+            name = "table"  # a damaged, truncated or encrypted workbook: the table reader says which
         if name is None:
             expected = ", ".join(regs)
             return _FileResult(raw.source, "unknown", encoding, None,
-                               _all_lines_rejected(full_text(), f"not a recognised chat export (expected one of: {expected})"))
+                               *_all_lines_rejected(full_text(), f"not a recognised chat export (expected one of: "
+                                                                 f"{expected})", cap))
     else:
         name = fmt
     try:
@@ -310,14 +458,18 @@ def _read_one(item: _Item, fmt: str, ctx: ReadContext, regs: dict[str, ModuleTyp
     except InputError as exc:
         if ctx.strict:
             raise
-        return _FileResult(raw.source, name, encoding, None, _all_lines_rejected(full_text(), exc.expected))
+        return _FileResult(raw.source, name, encoding, None, *_all_lines_rejected(full_text(), exc.expected, cap))
     except Exception as exc:  # noqa: BLE001 - a reader failure must not stop the batch
         log.warning("%s: could not be read as %s: %s", raw.source, name, exc)
         if ctx.strict:
             raise InputError(raw.source, None, f"could not be read as {name}: {exc}") from None
         return _FileResult(raw.source, name, encoding, None,
-                           _all_lines_rejected(full_text(), f"could not be read as {name}: {exc}"))
-    return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects)
+                           *_all_lines_rejected(full_text(), f"could not be read as {name}: {exc}", cap))
+    return _FileResult(raw.source, name, parsed.encoding or encoding, parsed.messages, parsed.rejects,
+                       n_rejects=len(parsed.rejects) + getattr(parsed, "omitted_rejects", 0),
+                       unknown_agent=getattr(parsed, "unknown_agent", 0),
+                       damaged_lines=getattr(parsed, "damaged_lines", 0),
+                       notes=list(getattr(parsed, "notes", ())))
 
 
 def _no_rejects() -> pd.DataFrame:
@@ -623,14 +775,25 @@ def read_chats(
     regs = readers()
     if format != "auto" and format not in regs:
         raise ValueError(f"unknown format {format!r}; expected auto or one of: {', '.join(regs)}")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
+    if columns:
+        from csaudit.io.common import CHAT_HEADERS
+
+        unknown = sorted(set(columns) - set(CHAT_HEADERS))
+        if unknown:
+            raise ValueError(f"columns= names unknown column(s) {unknown}; known: {', '.join(CHAT_HEADERS)}")
     ctx = ReadContext(config=cfg, tz=tz, encoding=encoding, columns=columns, strict=strict)
-    skipped: list[tuple[str, str]] = []
+    skipped: list[Skipped] = []
     results: list[_FileResult] = []
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
         # readers spend most of their time in Arrow/numpy kernels that release the GIL
-        done = pool.map(lambda it: _read_one(it, format, ctx, regs), iter_files(paths, skipped))
+        done = pool.map(lambda it: _read_one(it, format, ctx, regs), iter_files(paths, skipped, cfg.io))
         results = _collect(done, strict)
-    for src, why in skipped:
+    for src, why, _ in skipped:
         log.info("%s: %s", src, why)
     return _assemble(results, skipped, cfg, tz)
 
@@ -647,15 +810,16 @@ def _collect(done: Iterable[_FileResult], strict: bool) -> list[_FileResult]:
     return results
 
 
-def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: Config, tz: str) -> Chats:
+def _assemble(results: list[_FileResult], skipped: list[Skipped], cfg: Config, tz: str) -> Chats:
     """Per-file results → :class:`Chats` (sources, rejects, post-processed messages)."""
 
     # sources and rejects
-    src_rows = [(r.source, r.fmt, r.encoding, len(r.rejects)) for r in results]
+    src_rows = [(r.source, r.fmt, r.encoding, r.n_rejects, r.n_rejects - len(r.rejects), r.unknown_agent,
+                 r.damaged_lines, "; ".join(r.notes) or None) for r in results]
     rej_frames = [_rejects_frame(r.rejects).assign(source=r.source) for r in results if len(r.rejects)]
-    for s, why in skipped:
-        bad = why != "skipped"
-        src_rows.append((s, "unreadable" if bad else "skipped", None, int(bad)))
+    for s, why, bad in skipped:
+        src_rows.append((s, "unreadable" if bad else "skipped", None, int(bad), 0, 0, 0,
+                         None if why == "skipped" else why))
         if bad:
             rej_frames.append(pd.DataFrame({"line": [1], "raw": [""], "reason": [why], "source": [s]}))
     rejects = (
@@ -702,13 +866,21 @@ def _assemble(results: list[_FileResult], skipped: list[tuple[str, str]], cfg: C
     sources = pd.DataFrame(
         [
             {"source": s, "format": f, "encoding": e, "messages": per_src.get(s, 0) if f not in ("skipped", "orders") else 0,
-             "rejects": k, "duplicates": dup_by_source.get(s, 0)}
-            for s, f, e, k in src_rows
+             "rejects": k, "duplicates": dup_by_source.get(s, 0), "rejects_omitted": omitted,
+             "unknown_agent": unk, "damaged_lines": dmg, "note": note}
+            for s, f, e, k, omitted, unk, dmg, note in src_rows
         ],
         columns=list(schema.SOURCES),
     )
     sources = schema.conform(sources, "sources")[list(schema.SOURCES)] if len(sources) else _empty_sources()
     duplicates = int(sum(dup_by_source.values()))
+    n_unknown = int(sources["unknown_agent"].sum()) if len(sources) else 0
+    if n_unknown:
+        files = sources.loc[sources["unknown_agent"] > 0, "source"].tolist()
+        log.warning("%d agent-side message(s) in %d file(s) (%s) name no agent account: kept under the "
+                    "placeholder '店铺名:%s' (sources.unknown_agent counts them; map an agent/sender column "
+                    "with columns= to name them)", n_unknown, len(files), ", ".join(files[:3])
+                    + (", ..." if len(files) > 3 else ""), cfg.io.unknown_agent)
     log.info(
         "read %d file(s): %d messages, %d rejects, %d duplicates dropped",
         len(sources), len(messages), len(rejects), duplicates,

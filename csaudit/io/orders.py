@@ -31,26 +31,11 @@ import pandas as pd
 
 from csaudit.arrays import arrow_series
 from csaudit.io.base import InputError, RawFile
-from csaudit.io.table import as_arrow, match_headers, parse_times, read_grid
+from csaudit.io.common import ORDER_HEADERS, as_arrow, match_headers, parse_times, read_grid
 from csaudit.model import schema
 
 log = logging.getLogger(__name__)
 
-ORDER_HEADERS: dict[str, tuple[str, ...]] = {
-    "order_id": ("订单号", "订单编号", "订单id", "主订单编号", "订单号码", "orderid", "orderno",
-                 "ordernumber", "order", "tid"),
-    "shop": ("店铺", "店铺名", "店铺名称", "shop", "store", "shopname", "storename"),
-    "customer": ("买家会员名", "买家", "买家昵称", "买家账号", "买家旺旺", "客户", "顾客", "会员名",
-                 "customer", "buyer", "buyernick", "customerid", "user"),
-    "created": ("下单时间", "创建时间", "订单创建时间", "下单日期", "订单时间", "created", "createtime",
-                "createdat", "ordertime", "orderdate"),
-    "paid": ("付款时间", "支付时间", "订单付款时间", "付款日期", "paid", "paytime", "paidat",
-             "paymenttime", "paidtime"),
-    "amount": ("实付金额", "买家实际支付金额", "买家实付金额", "实收款", "实付款", "支付金额", "订单金额",
-               "金额", "总金额", "amount", "total", "payment", "paidamount", "totalamount"),
-    "refund": ("退款金额", "退款", "已退款金额", "refund", "refundamount", "refunded"),
-}
-"""Recognised orders headers (normalised: lower-case, no spaces/underscores), best first."""
 
 REQUIRED = ("order_id", "customer", "created", "amount")
 UNPAID = frozenset({"", "-", "--", "—", "null", "none", "nan", "nat", "0", "未付款", "未支付", "无"})

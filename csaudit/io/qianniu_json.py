@@ -8,7 +8,7 @@ One file holds one buyer's history::
 
 Also accepted: a list of such objects (several buyers in one file; record numbers continue across
 them), ``time`` holding a full date-time when ``date`` is absent, and an optional per-record
-``role`` (values as in :data:`csaudit.io.table.ROLE_VALUES`). ``customer`` = ``user`` for every
+``role`` (values as in :data:`csaudit.io.common.ROLE_VALUES`). ``customer`` = ``user`` for every
 record; ``role`` stays NA unless the record states it (the shared pipeline derives agents from
 ``店铺名:子账号`` senders).
 
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
-from csaudit.io.table import (
+from csaudit.io.common import (
     AGENT_SIDE,
     ROLE_VALUES,
     empty_parsed,
@@ -54,6 +54,30 @@ IMAGE_TEXT = "[图片]"
 LOOP_MAX = 2000
 """Files with at most this many records are parsed by a loop, larger ones column-wise."""
 _HEAD_CHATS = re.compile(r'"chats"\s*:\s*\[')
+_HEAD_CHATS_ANY = re.compile(r'"chats"\s*:')
+RECORD_FIELDS = ("sender", "date", "time", "text", "imgUrl", "role")
+"""Record fields read; each must be a JSON string or number (null = absent)."""
+
+
+def _json_type(v: object) -> str:
+    return {dict: "object", list: "array", bool: "boolean", str: "string"}.get(type(v), type(v).__name__)
+
+
+def field_problem(rec: dict) -> str:
+    """Why a record's fields cannot be used ("" when they can): a field holding an array or object,
+    NaN/Infinity, or a boolean date/time, is an error, never read as empty (``"time": ["10:00"]``
+    would otherwise become midnight)."""
+    for k in RECORD_FIELDS:
+        v = rec.get(k)
+        if v is None or isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)):
+            continue
+        if isinstance(v, float) and v == v and v not in (float("inf"), float("-inf")):
+            continue
+        if isinstance(v, bool) and k not in ("date", "time"):
+            continue
+        shown = "NaN" if isinstance(v, float) and v != v else repr(v) if isinstance(v, float) else f"a JSON {_json_type(v)}"
+        return f"field {k!r} must be a string, found {shown}"
+    return ""
 _HEAD_FIELDS = ('"sender"', '"user"', '"date"', '"imgUrl"', '"exportTime"')
 
 
@@ -63,7 +87,8 @@ def sniff(raw: RawFile, text: str | None) -> float:
     if head is None:
         return 0.0
     if not _HEAD_CHATS.search(head):
-        return 0.0
+        # "chats" of another type: ours to reject with the reason (not "not a recognised chat export")
+        return 0.5 if _HEAD_CHATS_ANY.search(head) and any(f in head for f in _HEAD_FIELDS) else 0.0
     hits = sum(f in head for f in _HEAD_FIELDS)
     return 0.95 if hits >= 2 else 0.6 if hits else 0.3
 
@@ -96,7 +121,12 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
         return Parsed(empty_parsed(), rejects_frame([exc.lineno], [text[:2000]], [_json_error(exc)]), enc)
     docs = _documents(data)
     if docs is None:
-        what = type(data).__name__ if not isinstance(data, dict) else "object without a \"chats\" list"
+        chats = data.get("chats", ...) if isinstance(data, dict) else ...
+        if chats is not ...:
+            found = "null" if chats is None else f"a JSON {_json_type(chats)}"
+            return Parsed(empty_parsed(), rejects_frame([1], [text[:2000]], [f'"chats" must be a list of chat '
+                                                                             f'records, found {found}']), enc)
+        what = _json_type(data) if not isinstance(data, dict) else "object without a \"chats\" list"
         return Parsed(empty_parsed(), rejects_frame([1], [text[:2000]],
                                            [f'expected {{"user": ..., "chats": [...]}}, found a JSON {what}']), enc)
     records: list[object] = []
@@ -131,6 +161,8 @@ def _parse_records_loop(records: list[object], users: list[str], tz: str) -> tup
         why = ""
         if not isinstance(rec, dict):
             why = "a chat record must be a JSON object"
+        elif problem := field_problem(rec):
+            why = problem
         else:
             sender = scalar_text(rec.get("sender")).strip()
             text = scalar_text(rec.get("text"))
@@ -214,6 +246,9 @@ def _parse_records_columns(records: list[object], users: list[str], tz: str) -> 
     reason[(text == "").to_numpy(dtype=bool)] = "no text and no image"
     reason[(f["sender"] == "").to_numpy(dtype=bool)] = "no sender"
     reason[~is_obj] = "a chat record must be a JSON object"
+    for i in np.flatnonzero(is_obj):
+        if problem := field_problem(records[i]):
+            reason[i] = problem
     bad = reason != ""
     role = map_roles(f["role"])
     stated = f["role"].str.strip() != ""

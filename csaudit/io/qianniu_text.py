@@ -87,7 +87,8 @@ def utf8_bytes(raw: RawFile, ctx: ReadContext) -> tuple[bytes, str]:
     if ctx.encoding is None and is_plain_utf8(raw.data):  # what decode() would give, without a str
         return raw.data, "utf-8"
     text, encoding = decode(raw.data, raw.source, ctx.encoding)
-    if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd"):  # valid UTF-8: use the bytes
+    if encoding in ("utf-8", "utf-8-sig") and not text.endswith("\ufffd") and b"\x00" not in raw.data:
+        # valid UTF-8 (and no NUL lines blanked by decode): use the bytes
         data = raw.data[3:] if encoding == "utf-8-sig" else raw.data
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -236,23 +237,8 @@ def to_str_series(arr: pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(arr.to_pandas(), dtype="str")
 
 
-@dataclass
-class ArrowParsed:
-    """A reader's output as Arrow tables (what ``read_chats`` concatenates without pandas per file).
-
-    ``messages`` has the parsed columns (``line, sender, ts, text, role, shop, customer, agent,
-    conversation``; ``ts`` naive shop-local), ``rejects`` has ``line, raw, reason``.
-    """
-
-    messages: pa.Table
-    rejects: pa.Table
-    encoding: str | None = None
-
-    def to_pandas(self) -> Parsed:
-        msgs = self.messages.to_pandas()
-        rej = self.rejects.to_pandas()
-        return Parsed(messages=msgs, rejects=rej.astype({"line": "int64", "raw": "str", "reason": "str"}),
-                      encoding=self.encoding)
+ArrowParsed = Parsed
+"""The Arrow flavour of the one reader output type (kept as a name for older imports)."""
 
 
 def build_parsed(
@@ -265,7 +251,7 @@ def build_parsed(
     rej_lines: np.ndarray,
     rej_reasons: list[str] | np.ndarray,
     encoding: str,
-) -> ArrowParsed:
+) -> Parsed:
     """Assemble the output from message rows, system-line rows and rejected lines (0-based)."""
     n_m, n_s = len(msg_lines), len(sys_lines)
     sys_text = pc.utf8_trim_whitespace(lines.stripped(sys_lines)) if n_s else pa.array([], pa.string())
@@ -297,10 +283,10 @@ def build_parsed(
             "reason": pa.array(list(rej_reasons), type=pa.string()),
         }
     )
-    return ArrowParsed(messages=table, rejects=rejects, encoding=encoding)
+    return Parsed(messages=table, rejects=rejects, encoding=encoding)
 
 
-def empty_parsed(encoding: str | None) -> ArrowParsed:
+def empty_parsed(encoding: str | None) -> Parsed:
     """An output with no rows."""
     lines = split_lines(b"")
     e = np.zeros(0, dtype=np.int64)
@@ -333,7 +319,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     return parse_arrow(raw, ctx).to_pandas()
 
 
-def parse_arrow(raw: RawFile, ctx: ReadContext) -> ArrowParsed:
+def parse_arrow(raw: RawFile, ctx: ReadContext) -> Parsed:
     """:func:`parse` with Arrow tables (used by ``read_chats`` to skip per-file pandas overhead)."""
     data, encoding = utf8_bytes(raw, ctx)
     return parse_bytes(data, ctx, encoding)
@@ -408,7 +394,22 @@ def find_headers(lines: Lines) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     return idx, comps, senders
 
 
-def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
+def sender_candidates(cand: pa.Array, one_line_senders: pa.Array, separators: list[str],
+                      not_first_content: np.ndarray) -> np.ndarray:
+    """Which lines standing before a bare timestamp line are sender lines of a two-line header: an
+    agent account (``店铺名:子账号``), a sender that also heads a one-line header of the file, or a
+    line that is not the first content line of a message (a message has content: the line right
+    under a header is that content, so ``jojo 2026-11-09 10:00:00 / 我的订单 / 2026-11-08 09:00:00``
+    is one message whose text holds the typed date)."""
+    seps = "|".join(re.escape(x) for x in separators if x) or ":"
+    account = pc.fill_null(pc.match_substring_regex(cand, rf"^[^\s].*?(?:{seps})\S"), False)
+    ok = account.to_numpy(zero_copy_only=False) | not_first_content
+    if not ok.all() and len(one_line_senders):
+        ok |= pc.fill_null(pc.is_in(cand, value_set=pc.unique(one_line_senders)), False).to_numpy(zero_copy_only=False)
+    return ok
+
+
+def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parsed:
     """Parse client text given as UTF-8 bytes with ``\\n`` line ends."""
     roles = ctx.config.roles
     lines = split_lines(data)
@@ -428,7 +429,8 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
     is_sys = system_mask(lines, roles.system_patterns, candidates=~matched & ~blank)
 
     # timestamp on its own line: the line before it is the sender line (non-blank, not a header, not a
-    # system line, at most MAX_SENDER_CHARS long)
+    # system line, at most MAX_SENDER_CHARS long) when it is a sender candidate (sender_candidates);
+    # otherwise both are content
     two = np.zeros(n, dtype=bool)  # marks the sender line of a two-line header
     bare_idx = np.flatnonzero(is_bare)
     bare_idx = bare_idx[bare_idx > 0]
@@ -438,7 +440,13 @@ def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Arrow
         if len(prev):
             cand = pc.utf8_trim_whitespace(lines.stripped(prev))
             short = pc.less_equal(pc.utf8_length(cand), MAX_SENDER_CHARS).to_numpy(zero_copy_only=False)
-            two[prev[short]] = True
+            # the nearest non-blank line above: a header there makes this line its first content line
+            last_nb = np.maximum.accumulate(np.where(~blank, np.arange(n), -1))
+            above = np.where(prev > 0, last_nb[np.maximum(prev - 1, 0)], -1)
+            first_content = (above >= 0) & matched[np.maximum(above, 0)]
+            ok = short & sender_candidates(cand, h_send.filter(pa.array(has_sender)) if len(h_idx) else h_send,
+                                           roles.agent_separators, ~first_content)
+            two[prev[ok]] = True
     consumed = np.zeros(n, dtype=bool)
     consumed[np.flatnonzero(two) + 1] = True
     start = is_h1 | two

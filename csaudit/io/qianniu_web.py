@@ -31,7 +31,6 @@ from csaudit.io.base import Parsed, RawFile, ReadContext
 from csaudit.io.qianniu_text import (
     SNIFF_CHARS,
     SNIFF_LINES,
-    ArrowParsed,
     blank_mask,
     build_parsed,
     civil_to_ns,
@@ -71,13 +70,13 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     return parse_arrow(raw, ctx).to_pandas()
 
 
-def parse_arrow(raw: RawFile, ctx: ReadContext) -> ArrowParsed:
+def parse_arrow(raw: RawFile, ctx: ReadContext) -> Parsed:
     """:func:`parse` with Arrow tables (used by ``read_chats`` to skip per-file pandas overhead)."""
     data, encoding = utf8_bytes(raw, ctx)
     return parse_bytes(data, ctx, encoding)
 
 
-def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> ArrowParsed:
+def parse_bytes(data: bytes, ctx: ReadContext, encoding: str = "utf-8") -> Parsed:
     """Parse web history given as UTF-8 bytes with ``\\n`` line ends."""
     lines = split_lines(data)
     n = len(lines)

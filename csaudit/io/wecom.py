@@ -13,8 +13,10 @@ Accepted containers: the object above, the same wrapped in other keys (``{"data"
 
 Columns: ``role`` from ``origin`` (3 customer, 4 system, 5 agent — :data:`ORIGIN_ROLES`);
 ``customer`` = ``external_userid``; ``agent`` = ``servicer_userid`` (agent rows only); ``shop`` =
-``open_kfid``, else the name of the folder holding the file; ``sender`` = the customer, the servicer
-(or the ``open_kfid`` when an agent-side message names no servicer), or ``system``; ``ts`` = ``send_time``
+``open_kfid``, else the name of the folder holding the file; ``sender`` = the customer, the servicer,
+or ``system``; an agent-side message that names no servicer is kept under the shop's placeholder
+account ``<shop>:<[io] unknown_agent>`` (``<[io] unknown_shop>`` when there is no shop either) and
+counted in ``Parsed.unknown_agent``; ``ts`` = ``send_time``
 (epoch seconds, tz-aware in the requested tz). Event messages carry their ids inside ``event`` and
 are read from there.
 
@@ -38,8 +40,9 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 
+from csaudit.config import IOConfig
 from csaudit.io.base import Parsed, RawFile, ReadContext, json_head, rejects_frame
-from csaudit.io.table import (
+from csaudit.io.common import (
     EPOCH_MAX_S,
     empty_parsed,
     object_columns,
@@ -190,7 +193,7 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     assert msgs is not None
     folder = PurePosixPath(raw.source.replace("\\", "/")).parent.name
     lines = np.asarray(where if where is not None else range(1, len(msgs) + 1), dtype="int64")
-    messages, reasons = _frame(msgs, folder, ctx.tz)
+    messages, reasons = _frame(msgs, folder, ctx.tz, io_cfg=ctx.config.io)
     messages.insert(0, "line", lines)
     bad = reasons != ""
     bi = np.flatnonzero(bad)
@@ -201,22 +204,24 @@ def parse(raw: RawFile, ctx: ReadContext) -> Parsed:
     )
     if bad.any():
         messages = messages.loc[~bad].reset_index(drop=True)
+    unnamed = int(((messages["role"] == "agent") & messages["agent"].isna()).sum()) if len(messages) else 0
     if len(messages) == 0:
         messages = empty_parsed()
-    return Parsed(messages, rejects, enc)
+    return Parsed(messages, rejects, enc, unknown_agent=unnamed)
 
 
 _KEYS = ("send_time", "origin", "external_userid", "servicer_userid", "open_kfid", "msgtype", "text", "event")
 
 
-def _frame(msgs: list[object], folder: str, tz: str, loop_max: int | None = None
+def _frame(msgs: list[object], folder: str, tz: str, loop_max: int | None = None, io_cfg: IOConfig | None = None,
            ) -> tuple[pd.DataFrame, np.ndarray]:
     """Message items → (parsed columns, reject reason per item or ""): a plain loop for up to
     ``loop_max`` items (default :data:`LOOP_MAX`; one sync_msg page holds at most 1000), column
     operations above."""
+    io_cfg = io_cfg or IOConfig()
     if len(msgs) <= (LOOP_MAX if loop_max is None else loop_max):
-        return _frame_loop(msgs, folder, tz)
-    return _frame_columns(msgs, folder, tz)
+        return _frame_loop(msgs, folder, tz, io_cfg)
+    return _frame_columns(msgs, folder, tz, io_cfg)
 
 
 def _epoch_ns(v: object) -> int | None:
@@ -236,7 +241,7 @@ def _epoch_ns(v: object) -> int | None:
     return whole * 1_000_000_000 + int(np.round((sec - whole) * 1e6)) * 1000
 
 
-def _frame_loop(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _frame_loop(msgs: list[object], folder: str, tz: str, io_cfg: IOConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """The per-item twin of :func:`_frame_columns` (same output), cheaper for small files."""
     n = len(msgs)
     out: dict[str, list] = {k: [None] * n for k in ("sender", "text", "role", "shop", "customer", "agent")}
@@ -263,15 +268,14 @@ def _frame_loop(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFrame,
             text = _s(body.get("content")) if isinstance(body, dict) else ""
         else:
             text = message_text(m)
-        sender = customer if role == "customer" else SYSTEM_SENDER if role == "system" else (servicer or shop)
+        sender = (customer if role == "customer" else SYSTEM_SENDER if role == "system"
+                  else servicer or f"{shop or io_cfg.unknown_shop}:{io_cfg.unknown_agent}")
         if ns is None:
             reasons[i] = f"send_time {m.get('send_time')!r} is not epoch seconds"
         elif role is None:
             reasons[i] = f"unknown origin {origin!r} (expected 3 customer, 4 system, 5 agent)"
         elif not customer:
             reasons[i] = "no external_userid (no customer to file this message under)"
-        elif role == "agent" and not sender:
-            reasons[i] = "agent message without servicer_userid or open_kfid"
         elif not text:
             reasons[i] = "empty text"
         out["sender"][i], out["text"][i], out["role"][i] = sender, text, role
@@ -292,7 +296,7 @@ def _frame_loop(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFrame,
     return frame, reasons
 
 
-def _frame_columns(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _frame_columns(msgs: list[object], folder: str, tz: str, io_cfg: IOConfig) -> tuple[pd.DataFrame, np.ndarray]:
     """Column-wise parse of the message items → (parsed columns, reject reason per item or "")."""
     n = len(msgs)
     is_obj = np.fromiter((isinstance(m, dict) for m in msgs), dtype=bool, count=n)
@@ -335,12 +339,12 @@ def _frame_columns(msgs: list[object], folder: str, tz: str) -> tuple[pd.DataFra
         text.iloc[other] = [message_text(msgs[i]) for i in other]
     customer, servicer, shop = ids["external_userid"], ids["servicer_userid"], ids["open_kfid"]
     shop = shop.where(shop != "", folder or None)
-    sender = customer.where(role == "customer", servicer.where(servicer != "", shop))
+    placeholder = shop.fillna(io_cfg.unknown_shop).astype("str") + ":" + io_cfg.unknown_agent
+    sender = customer.where(role == "customer", servicer.where(servicer != "", placeholder))
     sender = sender.mask(role == "system", SYSTEM_SENDER)
     reasons = np.full(n, "", dtype=object)
     checks = [
         ((text == "").to_numpy(dtype=bool), lambda i: "empty text"),
-        ((role == "agent") & sender.fillna("").eq(""), lambda i: "agent message without servicer_userid or open_kfid"),
         ((customer == "").to_numpy(dtype=bool), lambda i: "no external_userid (no customer to file this message under)"),
         (role.isna().to_numpy(dtype=bool),
          lambda i: f"unknown origin {objs[i].get('origin')!r} (expected 3 customer, 4 system, 5 agent)"),

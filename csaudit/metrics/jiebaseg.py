@@ -19,8 +19,9 @@ decision for decision:
 
 Every step yields a partition of its block (jieba's HMM only allows B/S after E/S and ends on E/S,
 so its words never overlap), so the result is kept as "a word starts here" flags over the characters
-of all blocks, split at the end. Tables are derived from ``jieba.dt`` and rebuilt when its dictionary
-changes (e.g. after ``jieba.add_word``).
+of all blocks, split at the end. Tables are derived from the tokenizer given (each tokenizer keeps
+its own, held only as long as the tokenizer lives) and rebuilt when its dictionary changes (e.g.
+after ``add_word``); no table is shared between tokenizers.
 
 :func:`cut_texts` does whole texts as ``jieba.lcut`` does (blocks found with numpy, each distinct
 block cut once); :func:`cut_blocks` / :func:`block_cuts` cut blocks; :func:`hmm_cuts` is
@@ -32,6 +33,7 @@ customer texts, 53,000 distinct blocks): 0.4 s instead of ≈ 3.4 s for ``jieba.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +66,8 @@ class DictTables:
     max_len: int  # longest reachable key (characters)
 
 
-_CACHE: dict[str, Any] = {}
+#: tokenizer → (dictionary signature, its tables); an entry goes with its tokenizer
+_CACHE: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int, int, int], DictTables]] = weakref.WeakKeyDictionary()
 #: ``jieba.finalseg.re_han`` / ``re_skip`` of jieba 0.42, which :func:`hmm_cuts` reproduces
 _FINALSEG_PATTERNS = ("([\u4e00-\u9fd5]+)", "([a-zA-Z0-9]+(?:\\.\\d+)?%?)")
 
@@ -79,12 +82,12 @@ def _signature(dt: Any) -> tuple[int, int, int, int]:
 def dict_tables(dt: Any) -> DictTables:
     """:class:`DictTables` of the jieba tokenizer ``dt`` (built once per dictionary state, ≈ 0.3 s)."""
     sig = _signature(dt)
-    if _CACHE.get("sig") != sig:
-        _CACHE.pop("tables", None)
-        _CACHE["tables"] = _build_tables(dt.FREQ, dt.total)
-        _CACHE["sig"] = sig
+    cached = _CACHE.get(dt)
+    if cached is None or cached[0] != sig:
+        _CACHE.pop(dt, None)
+        _CACHE[dt] = (sig, _build_tables(dt.FREQ, dt.total))
         release_free_memory()  # the build's ≈ 60 MB of temporaries stayed in glibc's heap
-    return _CACHE["tables"]
+    return _CACHE[dt][1]
 
 
 def _build_tables(freq: dict[str, int], total: int) -> DictTables:
@@ -308,17 +311,21 @@ _SKIP_PATTERN = "(\r\n|\\s)"
 _BLOCK_ASCII = frozenset(map(ord, "+#&._%-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
-def cut_texts(texts: Sequence[str], jieba: Any) -> tuple[list[str], np.ndarray]:
-    """``jieba.lcut(t)`` (accurate mode, HMM on) of every text, as one list of all tokens (text by
-    text) and the number of tokens of each text.
+def cut_texts(texts: Sequence[str], tokenizer: Any) -> tuple[list[str], np.ndarray]:
+    """``tokenizer.lcut(t)`` (accurate mode, HMM on) of every text, as one list of all tokens (text
+    by text) and the number of tokens of each text. ``tokenizer``: a ``jieba.Tokenizer``, or the
+    ``jieba`` module (its ``jieba.dt``).
 
     jieba splits a text into blocks: runs of 汉字/letters/digits (``re_han_default``), cut by
     :func:`block_cuts` (each distinct block once), and the runs between them, cut into single
     characters except ``\\r\\n`` (``re_skip_default``).
     """
+    import jieba
+
+    dt = getattr(tokenizer, "dt", tokenizer)
     patterns = (jieba.re_han_default.pattern, jieba.re_skip_default.pattern)
     if patterns != (_HAN_PATTERN, _SKIP_PATTERN):  # pragma: no cover - another jieba version
-        toks = [jieba.lcut(t) for t in texts]
+        toks = [dt.lcut(t) for t in texts]
         return [w for ts in toks for w in ts], np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
     lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     n_tok = np.zeros(len(texts), dtype=np.int64)
@@ -338,7 +345,7 @@ def cut_texts(texts: Sequence[str], jieba: Any) -> tuple[list[str], np.ndarray]:
     b0 = np.flatnonzero(block_start & han)
     b1 = np.r_[np.flatnonzero(block_start), len(codes)]
     b1 = b1[np.searchsorted(b1, b0, side="right")]
-    _cut_distinct(joined, b0, b1, cut, lambda blocks: block_cuts(blocks, jieba.dt, jieba.finalseg))
+    _cut_distinct(joined, b0, b1, cut, lambda blocks: block_cuts(blocks, dt, jieba.finalseg))
     nz = lens > 0
     tokens, n_tok[nz] = _split_at(codes, cut, starts[nz])
     return tokens, n_tok

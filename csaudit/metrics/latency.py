@@ -272,7 +272,7 @@ def agent_latency(
     if "n_messages" in r.columns and r["n_messages"].notna().all():
         n_cust = count(every, r["n_messages"].to_numpy(dtype="float64"))
     else:
-        mr = message_rounds(messages)
+        mr = message_rounds(messages, cfg=lc)
         per_round = mr.groupby(["conversation_id", "round"]).size().rename("n")
         merged = r[["conversation_id", "round"]].merge(per_round.reset_index(), on=["conversation_id", "round"], how="left")
         n_cust = count(every, merged["n"].fillna(0).to_numpy(dtype="float64"))
@@ -285,13 +285,16 @@ def agent_latency(
     return out.reset_index()[agent_columns(lc)]
 
 
-def unreplied(rounds: pd.DataFrame, messages: pd.DataFrame | None = None) -> pd.DataFrame:
+def unreplied(
+    rounds: pd.DataFrame, messages: pd.DataFrame | None = None, cfg: LatencyConfig | None = None
+) -> pd.DataFrame:
     """Customers whose last round with an agent got no valid reply (the list behind ``reply_rate``).
 
     One row per (agent, customer) whose last round is unanswered: ``customer``, ``conversation_id``,
     ``agent`` (the round's account; NA when nobody was on the conversation), ``start`` (time of the
     round's first customer message), ``text`` (the customer's last message in that round; NA when
-    ``messages`` is not given). Sorted by ``start``.
+    ``messages`` is not given). Sorted by ``start``. ``cfg``: the settings ``rounds`` was computed
+    with (its ``acknowledgements`` decide which customer messages belong to a round).
     """
     open_ = rounds[_last_round_mask(rounds) & ~rounds["answered"].to_numpy(dtype=bool)]
     out = open_[["customer", "conversation_id", "agent", "start", "round"]].reset_index(drop=True)
@@ -302,7 +305,7 @@ def unreplied(rounds: pd.DataFrame, messages: pd.DataFrame | None = None) -> pd.
         pos = pd.Index(ids).get_indexer(out["conversation_id"].unique())
         wanted[pos[pos >= 0]] = True
         sub = messages[cols][wanted[codes]]
-        mr = message_rounds(sub, human_agents(messages))
+        mr = message_rounds(sub, human_agents(messages), cfg)
         last_msg = mr.drop_duplicates(["conversation_id", "round"], keep="last")[["conversation_id", "round", "text"]]
         out = out.merge(last_msg, on=["conversation_id", "round"], how="left")
     else:

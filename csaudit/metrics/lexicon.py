@@ -81,6 +81,28 @@ class Category:
     suggestion: str = ""
     mode: str = "contains"
     positive: tuple[str, ...] = ()
+    not_before: tuple[str, ...] = ()
+    """The term does not count when one of these phrases ends at most ``context_chars`` characters before
+    it in the same clause (negation 无法/不能 + 保证, conditionals 如果/要是 + 不行, purpose 为了 + 保证)."""
+    not_after: tuple[str, ...] = ()
+    """The term does not count when one of these phrases starts at most ``context_chars`` characters after
+    it in the same clause (a question: 吗/呢/?; a benign continuation: 微信 + 支付)."""
+    context_chars: int = 6
+    """Reach of ``not_before``/``not_after`` in characters (a clause ends at punctuation or a space)."""
+    not_in_code: bool = False
+    """The term does not count inside a short bracketed code such as the emoticon ``[呵呵]``."""
+    requires: tuple[str, ...] = ()
+    """When given, the term counts only if one of these phrases occurs elsewhere in the same message
+    (another span than the term's own; a phrase inside a longer term counts)."""
+    requires_terms: tuple[str, ...] = ()
+    """The terms ``requires`` applies to (empty: every term); the others count on their own."""
+    unless: tuple[str, ...] = ()
+    """The term does not count when one of these phrases occurs in the same message."""
+
+    @property
+    def has_context(self) -> bool:
+        """Whether any context condition is declared."""
+        return bool(self.not_before or self.not_after or self.not_in_code or self.requires or self.unless)
 
 
 def _as_tuple(value: Any, where: str, key: str) -> tuple[str, ...]:
@@ -89,6 +111,43 @@ def _as_tuple(value: Any, where: str, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{where}: {key} must be a list of strings")
     return tuple(dict.fromkeys(v.strip() for v in value if v.strip()))
+
+
+CONTEXT_KEYS = (
+    "not_before", "not_after", "context_chars", "not_in_code", "requires", "requires_terms", "unless"
+)
+"""Context conditions a ``[[category]]`` may declare (see :class:`Category`)."""
+_CONTEXT_LISTS = ("not_before", "not_after", "requires", "requires_terms", "unless")
+
+
+def _context_fields(entry: dict[str, Any], where: str, name: str) -> dict[str, Any]:
+    """The context conditions given in one ``[[category]]`` table (only the keys present)."""
+    out: dict[str, Any] = {}
+    for key in _CONTEXT_LISTS:
+        if key in entry:
+            out[key] = _as_tuple(entry[key], where, key)
+    if "context_chars" in entry:
+        v = entry["context_chars"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 32:
+            raise ValueError(f"{where}: category {name!r}: context_chars must be an integer in 0..32")
+        out["context_chars"] = v
+    if "not_in_code" in entry:
+        if not isinstance(entry["not_in_code"], bool):
+            raise ValueError(f"{where}: category {name!r}: not_in_code must be true or false")
+        out["not_in_code"] = entry["not_in_code"]
+    return out
+
+
+def _merged_context(old: Category, ctx: dict[str, Any], remove: set[str]) -> dict[str, Any]:
+    """A shop file's context conditions on an existing category: phrase lists are extended (``remove``
+    drops phrases too), ``context_chars``/``not_in_code`` replaced."""
+    out: dict[str, Any] = {}
+    for key in _CONTEXT_LISTS:
+        merged = dict.fromkeys(getattr(old, key) + ctx.get(key, ()))
+        out[key] = tuple(t for t in merged if t not in remove)
+    out["context_chars"] = ctx.get("context_chars", old.context_chars)
+    out["not_in_code"] = ctx.get("not_in_code", old.not_in_code)
+    return out
 
 
 def _check(cat: Category, where: str) -> None:
@@ -126,6 +185,7 @@ def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, sho
         "mode",
         "positive",
         "remove",
+        *CONTEXT_KEYS,
     }
     for entry in entries:
         name = entry.get("category")
@@ -138,6 +198,7 @@ def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, sho
         whitelist = _as_tuple(entry.get("whitelist"), where, "whitelist")
         positive = _as_tuple(entry.get("positive"), where, "positive")
         remove = set(_as_tuple(entry.get("remove"), where, "remove"))
+        ctx = _context_fields(entry, where, name)
         old = cats.get(name)
         if old is not None and shop:
             new = replace(
@@ -150,6 +211,7 @@ def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, sho
                 suggestion=entry.get("suggestion", old.suggestion),
                 mode=entry.get("mode", old.mode),
                 group=entry.get("group", old.group),
+                **_merged_context(old, ctx, remove),
             )
         else:
             side = entry.get("side")
@@ -166,6 +228,7 @@ def _apply_file(cats: dict[str, Category], data: dict[str, Any], where: str, sho
                 suggestion=entry.get("suggestion", ""),
                 mode=entry.get("mode", "contains"),
                 positive=positive,
+                **ctx,
             )
         _check(new, where)
         cats[name] = new
@@ -192,6 +255,20 @@ class _Side:
 
     key_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.uint32))
     """Pairs of adjacent code points occurring in the automaton's keys (rows)."""
+    ctx: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"kid": [], "cat": [], "kind": []}))
+    """Context phrases: key id, the category they condition, and the condition (``_CTX_KINDS`` index)."""
+    cat_cond: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per category id: it declares a context condition."""
+    cat_code: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per category id: ``not_in_code``."""
+    cat_req: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per category id: it declares ``requires``."""
+    cat_within: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per category id: ``context_chars``."""
+    cat_req_all: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    """Per category id: ``requires`` applies to every term (no ``requires_terms``)."""
+    req_pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """``key id * n_categories + category id`` of the ``requires_terms`` (sorted)."""
 
     @cached_property
     def char_id(self) -> np.ndarray:
@@ -295,9 +372,16 @@ class Lexicon:
                 key_cat.append(-1)
             return keys[k]
 
+        ctx_rows: list[tuple[int, int, int]] = []
+        req_pairs: list[int] = []
         for cid, cat in enumerate(self.categories.values()):
             if cat.side != side:
                 continue
+            for kind, name in enumerate(_CTX_KINDS):
+                for t in getattr(cat, name):
+                    ctx_rows.append((key(t), cid, kind))
+            for t in cat.requires_terms if cat.requires else ():
+                req_pairs.append(key(t) * len(self.categories) + cid)
             if cat.mode == "whole":
                 for t in cat.terms:
                     whole[normalize_one(t).strip(_TRIM)] = cid
@@ -330,6 +414,7 @@ class Lexicon:
             automaton.make_automaton()
         single = sorted((ord(k), kid) for k, kid in keys.items() if len(k) == 1)
         texts = list(keys)
+        cats = list(self.categories.values())
         return _Side(
             automaton=automaton,
             key_len=np.array([len(k) for k in texts], dtype=np.int64),
@@ -347,6 +432,13 @@ class Lexicon:
             ).reshape(-1, 2),
             single_cp=np.array([c for c, _ in single], dtype=np.uint32),
             single_kid=np.array([kid for _, kid in single], dtype=np.int64),
+            ctx=pd.DataFrame(np.array(ctx_rows, dtype=np.int64).reshape(-1, 3), columns=["kid", "cat", "kind"]),
+            cat_cond=np.array([c.side == side and c.has_context for c in cats], dtype=bool),
+            cat_code=np.array([c.side == side and c.not_in_code for c in cats], dtype=bool),
+            cat_req=np.array([c.side == side and bool(c.requires) for c in cats], dtype=bool),
+            cat_req_all=np.array([not c.requires_terms for c in cats], dtype=bool),
+            req_pairs=np.array(sorted(req_pairs), dtype=np.int64),
+            cat_within=np.array([c.context_chars for c in cats], dtype=np.int64),
         )
 
     # -- matching ---------------------------------------------------------------------------------
@@ -557,6 +649,10 @@ def _scan_contains(
             both = cand.merge(occ[["tix", "cat", "ws", "we"]], on=["tix", "cat"])
             inside = both.loc[(both["ws"] <= both["s"]) & (both["e"] <= both["we"]), "i"].to_numpy()
             term[inside] = False
+    # context conditions (negation/conditional/question/purpose around the term, emoticon codes,
+    # co-occurring phrases in the same text)
+    if sm.cat_cond.any():
+        term &= ~_context_fails(sm, j, kid, tix, start, end, cat, term)
     # after_positive: the term needs a positive phrase of its category ending at or before its start
     for c in sm.after_positive:
         is_c = term & (cat == c)
@@ -597,6 +693,101 @@ def _scan_contains(
     tix, cat, start, end = tix[keep], cat[keep], start[keep], end[keep]
     base = j.starts[tix]
     return pd.DataFrame({"text": tix, "category": cat, "start": start - base, "end": end - base})
+
+
+_CTX_KINDS = ("not_before", "not_after", "requires", "unless")
+# a clause ends at these characters (normalised text: NFKC has folded full-width punctuation)
+_CLAUSE_END = frozenset(" \t\n\r\u3000.,!?;:~、。…，！？；：～")
+_CLAUSE_LUT = np.zeros(0x10000, dtype=bool)
+_CLAUSE_LUT[[ord(c) for c in _CLAUSE_END]] = True
+CODE_MAX_CHARS = 8
+"""Longest bracketed code (``[呵呵]``, ``[微笑]``) a ``not_in_code`` term can lie inside, brackets excluded."""
+
+
+def _clause_free(cp: np.ndarray, a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """Whether ``cp[a_i:b_i]`` (global offsets, ``b - a <= width``) holds no clause end."""
+    if not len(a) or width <= 0:
+        return np.ones(len(a), dtype=bool)
+    pos = a[:, None] + np.arange(width)[None, :]
+    inside = pos < b[:, None]
+    c = cp[np.minimum(pos, len(cp) - 1)]
+    stop = _CLAUSE_LUT[np.minimum(c, 0xFFFF)] & (c <= 0xFFFF) & inside
+    return ~stop.any(axis=1)
+
+
+def _inside_code(cp: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Whether each span ``[start, end)`` (global offsets) lies inside ``[...]`` of at most
+    :data:`CODE_MAX_CHARS` characters (no bracket or newline between)."""
+    w = CODE_MAX_CHARS
+    n = len(cp)
+    left = start[:, None] - 1 - np.arange(w)[None, :]  # nearest first
+    right = end[:, None] + np.arange(w)[None, :]
+    lc = np.where(left >= 0, cp[np.clip(left, 0, n - 1)], 10)
+    rc = np.where(right < n, cp[np.clip(right, 0, n - 1)], 10)
+    opn, cls = ord("["), ord("]")
+
+    def first(ch: np.ndarray, want: int) -> np.ndarray:
+        """Index of the first ``want`` before any other bracket or newline (w when none)."""
+        stop = (ch == opn) | (ch == cls) | (ch == 10)
+        idx = np.where(stop.any(axis=1), stop.argmax(axis=1), w)
+        hit = ch[np.arange(len(ch)), np.minimum(idx, w - 1)] == want
+        return np.where((idx < w) & hit, idx, w)
+
+    lo, hi = first(lc, opn), first(rc, cls)
+    inner = (end - start) + lo + hi
+    return (lo < w) & (hi < w) & (inner <= w)
+
+
+def _context_fails(
+    sm: _Side,
+    j: _Joined,
+    kid: np.ndarray,
+    tix: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    cat: np.ndarray,
+    term: np.ndarray,
+) -> np.ndarray:
+    """Per occurrence: it is a term whose category's context conditions rule it out (bool). Offsets are
+    global (in ``j.s``); the phrases of the conditions are keys of the same automaton pass."""
+    bad = np.zeros(len(kid), dtype=bool)
+    ci = np.flatnonzero(term & sm.cat_cond[np.maximum(cat, 0)])
+    if not len(ci):
+        return bad
+    cp = j.codepoints()
+    code = sm.cat_code[cat[ci]]
+    if code.any():
+        k = ci[code]
+        bad[k] = _inside_code(cp, start[k], end[k])
+    if not len(sm.ctx):
+        return bad
+    is_ctx = np.isin(kid, sm.ctx["kid"].to_numpy())
+    occ = pd.DataFrame({"kid": kid[is_ctx], "tix": tix[is_ctx], "os": start[is_ctx], "oe": end[is_ctx]})
+    occ = occ.merge(sm.ctx, on="kid")
+    cand = pd.DataFrame({"i": ci, "tix": tix[ci], "cat": cat[ci], "s": start[ci], "e": end[ci]})
+    both = cand.merge(occ[["tix", "cat", "kind", "os", "oe"]], on=["tix", "cat"])
+    if len(both):
+        kind = both["kind"].to_numpy()
+        s, e = both["s"].to_numpy(), both["e"].to_numpy()
+        os_, oe = both["os"].to_numpy(), both["oe"].to_numpy()
+        w = sm.cat_within[both["cat"].to_numpy()]
+        width = int(w.max()) if len(w) else 0
+        before = (kind == 0) & (oe <= s) & (s - oe <= w)
+        before[before] = _clause_free(cp, oe[before], s[before], width)
+        after = (kind == 1) & (os_ >= e) & (os_ - e <= w)
+        after[after] = _clause_free(cp, e[after], os_[after], width)
+        unless = kind == 3
+        bad[both["i"].to_numpy()[before | after | unless]] = True
+        # a required phrase must be another occurrence than the term itself
+        found = both["i"].to_numpy()[(kind == 2) & ((os_ != s) | (oe != e))]
+    else:
+        found = np.zeros(0, dtype=np.int64)
+    c_ci = cat[ci]
+    need = sm.cat_req[c_ci] & (sm.cat_req_all[c_ci] | np.isin(kid[ci] * len(sm.cat_req) + c_ci, sm.req_pairs))
+    need = ci[need]
+    if len(need):
+        bad[need[~np.isin(need, found)]] = True
+    return bad
 
 
 def _scan_whole(sm: _Side, j: _Joined, use: np.ndarray) -> pd.DataFrame:

@@ -1,7 +1,10 @@
 """Quality-control rules (质检), DESIGN §5. Each finding is one HITS row with its evidence message.
 
-Rules (``rule`` column; thresholds in ``Config.qc``; severity, category and the coaching suggestion in
-``csaudit/lexicons/qc.toml``):
+Rules (``rule`` column). Each is declared in ``csaudit/lexicons/qc.toml`` — category, severity, the
+coaching suggestion, and what it checks: a ``scope`` (first agent turn, last N messages, after an
+event, after a trigger phrase) with its parameters, literal or naming a setting (``<key>_from``), so
+the QC rule and the QA score share one definition. :func:`qc_hits` runs every declared rule through
+the matcher of its scope:
 
 ``qc:no_greeting_first_reply``
     The conversation's first agent turn (its consecutive agent messages before the customer speaks
@@ -68,7 +71,8 @@ RULES: dict[str, str] = {
     "qc:hold_no_followup": "'please wait / let me check' with no follow-up in time",
     "qc:no_closing": "no closing or rating invitation among the last messages",
 }
-"""The QC rules computed by :func:`qc_hits` (rule name → one-line definition)."""
+"""The built-in QC rules computed by :func:`qc_hits` (rule name → one-line definition); each is declared
+in ``qc.toml`` by its scope and parameters (:func:`declared_rules`)."""
 
 CUSTOMER_RULES: dict[str, str] = {
     "qc:customer_repeated": "lexicon:repeated",
@@ -88,9 +92,44 @@ def _settings(config: Config, name: str, default: list[str]) -> list[str]:
     return list(getattr(config.score, name, default))
 
 
-def _rows(evidence: pd.DataFrame, rule: str, tz: str) -> pd.DataFrame:
+SCOPES = ("first_agent_turn", "last_messages", "after_event", "after_hit")
+"""What a ``qc.toml`` rule may declare it checks (see the file's header)."""
+EVENTS = ("slow_round",)
+
+
+def _value(rule: str, spec: dict[str, Any], key: str, config: Config) -> Any:
+    """A rule's declared ``key``: the literal value, or the setting named by ``<key>_from``
+    (``"section.field"`` of ``config``)."""
+    if key in spec:
+        return spec[key]
+    ref = spec.get(f"{key}_from")
+    if not isinstance(ref, str):
+        raise ValueError(f"qc.toml: rule {rule!r}: needs {key!r} or {key}_from = \"section.field\"")
+    section, _, name = ref.partition(".")
+    obj = getattr(config, section, None)
+    if obj is None or not name or not hasattr(obj, name):
+        raise ValueError(f"qc.toml: rule {rule!r}: {key}_from = {ref!r} names no setting")
+    return getattr(obj, name)
+
+
+def declared_rules(specs: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """The rules of ``specs`` (default: ``qc.toml``) that declare a ``scope`` (name without ``qc:`` →
+    spec); checked here."""
+    out = {}
+    for name, spec in (rule_specs() if specs is None else specs).items():
+        if "scope" not in spec:
+            continue
+        if spec["scope"] not in SCOPES:
+            raise ValueError(f"qc.toml: rule {name!r}: scope must be one of {SCOPES}")
+        if spec["scope"] == "after_event" and spec.get("event") not in EVENTS:
+            raise ValueError(f"qc.toml: rule {name!r}: event must be one of {EVENTS}")
+        out[name] = spec
+    return out
+
+
+def _rows(evidence: pd.DataFrame, rule: str, tz: str, spec: dict[str, Any] | None = None) -> pd.DataFrame:
     """HITS rows for ``evidence`` (message_id, conversation_id, agent, ts, text [, term, start, end])."""
-    spec = rule_specs()[rule]
+    spec = rule_specs()[rule] if spec is None else spec
     n = len(evidence)
     missing = pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
     # columns built in their HITS dtypes, so conform converts nothing (strings stay in Arrow)
@@ -123,27 +162,39 @@ def _repeat(value: str | None, n: int) -> Any:
 
 
 def no_greeting_first_reply(
-    speech: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None
+    speech: pd.DataFrame,
+    hits: pd.DataFrame,
+    config: Config,
+    flag_of: Any = None,
+    categories: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Evidence rows: first agent messages of conversations whose first agent turn has no greeting.
-    ``flag_of``: ``lexicon._flag_functions`` of the same speech and hits (found here otherwise)."""
+    """Evidence rows: first agent messages of conversations whose first agent turn has no hit of
+    ``categories`` (default ``score.greeting_categories``). ``flag_of``: ``lexicon._flag_functions`` of
+    the same speech and hits (found here otherwise). Scope ``first_agent_turn`` of ``qc.toml``."""
     flag_of = flag_of or _flag_functions(None, speech, hits)
-    return _failed(
-        speech,
-        *_first_reply_rows(speech, flag_of(tuple(_settings(config, "greeting_categories", ["greeting"])))),
-    )
+    cats = categories if categories is not None else tuple(_settings(config, "greeting_categories", ["greeting"]))
+    return _failed(speech, *_first_reply_rows(speech, flag_of(tuple(cats))))
 
 
 def no_apology_after_wait(
-    speech: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None
+    speech: pd.DataFrame,
+    rounds: pd.DataFrame,
+    hits: pd.DataFrame,
+    config: Config,
+    flag_of: Any = None,
+    categories: tuple[str, ...] | None = None,
+    threshold_s: float | None = None,
+    within: int | None = None,
 ) -> pd.DataFrame:
-    """Evidence rows: reply messages of rounds slower than ``qc.long_wait_s`` with no apology among the
-    ``qc.apology_within_msgs`` agent messages starting with the reply. ``flag_of``: as in
-    :func:`no_greeting_first_reply`."""
-    q = config.qc
+    """Evidence rows: reply messages of rounds slower than ``threshold_s`` (default ``qc.long_wait_s``)
+    with no hit of ``categories`` (default ``score.apology_categories``) among the ``within`` (default
+    ``qc.apology_within_msgs``) agent messages starting with the reply. ``flag_of``: as in
+    :func:`no_greeting_first_reply`. Scope ``after_event`` (event ``slow_round``) of ``qc.toml``."""
+    threshold_s = float(config.qc.long_wait_s if threshold_s is None else threshold_s)
+    within = int(config.qc.apology_within_msgs if within is None else within)
     cols = ["conversation_id", "message_id", "agent", "ts", "text"]
     resp = pd.to_numeric(rounds["response_s"], errors="coerce")
-    slow = rounds.loc[rounds["answered"].astype(bool) & (resp > q.long_wait_s) & rounds["reply"].notna()]
+    slow = rounds.loc[rounds["answered"].astype(bool) & (resp > threshold_s) & rounds["reply"].notna()]
     timed_agent = (speech["is_agent"] & speech["ts"].notna()).to_numpy(dtype=bool)
     if not len(slow) or not timed_agent.any():
         return speech.iloc[:0][cols]
@@ -151,8 +202,9 @@ def no_apology_after_wait(
     reply = pd.to_datetime(slow["reply"])
     reply = reply.dt.tz_localize(tz) if reply.dt.tz is None else reply.dt.tz_convert(tz)
     flag_of = flag_of or _flag_functions(None, speech, hits)
-    cats = tuple(_settings(config, "apology_categories", ["apology"]))
-    by_row = _no_apology_rows(speech, slow["conversation_id"], reply, flag_of(cats), q.apology_within_msgs)
+    cats = categories if categories is not None else tuple(_settings(config, "apology_categories", ["apology"]))
+    cats = tuple(cats)
+    by_row = _no_apology_rows(speech, slow["conversation_id"], reply, flag_of(cats), within)
     if by_row is not None:
         return by_row
     ag = speech.loc[timed_agent, ["conversation_id", "ts", "agent_seq", "message_id", "agent", "text"]]
@@ -188,7 +240,7 @@ def no_apology_after_wait(
         by="conversation_id",
         direction="forward",
     )
-    ok = found["apology_seq"].notna() & (found["apology_seq"] - found["agent_seq"] < q.apology_within_msgs)
+    ok = found["apology_seq"].notna() & (found["apology_seq"] - found["agent_seq"] < within)
     bad = found.loc[~ok].drop_duplicates("message_id")
     bad = bad.sort_values(["conversation_id", "agent_seq"], kind="stable")
     return bad[cols].reset_index(drop=True)
@@ -265,11 +317,13 @@ def _no_apology_rows(
 _FIND_HITS_COLUMNS = ("message_id", "conversation_id", "agent", "role", "ts", "text")
 
 
-@lru_cache(maxsize=1)
-def _hold_lexicon() -> Lexicon:
-    """The hold phrases of ``qc.toml`` as a one-category lexicon (compiled once per process)."""
-    spec = rule_specs()["hold_no_followup"]
-    return Lexicon({"hold": Category("hold", "qc", spec["severity"], "agent", tuple(spec.get("terms", ())))})
+@lru_cache(maxsize=8)
+def _hold_lexicon(terms: tuple[str, ...] | None = None) -> Lexicon:
+    """Trigger phrases (default: ``hold_no_followup``'s in ``qc.toml``) as a one-category lexicon
+    (compiled once per process and phrase list)."""
+    if terms is None:
+        terms = tuple(rule_specs()["hold_no_followup"].get("terms", ()))
+    return Lexicon({"hold": Category("hold", "qc", "info", "agent", tuple(terms))})
 
 
 def _no_followup(speech: pd.DataFrame, is_agent: np.ndarray, limit_s: float) -> np.ndarray:
@@ -290,12 +344,20 @@ def _no_followup(speech: pd.DataFrame, is_agent: np.ndarray, limit_s: float) -> 
     return (t != NAT) & ((nxt == NAT) | (both & (gap > limit_s)))
 
 
-def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Evidence rows: agent messages with a hold phrase and no further agent message in the conversation
-    within ``qc.hold_followup_min`` minutes (or none at all); with the phrase's term and offsets."""
-    hold_lex = _hold_lexicon()
+def hold_no_followup(
+    messages: pd.DataFrame,
+    speech: pd.DataFrame,
+    config: Config,
+    terms: tuple[str, ...] | None = None,
+    within_min: float | None = None,
+) -> pd.DataFrame:
+    """Evidence rows: agent messages with one of ``terms`` (default: the hold phrases of ``qc.toml``)
+    and no further agent message in the conversation within ``within_min`` minutes (default
+    ``qc.hold_followup_min``; or none at all); with the phrase's term and offsets. Scope ``after_hit``."""
+    hold_lex = _hold_lexicon(tuple(terms) if terms is not None else None)
+    within_min = float(config.qc.hold_followup_min if within_min is None else within_min)
     is_agent = speech["is_agent"].to_numpy()
-    late = _no_followup(speech, is_agent, 60.0 * config.qc.hold_followup_min)
+    late = _no_followup(speech, is_agent, 60.0 * within_min)
     if not late.any():
         return pd.DataFrame()
     pos = _speech_pos(messages, speech)
@@ -311,12 +373,22 @@ def hold_no_followup(messages: pd.DataFrame, speech: pd.DataFrame, config: Confi
     return h[["conversation_id", "message_id", "agent", "ts", "text", "term", "start", "end"]]
 
 
-def no_closing(speech: pd.DataFrame, hits: pd.DataFrame, config: Config, flag_of: Any = None) -> pd.DataFrame:
-    """Evidence rows: last agent messages of conversations without a closing/rating invitation at the end.
-    ``flag_of``: as in :func:`no_greeting_first_reply`."""
-    cats = tuple(_settings(config, "closing_categories", ["closing", "rating_invite"]))
+def no_closing(
+    speech: pd.DataFrame,
+    hits: pd.DataFrame,
+    config: Config,
+    flag_of: Any = None,
+    categories: tuple[str, ...] | None = None,
+    last_n: int | None = None,
+) -> pd.DataFrame:
+    """Evidence rows: last agent messages of conversations where no agent message among the last
+    ``last_n`` (default ``qc.closing_last_n``) speech messages has a hit of ``categories`` (default
+    ``score.closing_categories``). ``flag_of``: as in :func:`no_greeting_first_reply`. Scope
+    ``last_messages`` of ``qc.toml``."""
+    cats = categories if categories is not None else tuple(_settings(config, "closing_categories", ["closing", "rating_invite"]))
+    last_n = int(config.qc.closing_last_n if last_n is None else last_n)
     flag_of = flag_of or _flag_functions(None, speech, hits)
-    return _failed(speech, *_closing_rows(speech, int(config.qc.closing_last_n), flag_of(cats)))
+    return _failed(speech, *_closing_rows(speech, last_n, flag_of(tuple(cats))))
 
 
 def qc_hits(
@@ -325,12 +397,14 @@ def qc_hits(
     hits: pd.DataFrame,
     config: Config | None = None,
     speech: pd.DataFrame | None = None,
+    specs: dict[str, dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """All QC findings (``RULES``) as HITS rows, ordered by conversation then time.
 
     ``messages``: MESSAGES sorted by conversation then time; ``rounds``: ROUNDS; ``hits``: the lexicon
     hits of :func:`csaudit.metrics.lexicon.find_hits` on the same messages; ``speech``:
-    :func:`csaudit.metrics.lexicon.agent_turns` of ``messages`` when the caller already has it.
+    :func:`csaudit.metrics.lexicon.agent_turns` of ``messages`` when the caller already has it;
+    ``specs``: rule declarations in the form of ``qc.toml`` (default: that file).
     """
     config = config or Config()
     tz = _tz(messages)
@@ -344,18 +418,30 @@ def qc_hits(
         speech = agent_turns(messages)
     flag_of = _flag_functions(messages, speech, hits)
     parts = []
-    if "no_greeting_first_reply" not in disabled:
-        ev = no_greeting_first_reply(speech, hits, config, flag_of)
-        parts.append(_rows(ev, "no_greeting_first_reply", tz))
-    if "no_apology_after_wait" not in disabled and len(rounds):
-        ev = no_apology_after_wait(speech, rounds, hits, config, flag_of)
-        parts.append(_rows(ev, "no_apology_after_wait", tz))
-    if "hold_no_followup" not in disabled:
-        ev = hold_no_followup(messages, speech, config)
+    # every rule of qc.toml that declares a scope, evaluated by that scope's matcher
+    for name, spec in declared_rules(specs).items():
+        if name in disabled:
+            continue
+        scope = spec["scope"]
+
+        def val(key: str, spec: dict[str, Any] = spec, name: str = name) -> Any:
+            return _value(name, spec, key, config)
+
+        if scope == "first_agent_turn":
+            ev = no_greeting_first_reply(speech, hits, config, flag_of, categories=tuple(val("without")))
+        elif scope == "last_messages":
+            ev = no_closing(speech, hits, config, flag_of, categories=tuple(val("without")), last_n=int(val("last_n")))
+        elif scope == "after_event":
+            if not len(rounds):
+                continue
+            ev = no_apology_after_wait(
+                speech, rounds, hits, config, flag_of, categories=tuple(val("without")),
+                threshold_s=float(val("threshold_s")), within=int(val("within_agent_messages")),
+            )
+        else:  # after_hit
+            ev = hold_no_followup(messages, speech, config, terms=tuple(val("terms")), within_min=float(val("within_min")))
         if len(ev):
-            parts.append(_rows(ev, "hold_no_followup", tz))
-    if "no_closing" not in disabled:
-        parts.append(_rows(no_closing(speech, hits, config, flag_of), "no_closing", tz))
+            parts.append(_rows(ev, name, tz, spec))
     parts = [p for p in parts if len(p)]
     if not parts:
         return schema.empty("hits", tz)

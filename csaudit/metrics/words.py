@@ -1,8 +1,11 @@
 """Word-level figures with jieba: pronoun use of agents, complaint keywords of customers.
 
 jieba is imported lazily (it takes about a second to load its dictionary; the cache lives in the
-system temp folder, not in ``$HOME``) and every lexicon term is added to its dictionary once, so
-phrases such as 不好意思 or 我查一下 stay whole words. Texts are converted Traditional → Simplified
+system temp folder, not in ``$HOME``). Each audit segments with its own :class:`Segmenter`: a jieba
+tokenizer of jieba's default dictionary plus the terms of that audit's lexicon (built-in and shop
+files), so phrases such as 不好意思 or 我查一下 stay whole words. Nothing process-wide changes:
+``jieba.dt`` and jieba's global functions are never touched, and one audit's shop terms never reach
+another audit (segmenters are cached by their terms). Texts are converted Traditional → Simplified
 (and full-width → half-width) before segmentation, and each distinct text is segmented once.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -46,42 +50,78 @@ CHAT_STOP_WORDS = frozenset(
 """Chat filler words left out of complaint keywords (on top of jieba.analyse's own stop words)."""
 
 
-@lru_cache(maxsize=1)
 def _jieba() -> Any:
-    """The jieba module, initialised once with every built-in lexicon term added as a word."""
+    """The jieba module (quiet), imported on first use. Its global tokenizer ``jieba.dt`` is not used."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    add_lexicon_words(Lexicon.load())
     return jieba
 
 
-_ADDED: set[str] = set()
+@dataclass(frozen=True, eq=False)
+class Segmenter:
+    """jieba's accurate mode (HMM on) with jieba's default dictionary plus ``terms`` added as words
+    (``Tokenizer.add_word`` with jieba's suggested frequency, in order), in a tokenizer of its own."""
+
+    tokenizer: Any
+    """The ``jieba.Tokenizer`` (its own ``FREQ``/``total``; never modified after it is built)."""
+    terms: tuple[str, ...]
+
+    def cut(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """All tokens of ``texts`` (text by text) and the number of tokens of each
+        (:func:`csaudit.metrics.jiebaseg.cut_texts`)."""
+        return cut_texts(texts, self.tokenizer)
+
+    def lcut_many(self, texts: list[str]) -> list[list[str]]:
+        """``lcut(t)`` of this segmenter for every text."""
+        tokens, n_tok = self.cut(texts)
+        bounds = np.r_[0, np.cumsum(n_tok)].tolist()
+        return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def add_lexicon_words(lexicon: Lexicon) -> None:
-    """Add the terms of ``lexicon`` (shop files included) to jieba's dictionary (each term once)."""
-    import jieba
+def lexicon_terms(lexicon: Lexicon | None = None) -> tuple[str, ...]:
+    """The words a segmenter adds: the built-in lexicons' terms, then those of ``lexicon`` not among
+    them (shop files), normalised (:func:`normalize_many`), each once, blank ones left out."""
+    seen: dict[str, None] = {}
+    for source in (_builtin_terms(), normalize_many(lexicon.terms()) if lexicon is not None else []):
+        for t in source:
+            if t.strip():
+                seen.setdefault(t, None)
+    return tuple(seen)
 
-    new = [t for t in normalize_many(lexicon.terms()) if t not in _ADDED and t.strip()]
-    for t in new:
-        jieba.add_word(t)
-    _ADDED.update(new)
+
+@lru_cache(maxsize=1)
+def _builtin_terms() -> tuple[str, ...]:
+    return tuple(normalize_many(Lexicon.load().terms()))
 
 
-def segment_many(texts: list[str]) -> list[list[str]]:
-    """``jieba.lcut(t)`` (accurate mode, HMM on) for every text of ``texts``, with less work.
+def segmenter(lexicon: Lexicon | None = None) -> Segmenter:
+    """The :class:`Segmenter` of ``lexicon`` (default: the built-in lexicons): jieba's default
+    dictionary plus :func:`lexicon_terms`. Built once per distinct set of terms (≈ 0.6 s: jieba's
+    dictionary load and the terms), the last two kept."""
+    return _segmenter(lexicon_terms(lexicon))
+
+
+@lru_cache(maxsize=2)  # tens of MB each (dictionary + tables): the default and one shop's
+def _segmenter(terms: tuple[str, ...]) -> Segmenter:
+    tk = _jieba().Tokenizer()  # jieba's default dictionary, loaded from jieba's cache file (≈ 0.5 s)
+    tk.initialize()
+    for t in terms:
+        tk.add_word(t)
+    return Segmenter(tk, terms)
+
+
+def segment_many(texts: list[str], lexicon: Lexicon | None = None) -> list[list[str]]:
+    """``lcut(t)`` (accurate mode, HMM on) of the :func:`segmenter` of ``lexicon`` for every text of
+    ``texts``, with less work.
 
     jieba cuts a sentence block by block (runs of 汉字/letters/digits, and what lies between them)
     and segments each block on its own, so the tokens of a text are the concatenation of the tokens
     of its blocks: each distinct block is cut once, all together with numpy
     (:func:`csaudit.metrics.jiebaseg.cut_texts`: jieba's DAG, route and HMM, decision for decision).
-    Same tokens as ``jieba.lcut``, text by text.
+    Same tokens as the tokenizer's ``lcut``, text by text.
     """
-    tokens, n_tok = cut_texts(texts, _jieba())
-    bounds = np.r_[0, np.cumsum(n_tok)].tolist()
-    return [tokens[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return segmenter(lexicon).lcut_many(texts)
 
 
 def _pronoun_counts(tokens: list[str]) -> tuple[int, int, int, int]:
@@ -167,11 +207,8 @@ def _pronoun_chunk(texts: list[str], lexicon: Lexicon | None) -> np.ndarray:
     counts = _pronoun_char_counts(norm)
     ambiguous = np.flatnonzero(_contains_any(norm, NOT_PRONOUN))
     if len(ambiguous):
-        _jieba()
-        if lexicon is not None:
-            add_lexicon_words(lexicon)
         amb = ambiguous.tolist()
-        for i, toks in zip(amb, segment_many([norm[i] for i in amb]), strict=True):
+        for i, toks in zip(amb, segment_many([norm[i] for i in amb], lexicon), strict=True):
             counts[i] = _pronoun_counts(toks)
     return counts
 
@@ -187,7 +224,7 @@ def pronoun_figures(messages: pd.DataFrame, lexicon: Lexicon | None = None) -> p
     Words that merely contain the character (迷你 "mini", 自我 "self", 我国 …) do not count. Where
     such a sequence occurs, jieba decides whether it is that word (给我国际快递 → 给/我/国际/快递: 我
     counts); texts without one are counted directly. Each distinct text is handled once.
-    ``lexicon`` (e.g. with a shop's files): its terms are added to jieba's dictionary first.
+    ``lexicon`` (e.g. with a shop's files): segmented with its :func:`segmenter`.
     """
     is_agent = (messages["role"] == "agent").to_numpy(dtype=bool, na_value=False)
     rows = np.flatnonzero(is_agent & messages["agent"].notna().to_numpy(dtype=bool))
@@ -231,7 +268,7 @@ def _idf() -> tuple[pa.Array, np.ndarray, float]:
     """
     from pathlib import Path
 
-    return _read_idf(Path(_jieba().__file__).parent / "analyse" / "idf.txt")
+    return _read_idf(Path(_jieba().__file__).parent / "analyse" / "idf.txt")  # jieba is not initialised
 
 
 def _read_idf(path: Any) -> tuple[pa.Array, np.ndarray, float]:
@@ -312,7 +349,7 @@ def complaint_keywords(
     jieba's stop words skipped), with ``stop_words`` (default :data:`CHAT_STOP_WORDS`) and pure
     numbers also skipped. Each distinct customer text is segmented once; at most ``max_texts``
     (default ``Config().lexicon.keyword_max_texts``) distinct texts are used, the most frequent first.
-    ``lexicon`` (e.g. with a shop's files): its terms are added to jieba's dictionary first.
+    ``lexicon`` (e.g. with a shop's files): segmented with its :func:`segmenter`.
     Returns DataFrame[agent, keyword, weight], by agent then weight (descending).
     """
     stop = CHAT_STOP_WORDS if stop_words is None else frozenset(stop_words)
@@ -323,9 +360,8 @@ def complaint_keywords(
         from csaudit.config import Config
 
         max_texts = Config().lexicon.keyword_max_texts
-    _idf()  # initialises jieba (with the built-in terms) before the lexicon's terms are added
-    if lexicon is not None:
-        add_lexicon_words(lexicon)
+    _idf()
+    seg = segmenter(lexicon)
     codes, uniques = _factorize_rows(messages["text"], rows)  # no missing text among the rows
     n_distinct = len(uniques)
     chosen = np.arange(n_distinct)
@@ -338,7 +374,7 @@ def complaint_keywords(
             n_distinct,
         )
     # only the chosen distinct texts are normalised and segmented; the others count no token
-    tok, n_tok, words = _tokens(uniques, chosen)
+    tok, n_tok, words = _tokens(uniques, chosen, seg)
     vocab = pd.Index(words, dtype=object)
     jieba_stop = JIEBA_STOP_WORDS
     counted = np.fromiter(
@@ -364,18 +400,17 @@ def complaint_keywords(
     return out.astype({"agent": "str", "keyword": "str", "weight": "float64"})
 
 
-def _tokens(uniques: pd.Index, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """jieba's tokens of the normalised texts ``uniques[chosen]``, text after text: word codes
+def _tokens(uniques: pd.Index, chosen: np.ndarray, seg: Segmenter) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``seg``'s tokens of the normalised texts ``uniques[chosen]``, text after text: word codes
     (int64, numbered by first occurrence), tokens per text, and the words of the codes.
 
     Done :data:`CHUNK_TEXTS` texts at a time, so only one chunk's tokens are Python strs at once;
     codes are given in order of first occurrence over all chunks (as one ``pd.factorize`` would).
     """
-    jieba = _jieba()
     index: dict[str, int] = {}
     codes_l, n_l = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for a in range(0, len(chosen), CHUNK_TEXTS):
-        tokens, n_tok = cut_texts(normalize_many(_to_list(uniques.take(chosen[a : a + CHUNK_TEXTS]))), jieba)
+        tokens, n_tok = seg.cut(normalize_many(_to_list(uniques.take(chosen[a : a + CHUNK_TEXTS]))))
         local, local_words = pd.factorize(pd.Index(tokens, dtype=object))
         del tokens
         # setdefault's default is evaluated first: a new word gets the next code
@@ -497,17 +532,15 @@ def word_figures(
     """``(pronoun_figures(messages, lexicon), complaint_keywords(messages, top, lexicon=lexicon))``:
     everything that needs jieba, in one call (so one process loads its dictionary).
 
-    jieba, the lexicon's terms, the IDF table and the dictionary arrays are loaded first: objects
+    The lexicon's :func:`segmenter`, the IDF table and the dictionary arrays are built first: objects
     that live on, created among the stages' temporaries, would keep those temporaries' memory pages
-    (Python's allocator returns an arena only when all its objects are gone). Either stage adds the
-    lexicon's terms before segmenting, so loading them first changes no result.
+    (Python's allocator returns an arena only when all its objects are gone). Both stages use that
+    same segmenter, so building it first changes no result.
     """
     from csaudit.metrics.jiebaseg import dict_tables
 
     _idf()
-    if lexicon is not None:
-        add_lexicon_words(lexicon)
-    dict_tables(_jieba().dt)
+    dict_tables(segmenter(lexicon).tokenizer)
     release_free_memory()
     pronouns = pronoun_figures(messages, lexicon)
     release_free_memory()  # the temporaries of each stage (see csaudit.memory)

@@ -193,7 +193,7 @@ HITS = Contract("hits", "one finding with its evidence: the lexicon hits in mess
     C("conversation_id", "str", "text", "the conversation"),
     C("agent", "str", "text", "the agent the finding counts for"),
     C("ts", "ts", "time", "time of the message"),
-    C("rule", "str", "text", "`lexicon:<category>` or `qc:<rule>`"),
+    C("rule", "str", "text", "`lexicon:<category>`, `rule:<name>` (a turn rule) or `qc:<rule>`"),
     C("category", "str", "text", "the lexicon category or the QC rule's category"),
     C("severity", "str", "info / minor / major / critical", "how much the finding weighs (compliance penalty)"),
     C("side", "str", "agent / customer", "who said it"),
@@ -241,7 +241,9 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
     C('slow_customers', 'int64', 'count',
       'distinct customers with at least one slow round'),
     C('reply_rate', 'float64', '0–1',
-      '回复率: customers whose last round with the agent got a valid reply ÷ customers who had a round with the agent'),
+      '回复率: customers whose last round with the agent got a valid reply ÷ customers who had a round with the agent '
+      '(a customer message that only acknowledges — 好的, 谢谢, 没有了 … — opens no round: see *Acknowledgements* '
+      'under Rounds)'),
     C('unreplied_customers', 'int64', 'count',
       'the others — listed in the `unreplied` table'),
     C('n_customer_msgs', 'int64', 'count',
@@ -435,8 +437,47 @@ KEYWORDS = Contract("keywords", "one of the top complaint keywords (jieba words)
     C("weight", "float64", "weight", "its TF-IDF weight among the customers' messages"),
 ))
 
+REVIEWS = Contract("reviews", "one reviewer's verdict on a finding (`kind = finding`), or what a reviewer wrote for a "
+                   "sampled conversation (`kind = conversation`); see README \"Review and calibration\"", (
+    C("kind", "str", "text", "`finding` or `conversation`"),
+    C("reviewer", "str", "text", "the reviewer's name from the workbook's instructions sheet"),
+    C("source", "str", "text", "the workbook file the row was imported from"),
+    C("sample_id", "str", "text", "the review sample the workbook was drawn as"),
+    C("audit_fingerprint", "str", "text", "the audit the sample was drawn from (hash of its ids and period)"),
+    C("conversation_id", "str", "text", "the conversation reviewed"),
+    C("agent", "str", "text", "its primary agent"),
+    C("message_id", "str", "text", "the finding's message (findings only)"),
+    C("rule", "str", "text", "the finding's rule (findings only)"),
+    C("rule_version", "str", "text", "the version of the rule the finding was made with"),
+    C("category", "str", "text", "the finding's category"),
+    C("severity", "str", "text", "the finding's severity"),
+    C("start", "Int64", "chars", "the term's offset in the message (findings only)"),
+    C("verdict", "str", "text", "`correct` (正确), `false_positive` (误报) or `unsure` (不确定)"),
+    C("override_score", "float64", "0–100", "the reviewer's 复核评分 of the conversation (conversations only)"),
+    C("comment", "str", "text", "the reviewer's comment"),
+    C("dispute", "boolean", "bool", "申诉: the agent disputes the review"),
+    C("dispute_reason", "str", "text", "the dispute's reason"),
+    C("dispute_status", "str", "text", "`open`, `accepted` or `rejected`"),
+    C("imported", "str", "time", "when the row was imported (ISO, UTC)"),
+))
+
+RULE_REVIEWS = Contract("rule_reviews", "one rule with reviews of its current version, as used for the scores", (
+    C("rule", "str", "text", "the rule"),
+    C("rule_version", "str", "text", "its current version (12 hex digits of a hash of its definition)"),
+    C("n_reviews", "int64|float64", "count", "decisive verdicts: correct + false_positive"),
+    C("n_correct", "int64|float64", "count", "verdicts 正确"),
+    C("n_false_positive", "int64|float64", "count", "verdicts 误报"),
+    C("n_unsure", "int64|float64", "count", "verdicts 不确定 (not in the precision)"),
+    C("precision", "float64", "0–1", "`n_correct ÷ n_reviews`"),
+    C("precision_lo", "float64", "0–1", "lower end of the 95 % Wilson interval of the precision"),
+    C("precision_hi", "float64", "0–1", "upper end of the 95 % Wilson interval of the precision"),
+    C("unreliable", "bool", "bool", "`n_reviews ≥ review.min_reviews` and `precision < review.min_precision`: "
+      "its hits are kept but not scored"),
+))
+
 CONTRACTS: dict[str, Contract] = {c.table: c for c in (
-    MESSAGES, TURNS, CONVERSATIONS, ROUNDS, HITS, AGENTS, ORDERS, UNREPLIED, LOST_INQUIRIES, SALES, KEYWORDS)}
+    MESSAGES, TURNS, CONVERSATIONS, ROUNDS, HITS, AGENTS, ORDERS, UNREPLIED, LOST_INQUIRIES, SALES, KEYWORDS,
+    REVIEWS, RULE_REVIEWS)}
 """Every table of an :class:`csaudit.audit.Audit`, by name."""
 
 

@@ -22,6 +22,15 @@ Round (首问首答)
     messages) is only routing and closes nothing. Apart from the last round of a conversation, only a
     transfer leaves a round unanswered.
 
+Acknowledgements (``LatencyConfig.acknowledgements``)
+    A customer message that only acknowledges (好的, 谢谢, 没有了, 嗯嗯, 我再看看, 好的，谢谢 …; see
+    :func:`acknowledgement_mask`) opens no round: where it would open one it belongs to none (not
+    counted in any round's ``n_messages``), and the next non-acknowledgement customer message opens
+    the round, its clock starting there. Inside a round already opened by another customer message
+    it is one more of that round's messages (``n_messages``) and changes nothing else (the clock
+    still runs from the round's first message). A conversation whose customer only acknowledges has
+    no round. An empty list restores the plain definition: every customer message can open a round.
+
 Round columns (ROUNDS, plus four evidence columns after them)
     ``conversation_id``, ``customer``;
     ``agent`` — the agent who sent the valid reply; for a round closed by a transfer, the transfer's
@@ -55,6 +64,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -70,6 +80,75 @@ _TRANSFER = re.compile(r"^\s*由\s*(?P<src>\S+?)\s*转交给\s*(?P<dst>\S+)")
 
 ROUND_EXTRA = ("n_messages", "transfer", "start_message_id", "reply_message_id")
 """Evidence columns that :func:`rounds` adds after the ROUNDS schema columns."""
+
+
+# -- acknowledgements --------------------------------------------------------------------------
+#: what separates the phrases of an acknowledgement: whitespace, punctuation, symbols (emoji are
+#: symbols), emoji modifiers and joiners, and bracketed emoticon codes such as ``[微笑]`` (RE2 syntax)
+ACK_SEPARATOR = r"(?:[\s\p{P}\p{S}\x{200D}\x{FE00}-\x{FE0F}]|\[[^\[\]\s]{1,8}\])"
+#: sentence-final particles that may follow each phrase of an acknowledgement (没有了呢, 好的哈)
+ACK_PARTICLES = "了啦呢哈呀哒滴嘛"
+#: longest customer text (characters) tested as an acknowledgement; longer ones never are one
+ACK_MAX_CHARS = 64
+
+
+def acknowledgement_pattern(phrases: list[str] | tuple[str, ...]) -> str | None:
+    """The RE2 pattern an acknowledgement matches in full (normalised text), None without phrases:
+    separators, then one or more phrases each followed by particles (:data:`ACK_PARTICLES`) and
+    separators."""
+    from csaudit.text import normalize_one
+
+    norm = sorted({normalize_one(p).strip() for p in phrases} - {""}, key=lambda p: (-len(p), p))
+    if not norm:
+        return None
+    alts = "|".join(re.escape(p) for p in norm)
+    return f"^{ACK_SEPARATOR}*(?:(?:{alts})[{ACK_PARTICLES}]*{ACK_SEPARATOR}*)+$"
+
+
+@lru_cache(maxsize=8)
+def _ack_prefilter(phrases: tuple[str, ...]) -> str:
+    """RE2 pattern of the raw texts that may be acknowledgements: ``[表情]`` codes, any character
+    outside the 汉字 block, and of the 汉字 only those that (alone) normalise to a character of a
+    phrase."""
+    from csaudit.metrics.lexicon import normalize_many
+
+    chars = {c for p in phrases for c in normalize_many([p])[0]} | set(ACK_PARTICLES)
+    han = [chr(c) for c in range(0x4E00, 0xA000)]
+    allowed = sorted({h for h, n in zip(han, normalize_many(han), strict=True) if n in chars} | chars)
+    cls = "".join(f"\\x{{{ord(c):x}}}" for c in allowed)
+    han_class = f"|[{cls}]" if cls else ""
+    return f"^(?:\\[[^\\[\\]\\s]{{1,8}}\\]|[^\\x{{4e00}}-\\x{{9fff}}]{han_class})*$"
+
+
+def acknowledgement_mask(text: pd.Series, phrases: list[str] | tuple[str, ...]) -> np.ndarray:
+    """True where ``text`` is only an acknowledgement: after the lexicons' normalisation
+    (:func:`csaudit.text.normalize_one`: NFKC width folding, Traditional → Simplified, ASCII
+    lower-case), the text is made of one or more of ``phrases`` (normalised the same way, each
+    optionally followed by :data:`ACK_PARTICLES`), separated or surrounded by whitespace, punctuation, symbols/emoji or ``[表情]`` codes, and is at most
+    :data:`ACK_MAX_CHARS` characters long. A text of separators only (``？？``, an emoji alone) is no
+    acknowledgement. Vectorised: a length test and an RE2 pre-filter on all rows (Arrow), then each
+    distinct remaining text is normalised and matched once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from csaudit.arrays import arrow_strings
+    from csaudit.metrics.lexicon import normalize_many  # the matching form, vectorised (lazy: no cycle)
+
+    out = np.zeros(len(text), dtype=bool)
+    pattern = acknowledgement_pattern(phrases)
+    if pattern is None or not len(text):
+        return out
+    raw = arrow_strings(text.astype("str"))
+    maybe = pc.and_(pc.less_equal(pc.utf8_length(raw), ACK_MAX_CHARS),
+                    pc.match_substring_regex(raw, _ack_prefilter(tuple(phrases))))
+    rows = np.flatnonzero(maybe.fill_null(False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return out
+    codes, uniques = pd.factorize(pd.Series(raw.take(pa.array(rows)).to_pylist(), dtype=object))
+    arr = pa.array(normalize_many(list(uniques)), type=pa.string())
+    hit = pc.match_substring_regex(arr, pattern).fill_null(False).to_numpy(zero_copy_only=False)
+    out[rows] = hit[codes]
+    return out
 
 
 # -- shared helpers ----------------------------------------------------------------------------
@@ -241,7 +320,7 @@ def rounds(messages: pd.DataFrame, cfg: LatencyConfig | None = None) -> pd.DataF
         out["start_message_id"] = pd.Series([], dtype="str")
         out["reply_message_id"] = pd.Series([], dtype="str")
         return out
-    sg = _segments(messages)
+    sg = _segments(messages, acks=cfg.acknowledgements)
     m, codes, start_row, end_row = sg.m, sg.codes, sg.start_row, sg.end_row
     answered = sg.is_reply[end_row]
     transfer = sg.is_transfer[end_row]
@@ -364,7 +443,9 @@ def human_agents(messages: pd.DataFrame) -> set[str]:
     return set(messages.loc[(messages["role"] == "agent").to_numpy(dtype=bool), "agent"].dropna().astype("str").unique())
 
 
-def _segments(messages: pd.DataFrame, humans: set[str] | None = None) -> _Segments:
+def _segments(
+    messages: pd.DataFrame, humans: set[str] | None = None, acks: list[str] | tuple[str, ...] = ()
+) -> _Segments:
     codes, order, uniques = _grouped_order(messages["conversation_id"])
     m = messages if order is None else messages.iloc[order]
     role = _roles(m["role"])
@@ -388,6 +469,15 @@ def _segments(messages: pd.DataFrame, humans: set[str] | None = None) -> _Segmen
     seg_end = np.r_[np.flatnonzero(new_seg)[1:] - 1, n - 1]
 
     cust_rows = np.flatnonzero(is_cust)
+    if len(acks) and len(cust_rows):
+        # an acknowledgement opens no round: drop the customer rows of a segment before its first
+        # other customer message (all of them when the segment has none); later ones stay merged
+        real = ~acknowledgement_mask(m["text"].iloc[cust_rows], acks)
+        cseg = seg[cust_rows]
+        seg_first = np.r_[True, cseg[1:] != cseg[:-1]]
+        seen = np.cumsum(real)
+        before = (seen - real)[seg_first][np.cumsum(seg_first) - 1]  # real messages before the segment
+        cust_rows = cust_rows[seen - before > 0]
     cseg = seg[cust_rows]
     first_in_seg = np.r_[True, cseg[1:] != cseg[:-1]] if len(cust_rows) else np.zeros(0, dtype=bool)
     start_row = cust_rows[first_in_seg]
@@ -404,13 +494,18 @@ def _segments(messages: pd.DataFrame, humans: set[str] | None = None) -> _Segmen
                      last_event, cust_rows, cust_round, start_row, end_row, round_no, n_msgs)
 
 
-def message_rounds(messages: pd.DataFrame, humans: set[str] | None = None) -> pd.DataFrame:
-    """For each customer message: ``conversation_id``, ``round`` it belongs to, ``ts`` and ``text``.
+def message_rounds(
+    messages: pd.DataFrame, humans: set[str] | None = None, cfg: LatencyConfig | None = None
+) -> pd.DataFrame:
+    """For each customer message in a round: ``conversation_id``, ``round`` it belongs to, ``ts`` and
+    ``text`` (acknowledgements that opened no round are left out).
 
-    Same segmentation as :func:`rounds`; used to count customer messages per round and to find the
-    last customer message of a round. Index = the messages' index. Pass ``humans``
-    (:func:`human_agents` of the whole input) when ``messages`` is a subset of conversations.
+    Same segmentation as :func:`rounds` with the same ``cfg`` (its ``acknowledgements``); used to
+    count customer messages per round and to find the last customer message of a round. Index = the
+    messages' index. Pass ``humans`` (:func:`human_agents` of the whole input) when ``messages`` is a
+    subset of conversations.
     """
+    cfg = getattr(cfg, "latency", cfg) or LatencyConfig()
     if len(messages) == 0:
         return pd.DataFrame(
             {
@@ -420,7 +515,7 @@ def message_rounds(messages: pd.DataFrame, humans: set[str] | None = None) -> pd
                 "text": pd.Series([], dtype="str"),
             }
         )
-    sg = _segments(messages, humans)
+    sg = _segments(messages, humans, acks=cfg.acknowledgements)
     sub = sg.m.iloc[sg.cust_rows]
     return pd.DataFrame(
         {

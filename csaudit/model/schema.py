@@ -60,7 +60,16 @@ SOURCES: dict[str, tuple[object, bool]] = {
     "messages": ("int64", False),
     "rejects": ("int64", False),
     "duplicates": ("int64", False),
+    "rejects_omitted": ("int64", False),
+    "unknown_agent": ("int64", False),
+    "damaged_lines": ("int64", False),
+    "note": (STR, True),
 }
+"""One row per input file (``read_chats(...).sources``): ``rejects`` counts every reject of the file,
+``rejects_omitted`` those beyond ``[io] max_rejects_per_file`` (counted, not kept in ``rejects``);
+``unknown_agent`` the agent-side rows kept under the placeholder account (``[io] unknown_agent``);
+``damaged_lines`` the lines that needed a fallback decoding (or could not be decoded); ``note`` what
+the reader guessed or why the file was skipped."""
 
 ORDERS: dict[str, tuple[object, bool]] = {
     "order_id": (STR, False),

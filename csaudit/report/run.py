@@ -568,7 +568,8 @@ def report_command(args: Any) -> int:
                     log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
             else:
                 prepare_out(out, keep=keep)
-                chats = ca.read_chats(args.paths, format=args.format, encoding=args.encoding,
+                chats = ca.read_chats(args.paths, format=args.format, columns=getattr(args, "columns", None),
+                                      encoding=args.encoding,
                                       tz=cfg.latency.timezone, strict=args.strict, config=cfg)
                 if len(chats.rejects):
                     log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))

@@ -217,13 +217,14 @@ def severity_points(config: dict[str, Any]) -> dict[str, float]:
 
 def negative_hits(hits: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     """Hits that a QA lead coaches on: every QC hit (``rule`` ``qc:*``, either side) and every
-    lexicon hit whose severity costs compliance points (negative phrases; politeness terms excluded).
+    lexicon or turn-rule hit (``lexicon:*``, ``rule:*``) whose severity costs compliance points
+    (negative phrases; politeness terms excluded).
     Sorted by severity (most costly first), then time. A new frame."""
     if hits.empty:
         return hits.copy()
     pts = hits["severity"].astype("str").map(severity_points(config)).fillna(0.0)
     rule = hits["rule"].astype("str")
-    keep = rule.str.startswith("qc:") | (rule.str.startswith("lexicon:") & (pts > 0))
+    keep = rule.str.startswith("qc:") | ((rule.str.startswith("lexicon:") | rule.str.startswith("rule:")) & (pts > 0))
     out = hits.loc[keep].assign(points=pts[keep])
     return out.sort_values(["points", "ts"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
@@ -389,7 +390,7 @@ def coaching_points(
                      "evidence": f"{n_slow} slow round(s) (> {slow_s:g} s), {n_un} unreplied customer(s), "
                                  f"median response {med}"})
 
-    lex_neg = neg.loc[neg["rule"].astype("str").str.startswith("lexicon:")] if len(neg) else neg
+    lex_neg = neg.loc[neg["rule"].astype("str").str.match(r"(lexicon|rule):")] if len(neg) else neg
     lex_neg = lex_neg.loc[~lex_neg["category"].isin(crit_cats)] if len(lex_neg) else lex_neg
     if len(lex_neg):
         by_cat = lex_neg.groupby("category").agg(n=("rule", "size"), points=("points", "sum")).sort_values(

@@ -9,7 +9,9 @@ Definitions follow DESIGN §5 with the default (taobao) settings:
   first ``agent`` (human) message; auto_reply/bot/system never close it. A transfer line
   ``由 A 转交给 B`` closes an open round as unanswered for A; the next customer message opens B's round.
   An unanswered round is credited to the last human agent who spoke in the conversation before it
-  (A for a transfer), else empty;
+  (A for a transfer), else empty. A customer message that is only an acknowledgement (好的, 谢谢 …:
+  ``latency.acknowledgements``, decided by ``csaudit.model.rounds.acknowledgement_mask``) opens no
+  round;
 * primary agent: the first ``agent`` message of the conversation;
 * inquiry: the conversation has a customer message and no customer text contains an after-sales
   keyword (matched on ``csaudit.text.normalize_one``);
@@ -23,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 
 from csaudit.config import Config
 from csaudit.sample import texts as T
@@ -88,6 +91,16 @@ def in_hours(ts: datetime) -> bool:
     return SERVICE_START <= ts.time() < SERVICE_END
 
 
+@cache
+def is_acknowledgement(text: str) -> bool:
+    """The text only acknowledges (opens no round), with the default settings."""
+    import pandas as pd
+
+    from csaudit.model.rounds import acknowledgement_mask
+
+    return bool(acknowledgement_mask(pd.Series([text], dtype="str"), _CFG.latency.acknowledgements)[0])
+
+
 def rounds(conv: Conv) -> list[dict]:
     """首问首答 rounds of one conversation (see module docstring)."""
     out: list[dict] = []
@@ -114,7 +127,7 @@ def rounds(conv: Conv) -> list[dict]:
 
     for m in conv.msgs:
         if m.role == "customer":
-            if open_start is None:
+            if open_start is None and not is_acknowledgement(m.text):
                 open_start = m.ts
         elif m.role == "agent":
             if open_start is not None:

@@ -86,3 +86,25 @@ def test_audit_cli_preset_and_config(export):
     agents = pd.read_csv(out / "agents.csv", encoding="utf-8-sig").set_index("agent")
     assert agents.loc["云栖家居:大石", "qa_score"] > 0  # nothing is critical in this shop's settings
     assert main(["audit", str(export / "chats"), "--config", str(export / "missing.toml"), "-o", str(out)]) == 2
+
+
+@pytest.mark.parametrize("command", ["audit", "report"])
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('[latency]\nslow_s = "fast"\n', 'latency.slow_s = "fast": expected a number > 0'),
+        ('[session]\nsplit_on_day = "false"\n', 'session.split_on_day = "false": expected true or false'),
+        ('[latency]\ntimezone = "Mars/Olympus"\n', 'latency.timezone = "Mars/Olympus": expected an IANA time zone'),
+        ("[latency]\ncap_s = -600\n", "latency.cap_s = -600: expected a number > 0"),
+    ],
+)
+def test_a_bad_setting_exits_2_with_one_line_and_no_traceback(export, capsys, command, setting, expected):
+    cfg = export / "csaudit.toml"
+    cfg.write_text(setting, encoding="utf-8")
+    out = ["-o", str(export / "out4")] if command == "audit" else ["--out", str(export / "rep")]
+    assert main([command, str(export / "chats"), "--config", str(cfg), *out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
+    assert err[0] == f"csaudit {command}: error: {cfg}: {expected}" or err[0].startswith(
+        f"csaudit {command}: error: {cfg}: {expected}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from csaudit.cli import main
 from tests.io.golden import GOLDEN
@@ -53,3 +54,52 @@ def test_ingest_of_nothing_readable_exits_2_with_one_line(tmp_path, capsys):
     assert main(["ingest", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "no chat messages could be read" in err and "Traceback" not in err
+
+
+HEADERLESS_TSV = (
+    "s1\tu1\t0\t0\t0\tnan\t你好在吗\n"
+    "s1\tu1\t1\t0\t0\tnan\t您好，请问有什么可以帮您\n"
+    "s2\tu2\t0\t0\t0\t12\t这个多少钱\n"
+    "s2\tu2\t1\t0\t0\t12\t亲，99元哦\n"
+    "s2\tu2\t0\t0\t0\t12\t好的\n"
+)
+
+
+def test_ingest_columns_by_position_on_a_headerless_tsv(tmp_path, capsys):
+    p = tmp_path / "chat.txt"
+    p.write_text(HEADERLESS_TSV, encoding="utf-8")
+    out = tmp_path / "m.parquet"
+    code = main(["ingest", str(p), "--format", "table", "--columns", "conversation=0,customer=1,role=2,text=6",
+                 "-o", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "messages: 5 (customer 3, agent 2)" in text and "rejects: 0" in text
+    assert "conversations: 2" in text and "unknown agent 2" in text and "no header row" in text
+    m = pd.read_parquet(out)
+    assert m["agent"].dropna().unique().tolist() == ["未知店铺:未知客服"]
+
+
+def test_audit_accepts_columns_and_prints_a_scorecard(tmp_path, capsys):
+    p = tmp_path / "chat.tsv"
+    p.write_text(HEADERLESS_TSV, encoding="utf-8")
+    code = main(["audit", str(p), "--columns", "conversation=0,customer=1,role=2,text=6", "-o", str(tmp_path / "a")])
+    text = capsys.readouterr().out
+    assert code == 0 and "未知店铺:未知客服" in text and "5 messages, 2 conversations, 1 agents" in text
+
+
+@pytest.mark.parametrize("bad", ["text", "text=", "=6", "txt=6", "text=6,text=5", ","])
+def test_malformed_columns_exit_2_with_a_clear_error(tmp_path, capsys, bad):
+    p = tmp_path / "chat.tsv"
+    p.write_text(HEADERLESS_TSV, encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["ingest", str(p), "--columns", bad])
+    assert exc.value.code == 2
+    assert "--columns" in capsys.readouterr().err
+
+
+def test_audit_with_nothing_readable_exits_2_naming_the_first_reject(tmp_path, capsys):
+    p = tmp_path / "chat.tsv"
+    p.write_text(HEADERLESS_TSV, encoding="utf-8")  # headerless, no --columns: every row a reject
+    assert main(["audit", str(p), "-o", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "no chat messages could be read" in err and "without a header row" in err

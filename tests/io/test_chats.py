@@ -228,3 +228,15 @@ def test_encode_of_chunked_strings_matches_factorize():
         assert uniq.type == pa.string() and uniq.to_pylist() == list(exp_uniq)
         one_codes, one_uniq = _encode(arr.combine_chunks()) if len(chunks) else (codes, uniq)
         assert one_codes.tolist() == codes.tolist() and one_uniq.equals(uniq)
+
+
+def test_agent_rows_without_an_account_are_counted_in_sources_with_one_warning(tmp_path, caplog):
+    (tmp_path / "a.csv").write_text("会话,买家,角色,内容\nc1,jojo,顾客,在吗\nc1,jojo,客服,在的\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("会话,买家,角色,内容\nc2,kiki,顾客,在吗\nc2,kiki,客服,在的\n"
+                                    "c2,kiki,客服,好的\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        chats = ca.read_chats(tmp_path)
+    assert chats.sources["unknown_agent"].tolist() == [1, 2] and len(chats.rejects) == 0
+    assert chats.messages.loc[chats.messages["role"] == "agent", "agent"].unique().tolist() == ["未知店铺:未知客服"]
+    warnings = [r for r in caplog.records if "name no agent account" in r.getMessage()]
+    assert len(warnings) == 1 and "3 agent-side message(s) in 2 file(s)" in warnings[0].getMessage()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import zipfile
 
 import pytest
 
 import csaudit as ca
+from csaudit.config import Config
 from csaudit.io.base import InputError
 from tests.io.golden import GOLDEN
 
@@ -124,3 +127,108 @@ def test_client_text_reader_forced_on_web_history():
     lines = [ln for ln in web.read_text(encoding="utf-8").split("\n") if ln.strip()]
     assert len(chats.messages) == 3  # the system lines
     assert len(chats.rejects) == len(lines) - 3
+
+
+# -- bounds (issue 13 item 5) ----------------------------------------------------------------------
+
+GOOD = "jojo 2026-11-09 10:00:00\n在吗\n小鹿服饰:晴晴 2026-11-09 10:00:05\n在的\n".encode()
+
+
+def _zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as zf:
+        for name, data in members:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_zip_nested_1100_deep_is_refused_and_the_good_file_beside_it_read(tmp_path):
+    inner = _zip([("deep.txt", GOOD)], zipfile.ZIP_STORED)
+    for i in range(1100):
+        inner = _zip([(f"l{i}.zip", inner)], zipfile.ZIP_STORED)
+    _write(tmp_path / "x.zip", _zip([("a.zip", inner), ("good.txt", GOOD)]))
+    chats = ca.read_chats(tmp_path)
+    src = chats.sources.set_index("source")
+    assert src.loc[f"{(tmp_path / 'x.zip').as_posix()}/good.txt", "messages"] == 2
+    refused = src[src["format"] == "unreadable"]
+    assert len(refused) == 1 and "zip_max_depth = 4" in refused["note"].iloc[0]
+    assert refused.index[0].count(".zip/") == 4  # x.zip/a.zip/l1099.zip/l1098.zip/l1097.zip
+    assert "zip_max_depth" in chats.rejects["reason"].iloc[0]
+
+
+def test_depth_is_a_setting(tmp_path):
+    _write(tmp_path / "x.zip", _zip([("in.zip", _zip([("a.txt", GOOD)]))]))
+    assert len(ca.read_chats(tmp_path).messages) == 2
+    cfg = Config().updated({"io": {"zip_max_depth": 1}})
+    chats = ca.read_chats(tmp_path, config=cfg)
+    assert len(chats.messages) == 0 and chats.sources["format"].tolist() == ["unreadable"]
+
+
+def test_zip_bombs_are_refused_while_inflating(tmp_path):
+    cfg = Config().updated({"io": {"zip_ratio_min_bytes": 1 << 20}})
+    _write(tmp_path / "b.zip", _zip([("zeros.txt", b"\0" * (8 << 20)), ("a.txt", b"a\n" * (4 << 20)),
+                                     ("good.txt", GOOD)]))
+    chats = ca.read_chats(tmp_path, config=cfg)
+    src = chats.sources.set_index("source")
+    b = (tmp_path / "b.zip").as_posix()
+    assert src.loc[f"{b}/good.txt", "messages"] == 2
+    for name in ("zeros.txt", "a.txt"):
+        assert src.loc[f"{b}/{name}", "format"] == "unreadable"
+        assert "zip_max_ratio" in src.loc[f"{b}/{name}", "note"]
+
+
+def test_total_inflated_size_of_an_archive_is_capped(tmp_path):
+    cfg = Config().updated({"io": {"zip_max_bytes": 150}})
+    _write(tmp_path / "t.zip", _zip([("a.txt", GOOD), ("b.txt", GOOD.replace(b"jojo", b"kiki"))]))
+    chats = ca.read_chats(tmp_path, config=cfg)
+    assert chats.sources["format"].tolist() == ["qianniu-text", "unreadable"]
+    assert "zip_max_bytes = 150" in chats.sources["note"].iloc[1]
+
+
+def test_rejects_per_file_are_capped_and_counted(tmp_path):
+    _write(tmp_path / "a.txt", b"a\n" * 5000)
+    _write(tmp_path / "t.csv", ("时间,发送人,内容\n" + "2026-11-09 10:00:00,,没有发送人\n" * 3000).encode())
+    chats = ca.read_chats(tmp_path, config=Config().updated({"io": {"max_rejects_per_file": 10}}))
+    src = chats.sources.set_index("source")
+    for name, total in (("a.txt", 5000), ("t.csv", 3000)):
+        row = src.loc[(tmp_path / name).as_posix()]
+        assert row["rejects"] == total and row["rejects_omitted"] == total - 10
+    assert chats.rejects.groupby("source")["line"].apply(list).tolist() == [list(range(1, 11)), list(range(2, 12))]
+
+
+def test_an_unexpected_reader_failure_is_one_reject_naming_the_file(tmp_path, monkeypatch):
+    from csaudit.io import chats as chats_mod
+
+    def boom(*args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(chats_mod, "detect_format", boom)  # outside any reader's own guard
+    _write(tmp_path / "a.txt", GOOD)
+    chats = ca.read_chats(tmp_path)
+    assert chats.sources["format"].tolist() == ["unreadable"]
+    assert chats.rejects["reason"].tolist() == ["could not be read: RecursionError: maximum recursion depth exceeded"]
+    with pytest.raises(InputError, match=r"a\.txt: a readable file \(failed: RecursionError"):
+        ca.read_chats(tmp_path, strict=True)
+
+
+# -- symlinks (issue 13 item 7) --------------------------------------------------------------------
+
+
+def test_links_leaving_the_folder_and_dangling_links_are_listed_not_read(tmp_path):
+    inside, outside = tmp_path / "in", tmp_path / "out"
+    inside.mkdir()
+    outside.mkdir()
+    _write(outside / "secret.txt", GOOD)
+    _write(inside / "a.txt", GOOD)
+    (inside / "leak.txt").symlink_to(outside / "secret.txt")
+    (inside / "gone.txt").symlink_to(inside / "missing.txt")
+    (inside / "same.txt").symlink_to(inside / "a.txt")
+    (inside / "sub").symlink_to(outside, target_is_directory=True)
+    chats = ca.read_chats(inside)
+    src = chats.sources.set_index("source")
+    assert src.loc[(inside / "leak.txt").as_posix(), "format"] == "skipped"
+    assert "leaves" in src.loc[(inside / "leak.txt").as_posix(), "note"]
+    assert src.loc[(inside / "gone.txt").as_posix(), "note"] == "skipped: dangling link"
+    assert "not followed" in src.loc[(inside / "sub").as_posix(), "note"]
+    assert src.loc[(inside / "same.txt").as_posix(), "format"] == "qianniu-text"  # stays inside: read
+    assert len(chats.rejects) == 0

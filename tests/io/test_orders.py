@@ -125,8 +125,8 @@ def test_amounts_and_extraction_keep_a_filtered_index():
     were once aligned on labels: every value NaN)."""
     import pandas as pd
 
+    from csaudit.io.common import regex_extract
     from csaudit.io.orders import parse_amounts
-    from csaudit.io.table import regex_extract
 
     amounts, bad = parse_amounts(pd.Series(["¥1,299.00", "x"], index=[5, 9], dtype="str"))
     assert amounts.iloc[0] == 1299.0 and bad.tolist() == [False, True]

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import csaudit as ca
 from csaudit.io import qianniu_json as qj
 from csaudit.io.base import PARSED_COLUMNS, RawFile, ReadContext
 from csaudit.io.detect import decode
@@ -187,3 +188,26 @@ def test_property_every_record_is_accounted_for(recs, big):
     m, r = _parse_records(recs, ["u1"] * len(recs), "Asia/Shanghai", loop_max=0 if big else 100)
     assert sorted(m["line"].tolist() + r["line"].tolist()) == list(range(1, len(recs) + 1))
     assert (m["text"].str.strip() != "").all() and (m["sender"] != "").all() and m["ts"].notna().all()
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (["10:00"], "field 'time' must be a string, found a JSON array"),
+    (float("nan"), "field 'time' must be a string, found NaN"),
+    ({"h": 10}, "field 'time' must be a string, found a JSON object"),
+    (True, "field 'time' must be a string, found a JSON boolean"),
+])
+@pytest.mark.parametrize("loop_max", [100, 0])
+def test_wrong_typed_fields_are_rejects_not_midnight(value, reason, loop_max):
+    from csaudit.io.qianniu_json import _parse_records
+
+    recs = [{"date": "2026-11-09", "time": value, "sender": "jojo", "text": "在吗"},
+            {"date": "2026-11-09", "time": "10:00:05", "sender": "jojo", "text": "好的"}]
+    m, r = _parse_records(recs, ["jojo"] * 2, "Asia/Shanghai", loop_max=loop_max)
+    assert m["text"].tolist() == ["好的"] and r["reason"].tolist() == [reason] and r["line"].tolist() == [1]
+
+
+@pytest.mark.parametrize(("chats", "found"), [({"a": 1}, "a JSON object"), ("x", "a JSON string"), (None, "null")])
+def test_chats_of_another_type_get_the_readers_reason(tmp_path, chats, found):
+    (tmp_path / "c.json").write_text(json.dumps({"user": "jojo", "exportTime": "2026-11-10", "chats": chats}))
+    rejects = ca.read_chats(tmp_path).rejects
+    assert rejects["reason"].tolist() == [f'"chats" must be a list of chat records, found {found}']

@@ -146,3 +146,20 @@ def test_system_mask_and_headers_match_python_re_on_repeated_lines():
         for j, i in enumerate(idx):
             m = hx.match(lines[i].rstrip())
             assert comps[:, j].tolist() == [int(m.group(k)) for k in ("y", "mo", "d", "h", "mi", "s")]
+
+
+def test_a_date_typed_under_a_header_is_content_not_a_phantom_sender():
+    text = "jojo 2026-11-09 10:00:00\n我的订单\n2026-11-08 09:00:00\n小鹿服饰:晴晴 2026-11-09 10:00:05\n好的\n"
+    parsed = qianniu_text.parse(RawFile("a.txt", text.encode()), ReadContext())
+    m = parsed.messages
+    assert m["sender"].tolist() == ["jojo", "小鹿服饰:晴晴"]
+    assert m["text"].tolist() == ["我的订单\n2026-11-08 09:00:00", "好的"]
+    assert len(parsed.rejects) == 0
+
+
+def test_a_sender_line_after_content_still_heads_a_two_line_message():
+    text = ("jojo 2026-11-09 10:00:00\n在吗\n小鹿服饰:晴晴\n2026-11-09 10:00:05\n在的\n"
+            "kiki\n2026-11-09 10:01:00\n我也问下\n")
+    m = qianniu_text.parse(RawFile("a.txt", text.encode()), ReadContext()).messages
+    assert m["sender"].tolist() == ["jojo", "小鹿服饰:晴晴", "kiki"]
+    assert m["text"].tolist() == ["在吗", "在的", "我也问下"]

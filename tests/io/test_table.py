@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from csaudit.io import table
+import csaudit as ca
+from csaudit.io import common, table
 from csaudit.io.base import InputError, RawFile, ReadContext
 from tests.io.golden import comparable, expected, parse_file, raw_of, variants
 
@@ -116,7 +117,7 @@ def test_no_text_column_is_a_clear_error():
         table.parse(raw_of("x.csv", "foo,bar\n1,2\n"), ReadContext())
 
 
-@pytest.mark.parametrize("header", ["时间,内容", "时间,客户,客服,内容", "时间,角色,内容"])
+@pytest.mark.parametrize("header", ["时间,内容", "时间,客户,客服,内容"])
 def test_no_way_to_tell_the_sender_is_a_clear_error(header):
     with pytest.raises(InputError, match=r"y\.csv:1: a sender column .*headers are '时间'"):
         table.parse(raw_of("y.csv", header + "\n"), ReadContext())
@@ -126,7 +127,7 @@ def test_header_only_and_empty_files_give_zero_messages():
     for text in ("时间,发送人,内容\n", "", "\n\n  \n"):
         parsed = table.parse(raw_of("h.csv", text), ReadContext())
         assert len(parsed.messages) == 0 and len(parsed.rejects) == 0
-        assert list(parsed.messages.columns) == list(table.empty_parsed().columns)
+        assert list(parsed.messages.columns) == list(common.empty_parsed().columns)
 
 
 def test_timestamps_are_optional():
@@ -186,7 +187,7 @@ def test_utf16_tab_separated():
 
 
 def test_time_formats():
-    ts, bad = table.parse_times(pd.Series([
+    ts, bad = common.parse_times(pd.Series([
         "2026-11-09 14:03:07", "2026/11/9 14:03", "2026年11月9日 14:03:07", "2026-11-09T14:03:07.250",
         "2026-11-09", "", "13:00", "2026-11-31 10:00:00",
     ]))
@@ -200,7 +201,7 @@ def test_time_formats():
 
 
 def test_absolute_times_become_tz_aware_local():
-    ts, bad = table.parse_times(pd.Series(["1794204187", "1794204187000", "2026-11-09T06:03:07Z",
+    ts, bad = common.parse_times(pd.Series(["1794204187", "1794204187000", "2026-11-09T06:03:07Z",
                                            "2026-11-09 14:03:07"]), "Asia/Shanghai")
     assert not bad.any()
     assert str(ts.dt.tz) == "Asia/Shanghai"
@@ -208,7 +209,7 @@ def test_absolute_times_become_tz_aware_local():
 
 
 def test_role_values():
-    roles = table.map_roles(pd.Series(["1", "0", "客服", "顾客", "买家", "Agent", " visitor ", "admin", "bot",
+    roles = common.map_roles(pd.Series(["1", "0", "客服", "顾客", "买家", "Agent", " visitor ", "admin", "bot",
                                        "customer", "系统", "??", ""]))
     assert roles.fillna("NA").tolist() == ["agent", "customer", "agent", "customer", "customer", "agent",
                                            "customer", "agent", "bot", "customer", "system", "NA", "NA"]
@@ -385,12 +386,12 @@ def test_property_rows_round_trip_with_line_numbers(rows, sep):
             line += 1
     parsed = table.parse(raw_of("p.csv", buf.getvalue()), ReadContext())
     # the csv-module path (small files) and the Arrow/pandas path (large files) split alike
-    slow_cells, slow_lines, slow_bad, _ = table._csv_cells_slow(buf.getvalue(), sep)
-    fast_cells, fast_lines = table._csv_cells_fast(buf.getvalue(), sep)
-    keep = ~table._blank_mask(fast_cells)
+    slow_cells, slow_lines, slow_bad, _ = common._csv_cells_slow(buf.getvalue(), sep)
+    fast_cells, fast_lines = common._csv_cells_fast(buf.getvalue(), sep)
+    keep = ~common._blank_mask(fast_cells)
     pd.testing.assert_frame_equal(fast_cells[keep].reset_index(drop=True),
-                                  slow_cells[~table._blank_mask(slow_cells)].reset_index(drop=True))
-    assert fast_lines[keep].tolist() == slow_lines[~table._blank_mask(slow_cells)].tolist() and not slow_bad
+                                  slow_cells[~common._blank_mask(slow_cells)].reset_index(drop=True))
+    assert fast_lines[keep].tolist() == slow_lines[~common._blank_mask(slow_cells)].tolist() and not slow_bad
     got = list(zip(parsed.messages["line"], parsed.messages["sender"], parsed.messages["text"], strict=True))
     assert got == [(ln, s, t) for ln, s, t in want if t is not None]
     assert parsed.rejects["line"].tolist() == [ln for ln, _, t in want if t is None]
@@ -403,9 +404,9 @@ def test_scalar_time_parser_agrees_with_the_vectorised_one():
               "2026-11-09T06:03:07Z", "2026-11-09T14:03:07+08:00", "2026-11-09 24:00:00", "２０２６-11-09 10:00:00",
               "2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM", "2026-11-09 2:03 pm",
               "9999999999", "9999999999999"]
-    vec, bad = table.parse_times(pd.Series(values), "Asia/Shanghai")
-    ns, ab = zip(*(table.parse_time_one(v) for v in values), strict=True)
-    one = table.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
+    vec, bad = common.parse_times(pd.Series(values), "Asia/Shanghai")
+    ns, ab = zip(*(common.parse_time_one(v) for v in values), strict=True)
+    one = common.times_from_ns(list(ns), list(ab), "Asia/Shanghai")
     pd.testing.assert_series_equal(one, vec, check_names=False, check_index=False)
     assert [n is None and v.strip() != "" for n, v in zip(ns, values, strict=True)] == bad.tolist()
     assert bad[-2:].tolist() == [True, True]  # epoch values after 2100 are not timestamps
@@ -426,7 +427,7 @@ def test_read_chats_keeps_the_exports_own_conversation_key(tmp_path):
 def test_twelve_hour_clock_and_xlsx_split_date_time_cells():
     import datetime as dt
 
-    ts, bad = table.parse_times(pd.Series(["2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM",
+    ts, bad = common.parse_times(pd.Series(["2026/11/9 下午 2:03:07", "2026年11月9日上午11:00", "2026-11-09 12:30 AM",
                                            "2026-11-09 12:05 PM"]))
     assert not bad.any()
     assert ts.dt.strftime("%H:%M").tolist() == ["14:03", "11:00", "00:30", "12:05"]
@@ -435,3 +436,126 @@ def test_twelve_hour_clock_and_xlsx_split_date_time_cells():
                                        [dt.datetime(2026, 11, 9), "下午 2:04", "小鹿服饰:晴晴", "在的"]]))
     m = table.parse(raw, ReadContext()).messages
     assert m["ts"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == ["2026-11-09 14:03:07", "2026-11-09 14:04:00"]
+
+
+# -- real exports: role without agent, headerless tables, positions (issue 9) ----------------------
+
+HEADERLESS = (
+    "s1\tu1\t0\t0\t0\tnan\t你好在吗\n"
+    "s1\tu1\t1\t0\t0\tnan\t您好，请问有什么可以帮您\n"
+    "s1\tu1\t0\t0\t0\tnan\t发货了吗\n"
+    "s2\tu2\t0\t0\t1\t123\t这个多少钱\n"
+    "s2\tu2\t1\t0\t0\t123\t亲，99元哦\n"
+)
+BY_POSITION = {"conversation": 0, "customer": 1, "role": 2, "text": 6}
+
+
+def test_agent_rows_without_an_agent_column_are_kept_under_a_placeholder():
+    text = "会话,买家,角色,内容\nc1,jojo,顾客,在吗\nc1,jojo,客服,在的亲\nc1,jojo,顾客,好的\n"
+    parsed = table.parse(raw_of("r.csv", text), ReadContext())
+    m = parsed.messages
+    assert len(parsed.rejects) == 0 and len(m) == 3
+    assert m["sender"].tolist() == ["jojo", "未知店铺:未知客服", "jojo"]
+    assert m["role"].tolist() == ["customer", "agent", "customer"]
+    assert parsed.unknown_agent == 1
+
+
+def test_placeholder_takes_the_row_shop_else_the_file_shop():
+    text = ("店铺,买家,发送人,角色,内容\n小鹿服饰,jojo,,客服,在的\n,jojo,,客服,好的\n"
+            ",kiki,云栖家居:阿青,客服,您好\n")
+    m = table.parse(raw_of("s.csv", text), ReadContext()).messages
+    assert m["sender"].tolist() == ["小鹿服饰:未知客服", "云栖家居:未知客服", "云栖家居:阿青"]
+
+
+def test_headerless_tsv_is_read_by_position():
+    parsed = table.parse(raw_of("jd.tsv", HEADERLESS), ReadContext(columns=BY_POSITION))
+    m = parsed.messages
+    assert len(parsed.rejects) == 0
+    assert m["line"].tolist() == [1, 2, 3, 4, 5]  # the first row is data, not a header
+    assert m["text"].tolist()[0] == "你好在吗"
+    assert m["conversation"].tolist() == ["s1", "s1", "s1", "s2", "s2"]
+    assert m["role"].tolist() == ["customer", "agent", "customer", "customer", "agent"]
+    assert parsed.unknown_agent == 2
+    assert parsed.notes and "no header row" in parsed.notes[0]
+
+
+def test_headerless_is_detected_without_positions_and_says_what_to_map():
+    assert common.looks_like_data(common.read_grid(raw_of("jd.tsv", HEADERLESS)).cells)
+    with pytest.raises(InputError, match=r"without a header row \(7 columns; the first row .s1., .u1.,.*--columns"):
+        table.parse(raw_of("jd.tsv", HEADERLESS), ReadContext())
+
+
+def test_a_header_row_of_unknown_names_is_not_data():
+    text = "标识\t用户\t方向\t转接\t重复\t商品\t话\n" + HEADERLESS
+    with pytest.raises(InputError, match="a text/content column"):  # a header row, not data
+        table.parse(raw_of("h.tsv", text), ReadContext())
+    parsed = table.parse(raw_of("h.tsv", text), ReadContext(columns={"conversation": "标识", "customer": "用户",
+                                                                     "role": "方向", "text": "话"}))
+    assert parsed.messages["line"].tolist() == [2, 3, 4, 5, 6] and not parsed.notes
+
+
+def test_positions_and_names_mix_and_bad_positions_are_clear():
+    text = "when,who,what\n2026-11-09 10:00:00,jojo,在吗\n"
+    m = table.parse(raw_of("p.csv", text), ReadContext(columns={"ts": 0, "sender": "who", "text": "2"})).messages
+    assert m["text"].tolist() == ["在吗"] and m["ts"].dt.hour.tolist() == [10]
+    with pytest.raises(InputError, match=r"position 9 .*'text'.*3 columns"):
+        table.parse(raw_of("p.csv", text), ReadContext(columns={"text": 9, "sender": 1}))
+
+
+def test_english_export_headers_are_recognised():
+    text = "session_id,user_id,waiter_send,content\ns1,u1,0,在吗\ns1,u1,1,在的\n"
+    parsed = table.parse(raw_of("e.csv", text), ReadContext())
+    assert parsed.messages["role"].tolist() == ["customer", "agent"]
+    assert parsed.messages["customer"].tolist() == ["u1", "u1"]
+    assert parsed.messages["conversation"].tolist() == ["s1", "s1"]
+
+
+def test_an_unbalanced_quote_costs_only_its_own_row():
+    text = ("时间,发送人,内容\n2026-11-09 10:00:00,jojo,在吗\n2026-11-09 10:00:05,jojo,\"被截断的\n"
+            "2026-11-09 10:00:06,小鹿服饰:晴晴,在的\n2026-11-09 10:00:07,jojo,\"好的,谢谢\"\n"
+            "2026-11-09 10:00:08,jojo,\"多行\n第二行\"\n")
+    parsed = table.parse(raw_of("q.csv", text), ReadContext())
+    assert parsed.messages["line"].tolist() == [2, 4, 5, 6]
+    assert parsed.messages["text"].tolist() == ["在吗", "在的", "好的,谢谢", "多行\n第二行"]
+    assert parsed.rejects["line"].tolist() == [3] and "unbalanced quote" in parsed.rejects["reason"].iloc[0]
+
+
+def test_a_large_file_with_an_unbalanced_quote_resynchronises():
+    row = "2026-11-09 10:00:00,jojo,在吗\n"
+    text = "时间,发送人,内容\n" + row * 5000 + '2026-11-09 10:00:05,jojo,"坏\n' + row * 5000
+    parsed = table.parse(raw_of("big.csv", text), ReadContext())
+    assert len(parsed.messages) == 10000 and parsed.rejects["line"].tolist() == [5002]
+
+
+def _workbook() -> bytes:
+    return _xlsx([["时间", "发送人", "内容"], ["2026-11-09 10:00:00", "jojo", "在吗"]])
+
+
+def test_damaged_workbooks_get_the_readers_reason(tmp_path):
+    import zipfile
+
+    data = _workbook()
+    (tmp_path / "a_truncated.xlsx").write_bytes(data[: len(data) // 2])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            zout.writestr(info, b"<worksheet><sheetData><row><c" if info.filename.startswith("xl/worksheets/") else body)
+    (tmp_path / "b_corrupt.xlsx").write_bytes(out.getvalue())
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 64
+    (tmp_path / "c_encrypted.xlsx").write_bytes(ole)
+    (tmp_path / "d_csv.xlsx").write_text("时间,发送人,内容\n2026-11-09 10:00:00,jojo,在吗\n", encoding="utf-8")
+    chats = ca.read_chats(tmp_path)
+    reasons = chats.rejects["reason"].tolist()
+    assert "damaged or truncated" in reasons[0]
+    assert reasons[1].startswith("an XLSX workbook (openpyxl could not read it")
+    assert "encrypted" in reasons[2]
+    assert not any("not a recognised chat export" in r for r in reasons)
+    d = chats.sources.iloc[3]
+    assert d["messages"] == 1 and "read as CSV" in d["note"]
+
+
+def test_a_header_named_by_columns_is_never_taken_for_data():
+    text = "who,what\njojo,hello\nkiki,hi there\n"  # names and data of the same kind
+    parsed = table.parse(raw_of("w.csv", text), ReadContext(columns={"sender": "who", "text": "what"}))
+    assert parsed.messages["text"].tolist() == ["hello", "hi there"] and not parsed.notes

@@ -71,7 +71,7 @@ def test_every_message_is_a_message_or_a_reject():
         _msg(external_userid=""),                           # 4 no customer
         _msg(text={"content": "   "}),                      # 5 empty text
         "not an object",                                    # 6
-        _msg(origin=5, servicer_userid=None),               # 7 agent side without servicer: sender = open_kfid
+        _msg(origin=5, servicer_userid=None),               # 7 agent side without servicer: a placeholder
         _msg(send_time=1794204187123),                      # 8 milliseconds accepted
         _msg(origin=4, msgtype="event", event={"event_type": "servicer_status_change",
                                                "servicer_userid": "qq"}, external_userid=None),  # 9 no customer
@@ -79,9 +79,9 @@ def test_every_message_is_a_message_or_a_reject():
     parsed = wecom.parse(raw_of("kf.json", json.dumps({"msg_list": items}, ensure_ascii=False)), ReadContext())
     m, r = parsed.messages, parsed.rejects
     assert m["line"].tolist() == [1, 7, 8]
-    assert m["sender"].tolist() == ["wmX", "wkA", "wmX"]
+    assert m["sender"].tolist() == ["wmX", "wkA:未知客服", "wmX"]
     assert m["role"].tolist() == ["customer", "agent", "customer"]
-    assert m["agent"].isna().all()
+    assert m["agent"].isna().all() and parsed.unknown_agent == 1
     assert m["ts"].dt.strftime("%H:%M:%S.%f").tolist()[2] == "14:03:07.123000"
     assert r["line"].tolist() == [2, 3, 4, 5, 6, 9]
     assert r["reason"].tolist() == [
@@ -194,3 +194,12 @@ def test_property_every_message_is_accounted_for_and_both_paths_agree(items, big
     pd.testing.assert_frame_equal(loop[0][ok].reset_index(drop=True), cols[0][ok].reset_index(drop=True))
     parsed = wecom.parse(raw_of("kf.json", json.dumps({"msg_list": items})), ReadContext())
     assert sorted(parsed.messages["line"].tolist() + parsed.rejects["line"].tolist()) == list(range(1, len(items) + 1))
+
+
+def test_agent_messages_without_servicer_or_shop_are_kept_and_counted():
+    item = _msg(origin=5, servicer_userid=None)
+    del item["open_kfid"]
+    raw = RawFile("kf.json", json.dumps([_msg(), item]).encode())
+    parsed = wecom.parse(raw, ReadContext())
+    assert len(parsed.rejects) == 0 and parsed.unknown_agent == 1
+    assert parsed.messages["sender"].tolist() == ["wmX", "未知店铺:未知客服"]

@@ -21,7 +21,9 @@ from csaudit.metrics.jiebaseg import (
 def jieba():
     from csaudit.metrics.words import _jieba
 
-    return _jieba()
+    jb = _jieba()
+    jb.initialize()  # jieba's global tokenizer, default dictionary (csaudit never adds words to it)
+    return jb
 
 
 def _alphabet(jieba) -> list[str]:

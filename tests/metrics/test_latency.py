@@ -125,7 +125,7 @@ def test_night_rounds_left_out_of_average():
         [
             ("customer", None, "02:00:00", "在吗"),
             ("agent", A, "08:10:00", "早"),
-            ("customer", None, "09:00:00", "好的"),
+            ("customer", None, "09:00:00", "几点发货"),
             ("agent", A, "09:00:40", "嗯嗯"),
         ]
     )
@@ -147,7 +147,7 @@ def test_transfer_splits_customer_messages_between_accounts():
             ("customer", None, "10:01:05", "增值税的"),
             ("system", None, "10:01:30", f"由 {A} 转交给 {B}"),
             ("agent", B, "10:02:00", "您好，我来处理"),
-            ("customer", None, "10:02:30", "好的"),
+            ("customer", None, "10:02:30", "抬头怎么填"),
             ("agent", B, "10:02:40", "请提供抬头"),
         ]
     )

@@ -83,6 +83,7 @@ def test_builtin_lexicon_has_every_category(lex: Lexicon) -> None:
         "inducement",
         "risky_promise",
         "abuse",
+        "bargain_refusal",
     }
     assert set(lex.group("customer")) == {"repeated", "escalation"}
     assert set(t.loc[t["severity"] == "critical"].index) == {"off_platform", "inducement", "abuse"}
@@ -146,18 +147,18 @@ def test_bad_shop_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_traditional_and_fullwidth_variants_hit_at_original_offsets(lex: Lexicon) -> None:
-    got = hits_of(["亲，我不會幫你改地址", "暈，又是你", "ＶＸ多少", "可以加ｖｘ聊"], lex)
-    assert ("refusal", "我不會", 2, 5) in got
+    got = hits_of(["亲，這個沒辦法改地址", "暈，又是你", "ＶＸ多少，加我", "可以加個ｖｘ聊"], lex)
+    assert ("refusal", "沒辦法", 4, 7) in got
     assert ("slang", "暈", 0, 1) in got
     assert ("off_platform", "ＶＸ", 0, 2) in got
-    assert ("off_platform", "ｖｘ", 3, 5) in got
+    assert ("off_platform", "加個ｖｘ", 2, 6) in got
 
 
 def test_hit_row_has_the_evidence(lex: Lexicon) -> None:
-    h = find_hits(agent_msgs("亲，我不會幫你改地址"), lex)
+    h = find_hits(agent_msgs("亲，這個沒辦法改地址"), lex)
     row = h.loc[h["category"] == "refusal"].iloc[0]
     assert row["rule"] == "lexicon:refusal" and row["severity"] == "minor" and row["side"] == "agent"
-    assert row["text"] == "亲，我不會幫你改地址" and row["text"][row["start"] : row["end"]] == "我不會"
+    assert row["text"] == "亲，這個沒辦法改地址" and row["text"][row["start"] : row["end"]] == "沒辦法"
     assert row["agent"] == "云栖家居:阿青" and row["message_id"] == "m0" and row["conversation_id"] == "c1"
     assert row["ts"] == T0 and "替代" in row["suggestion"]
     assert schema.failures(h, "hits").empty
@@ -171,7 +172,8 @@ def test_whitelisted_phrases_do_not_hit(lex: Lexicon) -> None:
     assert [g for g in got if g[0] in negative] == []
     assert ("apology", "不好意思", 0, 4) in got
     # without the whitelist phrase the term does hit
-    assert ("refusal", "不好", 2, 4) in hits_of(["这个不好弄"], lex)
+    assert ("refusal", "不能", 2, 4) in hits_of(["这个不能改"], lex)
+    assert [g for g in hits_of(["开机后不能正常充电"], lex) if g[0] == "refusal"] == []
 
 
 def test_longest_match_wins_and_shorter_terms_do_not_double_count(lex: Lexicon) -> None:
@@ -179,7 +181,7 @@ def test_longest_match_wins_and_shorter_terms_do_not_double_count(lex: Lexicon) 
     assert hits_of(["感谢光临"], lex) == [("closing", "感谢光临", 0, 4)]
     assert hits_of(["请稍等"], lex) == [("please", "请稍等", 0, 3)]
     assert hits_of(["加我微信"], lex) == [("off_platform", "加我微信", 0, 4)]
-    assert hits_of(["亲亲在的"], lex) == [("greeting", "亲亲", 0, 2)]
+    assert hits_of(["很高兴为您服务"], lex) == [("greeting", "很高兴为您服务", 0, 7)]
 
 
 def test_curt_reply_is_a_lone_interjection(lex: Lexicon) -> None:
@@ -189,13 +191,14 @@ def test_curt_reply_is_a_lone_interjection(lex: Lexicon) -> None:
 
 
 def test_contradiction_needs_a_positive_before_it(lex: Lexicon) -> None:
-    got = hits_of(["好的，但是今天发不了", "但是颜色有色差"], lex)
-    assert [g for g in got if g[0] == "contradiction"] == [("contradiction", "但是", 3, 5)]
+    got = hits_of(["好的，但是不能今天发", "但是不能今天发", "好的，但是颜色有色差"], lex)
+    assert [g for g in got if g[0] == "contradiction"] == [("contradiction", "但是不能", 3, 7)]
 
 
 def test_ascii_terms_only_hit_as_whole_tokens(lex: Lexicon) -> None:
     assert hits_of(["usb接口的", "qqq"], lex) == []
-    assert ("off_platform", "qq", 1, 3) in hits_of(["加qq吧"], lex)
+    assert ("off_platform", "加qq", 0, 3) in hits_of(["加qq吧"], lex)
+    assert ("off_platform", "qq", 4, 6) in hits_of(["加我好友qq"], lex)
     m = make_messages([("c1", "customer", "订单号8812315003"), ("c1", "customer", "我要打12315")])
     h = find_hits(m, lex)
     assert list(zip(h["message_id"], h["term"], strict=True)) == [("m1", "12315")]
@@ -349,7 +352,7 @@ def test_politeness_figures() -> None:
     lex = Lexicon.load()
     p = politeness(m, find_hits(m, lex), lex).set_index("agent").loc["云栖家居:阿青"]
     assert p["n_agent_messages"] == 5
-    assert p["greeting_per100"] == pytest.approx(100 * 2 / 5)  # 您好, 亲
+    assert p["greeting_per100"] == pytest.approx(100 * 1 / 5)  # 您好 (亲 alone is a form of address)
     assert p["closing_per100"] == pytest.approx(20.0)
     assert p["first_reply_greeting_rate"] == pytest.approx(0.5)
     assert p["closing_rate"] == pytest.approx(0.5)
@@ -389,7 +392,9 @@ def test_sample_planted_hits_are_found(truth_dir: Path) -> None:
         & (both["start_h"] <= both["start"])
         & (both["end"] <= both["end_h"])
     ]
-    planted = truth.loc[truth["category"] != "whitelist"]
+    # planted "yes, but" lines add a condition or a note after the but (可以退的，但是运费…): read on real
+    # chats that is ordinary explanation, so contradiction now needs the but-clause to take the yes back
+    planted = truth.loc[~truth["category"].isin(["whitelist", "contradiction"])]
     found = planted.merge(
         covered[["source", "line", "start", "end"]].drop_duplicates(), on=["source", "line", "start", "end"]
     )

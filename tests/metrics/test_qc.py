@@ -65,7 +65,7 @@ def test_no_greeting_first_reply() -> None:
         ("c1", "agent", "在的", 20),
         ("c1", "agent", "有什么可以帮您", 25),  # same turn: the greeting counts
         ("c2", "customer", "在吗", 0),
-        ("c2", "agent", "在的", 20),
+        ("c2", "agent", "稍后回复", 20),
         ("c2", "customer", "这个有货吗", 30),
         ("c2", "agent", "您好，有货的", 40),  # second turn: too late
         ("c3", "customer", "在吗", 0),
@@ -74,7 +74,7 @@ def test_no_greeting_first_reply() -> None:
     q = run(rows)
     assert rules_of(q, "no_greeting_first_reply") == ["m5"]  # c1 fine, c2 flagged, c3 has no agent
     row = q.loc[q["rule"] == "qc:no_greeting_first_reply"].iloc[0]
-    assert row["text"] == "在的" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
+    assert row["text"] == "稍后回复" and row["conversation_id"] == "c2" and row["agent"] == "云栖家居:阿青"
     assert row["category"] == "no_greeting" and row["side"] == "agent" and pd.isna(row["term"])
     assert (
         pd.isna(row["start"]) and row["suggestion"] == rule_specs()["no_greeting_first_reply"]["suggestion"]
@@ -383,3 +383,54 @@ def test_no_followup_runs_equal_groupby_shift(times: str) -> None:
         got = _no_followup(speech, is_agent, limit)
         assert got.tolist() == _no_followup(backwards, is_agent, limit).tolist()
     assert 0 < got.sum() < is_agent.sum()
+
+
+# -- rules declared as data -------------------------------------------------------------------------
+
+
+def test_builtin_rules_are_declared_by_scope() -> None:
+    from csaudit.metrics.qc import declared_rules
+
+    declared = declared_rules()
+    assert {f"qc:{n}" for n in declared} == set(RULES)
+    assert declared["no_closing"]["scope"] == "last_messages"
+    assert declared["no_closing"]["last_n_from"] == "qc.closing_last_n"
+
+
+def test_a_declared_rule_runs_through_its_scope_and_its_parameters_count() -> None:
+    specs = {
+        "no_thanks_first_reply": {
+            "category": "no_thanks", "severity": "minor", "side": "agent", "suggestion": "先道谢再回答问题",
+            "scope": "first_agent_turn", "without": ["thanks"],
+        },
+        "short_closing": {
+            "category": "no_closing", "severity": "minor", "side": "agent", "suggestion": "结束前礼貌道别",
+            "scope": "last_messages", "last_n": 1, "without_from": "score.closing_categories",
+        },
+    }
+    rows = [
+        ("c1", "customer", "在吗", 0),
+        ("c1", "agent", "谢谢您的咨询", 10),
+        ("c1", "customer", "好", 20),
+        ("c1", "agent", "祝您生活愉快", 30),
+        ("c1", "customer", "嗯", 40),  # the closing is 2 messages from the end: last_n = 1 misses it
+        ("c2", "customer", "在吗", 0),
+        ("c2", "agent", "在的", 10),
+    ]
+    m = make_messages(rows)
+    q = qc_hits(m, NO_ROUNDS, find_hits(m, LEX), Config(), specs=specs)
+    assert rules_of(q, "no_thanks_first_reply") == ["m6"]
+    assert rules_of(q, "short_closing") == ["m3", "m6"]
+    assert set(q.loc[q["rule"] == "qc:no_thanks_first_reply", "suggestion"]) == {"先道谢再回答问题"}
+
+
+def test_declared_rule_errors_name_the_rule() -> None:
+    m = make_messages([("c1", "customer", "在吗", 0), ("c1", "agent", "在的", 10)])
+    h = find_hits(m, LEX)
+    bad_scope = {"x": {"category": "x", "severity": "minor", "side": "agent", "suggestion": "s", "scope": "week"}}
+    with pytest.raises(ValueError, match="'x'.*scope"):
+        qc_hits(m, NO_ROUNDS, h, Config(), specs=bad_scope)
+    bad_ref = {"y": {"category": "y", "severity": "minor", "side": "agent", "suggestion": "s",
+                     "scope": "first_agent_turn", "without_from": "score.nothing_here"}}
+    with pytest.raises(ValueError, match="'y'.*names no setting"):
+        qc_hits(m, NO_ROUNDS, h, Config(), specs=bad_ref)

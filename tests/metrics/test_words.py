@@ -19,6 +19,18 @@ from csaudit.metrics.words import (
 from .test_lexicon import make_messages
 
 
+def reference_tokenizer(lexicon=None):
+    """A jieba tokenizer built the plain way: jieba's default dictionary loaded by ``initialize``,
+    then ``add_word`` of every term a segmenter adds (the reference the segmenters must equal)."""
+    import jieba
+
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    for t in words.lexicon_terms(lexicon):
+        tk.add_word(t)
+    return tk
+
+
 def test_pronoun_figures_counts_words_not_characters() -> None:
     rows = [
         ("c1", "agent", "您好，这款迷你裙有货"),  # 您 (in 您好); 迷你 is not 你
@@ -64,7 +76,9 @@ def test_complaint_keywords_equal_jieba_tfidf() -> None:
     kw = complaint_keywords(m, top=5, stop_words=frozenset())
     assert list(kw.columns) == ["agent", "keyword", "weight"]
     mine = kw.loc[kw["agent"] == "店:甲"]
-    ref = jieba.analyse.extract_tags("\n".join(cust[:3]), topK=5, withWeight=True)
+    tfidf = jieba.analyse.TFIDF()
+    tfidf.tokenizer = reference_tokenizer()  # jieba.analyse with the audit's dictionary
+    ref = tfidf.extract_tags("\n".join(cust[:3]), topK=5, withWeight=True)
     assert dict(zip(mine["keyword"], mine["weight"], strict=True)) == pytest.approx(dict(ref))
     assert {"物流", "快递"} <= set(mine["keyword"])
     other = kw.loc[kw["agent"] == "店:乙", "keyword"].tolist()
@@ -105,11 +119,9 @@ def test_complaint_keywords_max_texts_keeps_the_most_frequent() -> None:
 
 
 def test_segment_many_equals_jieba_lcut_text_by_text() -> None:
-    import jieba
+    from csaudit.metrics.words import segment_many
 
-    from csaudit.metrics.words import _jieba, segment_many
-
-    _jieba()
+    ref = reference_tokenizer()
     texts = [
         "我的订单号是123456789012，帮我看看",
         "床垫158元能再少点吗\n我买两件",
@@ -122,19 +134,17 @@ def test_segment_many_equals_jieba_lcut_text_by_text() -> None:
         "😀😀 好的",
         "C++ 和 c#、a.b_c 50% off",
     ]
-    assert segment_many(texts) == [jieba.lcut(t) for t in texts]
+    assert segment_many(texts) == [ref.lcut(t) for t in texts]
 
 
 def test_segment_many_equals_jieba_lcut_on_sample_chats(sample_chats) -> None:
-    import jieba
-
     from csaudit.metrics.lexicon import normalize_many
-    from csaudit.metrics.words import _jieba, segment_many
+    from csaudit.metrics.words import segment_many
 
-    _jieba()
+    ref = reference_tokenizer()
     texts = normalize_many(sample_chats.messages["text"].dropna().unique().tolist())
     assert len(texts) > 100
-    assert segment_many(texts) == [jieba.lcut(t) for t in texts]
+    assert segment_many(texts) == [ref.lcut(t) for t in texts]
 
 
 def _reference_keywords(
@@ -144,12 +154,9 @@ def _reference_keywords(
     reproduces with numpy."""
     from collections import Counter
 
-    import jieba
-
     from csaudit.metrics.lexicon import _to_list, conversation_agent, normalize_many
-    from csaudit.metrics.words import _jieba
 
-    _jieba()
+    jieba = reference_tokenizer()
     idf, median_idf = idf_table(), _idf()[2]
     cust = messages.loc[messages["role"] == "customer", ["conversation_id", "text"]]
     cust = cust.assign(agent=cust["conversation_id"].map(conversation_agent(messages)))
@@ -308,3 +315,37 @@ def test_factorize_rows_in_blocks_equals_pd_factorize(block: int, monkeypatch) -
     ref_codes, ref_uniques = pd.factorize(col.take(rows), use_na_sentinel=True)
     assert np.array_equal(codes, ref_codes)
     pd.testing.assert_index_equal(uniques, pd.Index(ref_uniques))
+
+
+def test_two_audits_with_different_shop_lexicons_in_one_process(tmp_path) -> None:
+    """A shop's term reaches only its own audit's segmentation; jieba's global state never changes."""
+    import jieba
+
+    import csaudit as ca
+    from csaudit.config import Config, LexiconConfig
+    from csaudit.metrics.lexicon import Lexicon
+
+    text = "退货款还没到账"
+    jieba.initialize()
+    global_before = (len(jieba.dt.FREQ), jieba.dt.total, jieba.lcut(text))
+    default_tokens = reference_tokenizer().lcut(text)
+    assert "货款还" not in default_tokens
+
+    shop = tmp_path / "shop.toml"
+    shop.write_text('[[category]]\ncategory = "payment"\nside = "customer"\nseverity = "info"\n'
+                    'terms = ["货款还"]\nsuggestion = "核对退款进度。"\n', encoding="utf-8")
+    shop_cfg = Config(lexicon=LexiconConfig(files=[str(shop)]))
+    rows = [("c1", "agent", "您好"), ("c1", "customer", text), ("c1", "customer", text + "吗")]
+    m = make_messages(rows)
+
+    shop_audit = ca.audit(m, config=shop_cfg)
+    assert "货款还" in set(shop_audit.keywords["keyword"])
+    assert words.segment_many([text], Lexicon.load(shop_cfg)) == [["退", "货款还", "没到", "账"]]
+
+    default_audit = ca.audit(m)  # later, same process, the default lexicon
+    assert "货款还" not in set(default_audit.keywords["keyword"])
+    assert words.segment_many([text]) == [default_tokens]
+    assert (len(jieba.dt.FREQ), jieba.dt.total, jieba.lcut(text)) == global_before
+    assert "货款还" not in jieba.dt.FREQ
+    # and the shop's audit again: its own segmenter, the same result as the first time
+    assert ca.audit(m, config=shop_cfg).keywords.equals(shop_audit.keywords)
