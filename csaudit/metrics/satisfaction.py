@@ -58,27 +58,30 @@ FORMAT = "csaudit-csat/1"
 
 #: the feature set fitted by default (the shipped file carries its own copy)
 DEFAULT_FEATURES: list[dict[str, Any]] = [
-    {"name": "sentiment_weighted", "kind": "sentiment_weighted", "decay": 0.5},
-    {"name": "sentiment_last", "kind": "sentiment_last"},
-    {"name": "sentiment_min", "kind": "sentiment_min"},
-    {"name": "escalation_hits", "kind": "hits", "side": "customer", "categories": ["escalation"]},
-    {"name": "repeated_hits", "kind": "hits", "side": "customer", "categories": ["repeated"]},
-    {"name": "dissatisfied_hits", "kind": "hits", "side": "customer", "categories": ["dissatisfied"]},
+    {"name": "sentiment_weighted", "kind": "sentiment_weighted", "decay": 0.5, "sign": 1},
+    {"name": "sentiment_last", "kind": "sentiment_last", "sign": 1},
+    {"name": "sentiment_min", "kind": "sentiment_min", "sign": 1},
+    {"name": "escalation_hits", "kind": "hits", "side": "customer", "categories": ["escalation"], "sign": -1},
+    {"name": "repeated_hits", "kind": "hits", "side": "customer", "categories": ["repeated"], "sign": -1},
+    {"name": "dissatisfied_hits", "kind": "hits", "side": "customer", "categories": ["dissatisfied"], "sign": -1},
     {"name": "dissatisfied_end", "kind": "hits", "side": "customer", "categories": ["dissatisfied", "escalation"],
-     "last_n": 2},
-    {"name": "satisfied_end", "kind": "hits", "side": "customer", "categories": ["satisfied"], "last_n": 2},
+     "last_n": 2, "sign": -1},
+    {"name": "satisfied_end", "kind": "hits", "side": "customer", "categories": ["satisfied"], "last_n": 2, "sign": 1},
     {"name": "refusal_hits", "kind": "hits", "side": "agent",
-     "categories": ["refusal", "bare_refusal", "bargain_refusal"]},
-    {"name": "deflection_hits", "kind": "hits", "side": "agent", "categories": ["deflection"]},
+     "categories": ["refusal", "bare_refusal", "bargain_refusal"], "sign": -1},
+    {"name": "deflection_hits", "kind": "hits", "side": "agent", "categories": ["deflection"], "sign": -1},
     {"name": "apology_hits", "kind": "hits", "side": "agent", "categories": ["apology"]},
-    {"name": "unanswered_rounds", "kind": "unanswered_rounds"},
-    {"name": "slow_rounds", "kind": "slow_rounds"},
+    {"name": "unanswered_rounds", "kind": "unanswered_rounds", "sign": -1},
+    {"name": "slow_rounds", "kind": "slow_rounds", "sign": -1},
     {"name": "customer_last", "kind": "customer_last"},
     {"name": "n_customer", "kind": "n_customer"},
     {"name": "n_agent", "kind": "n_agent"},
     {"name": "n_turns", "kind": "n_turns"},
     {"name": "customer_chars", "kind": "customer_chars"},
 ]
+"""``sign`` (optional): the direction a lead expects (+1 helps, −1 hurts); :func:`fit` never gives the
+feature a coefficient of the other sign (it is set to 0 instead), so every weight reads the way a
+lead would explain it."""
 
 KINDS = (
     "sentiment_weighted", "sentiment_last", "sentiment_min", "hits", "unanswered_rounds", "slow_rounds",
@@ -329,8 +332,9 @@ def fit(
 ) -> dict[str, Any]:
     """Fit the model: rank tables from ``feats`` (raw features, :func:`features`), then least squares
     of ``target`` (satisfaction on a 0–100 scale, NaN rows skipped) on the rank fractions plus an
-    intercept, with ridge penalty ``ridge`` × n on the coefficients (not the intercept; 1e-3 of a
-    feature's own variance scale, it only settles collinear features). Returns the model dict
+    intercept, with ridge penalty ``ridge`` × 1e-3 × n on the coefficients (not the intercept; it only
+    settles collinear features). A feature with a ``sign`` whose coefficient comes out the other way
+    is left out (coefficient 0) and the rest refitted, until every sign holds. Returns the model dict
     (format :data:`FORMAT`) without provenance."""
     spec = [dict(f) for f in (spec or DEFAULT_FEATURES)]
     y = np.asarray(target, dtype="float64")
@@ -350,8 +354,19 @@ def fit(
         raise ValueError("satisfaction.fit: no labelled conversation to fit on")
     mu_q, mu_y = Q.mean(axis=0), y.mean()
     Qc = Q - mu_q
-    A = Qc.T @ Qc + ridge * 1e-3 * n * np.eye(k)
-    b = np.linalg.solve(A, Qc.T @ (y - mu_y)) if k else np.zeros(0)
+    sign = np.array([float(f.get("sign", 0)) for f in spec])
+    active = np.ones(k, dtype=bool)
+    b = np.zeros(k)
+    for _ in range(k + 1):  # drop the features whose coefficient has the wrong sign, refit, repeat
+        b = np.zeros(k)
+        a = np.flatnonzero(active)
+        if len(a):
+            A = Qc[:, a].T @ Qc[:, a] + ridge * 1e-3 * n * np.eye(len(a))
+            b[a] = np.linalg.solve(A, Qc[:, a].T @ (y - mu_y))
+        wrong = active & (sign * b < 0)
+        if not wrong.any():
+            break
+        active &= ~wrong
     model["intercept"] = round(float(mu_y - mu_q @ b), 6)
     model["coef"] = {f["name"]: round(float(c), 6) for f, c in zip(spec, b, strict=True)}
     return model

@@ -133,6 +133,18 @@ def test_fit_recovers_a_known_rank_linear_model():
     assert one.iloc[0] == pytest.approx(model["intercept"] + 0.5 * (60 - 10), abs=2)
 
 
+def test_fit_keeps_the_expected_sign():
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.random(300), rng.random(300)
+    feats = pd.DataFrame({"a": x1, "b": x2})
+    y = 30 + 50 * x1 + 10 * x2  # b helps here, but the spec says it may only hurt
+    spec = [{"name": "a", "kind": "n_customer", "sign": 1}, {"name": "b", "kind": "n_agent", "sign": -1}]
+    model = sat.fit(feats, y, spec=spec)
+    assert model["coef"]["b"] == 0.0 and model["coef"]["a"] == pytest.approx(50, abs=2)
+    free = sat.fit(feats, y, spec=[dict(f, sign=0) for f in spec])
+    assert free["coef"]["b"] == pytest.approx(10, abs=2)
+
+
 def test_shipped_model_loads_and_reproduces_its_check_figures():
     model = sat.load_model()
     prov = model["provenance"]
@@ -144,6 +156,8 @@ def test_shipped_model_loads_and_reproduces_its_check_figures():
     got = sat.check_figures()
     assert got["happy"] > got["plain"] > got["angry"]
     assert set(sat.explain(model)["feature"]) == {f["name"] for f in model["features"]}
+    for f in model["features"]:  # every weight reads the way the spec says
+        assert f.get("sign", 0) * model["coef"][f["name"]] >= 0, f["name"]
 
 
 def test_model_file_errors_name_the_file(tmp_path):
