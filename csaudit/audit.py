@@ -9,7 +9,8 @@
 
 The pipeline runs top to bottom (DESIGN §2): period filter → turns and rounds → latency → lexicon
 hits → QC hits → sentiment → word figures → conversation table → conversion → QA scores → the
-AGENTS scorecard. Sentiment and the word figures need only the prepared messages: for big audits
+AGENTS scorecard → the shop figures (:mod:`csaudit.metrics.shop`: commission, customers, sales
+actions, workload, after-sales, service depth). Sentiment and the word figures need only the prepared messages: for big audits
 they run in a forked process on the second core (:func:`side_stages`) while this process computes
 rounds, latency, lexicon and QC hits, the conversation table, conversion and the sentiment-free QA
 checks. Each stage is logged with its duration. The caller's frames are never modified.
@@ -37,6 +38,7 @@ from csaudit import __version__
 from csaudit.arrays import NAT, factorize_runs, first_per_group, lookup, ts_ns
 from csaudit.config import Config
 from csaudit.memory import release_free_memory
+from csaudit.metrics.shop import SHOP_TABLES  # the shop-figure tables (issue 14); absent ones load empty
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ TABLES = (
 )
 OPTIONAL_TABLES = ("reviews", "rule_reviews")
 """Tables an audit saved by an older csaudit may lack (read back empty)."""
+
+ALL_TABLES = TABLES + SHOP_TABLES
 
 Period = tuple[str | dt.date, str | dt.date] | str | None
 
@@ -157,6 +161,20 @@ class Audit:
     """Per rule: the reviewed precision this audit was scored with; ``unreliable`` rules cost no points."""
     config: Config = field(default_factory=Config)
     meta: dict[str, Any] = field(default_factory=dict)
+    # -- shop figures (issue 14; csaudit.metrics.shop and README "Shop figures") ---------------------
+    commission: pd.DataFrame = field(default_factory=pd.DataFrame)
+    commission_orders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    followups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    payment_reminders: pd.DataFrame = field(default_factory=pd.DataFrame)
+    recommendations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lost_reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    workload: pd.DataFrame = field(default_factory=pd.DataFrame)
+    workload_daily: pd.DataFrame = field(default_factory=pd.DataFrame)
+    busy_notices: pd.DataFrame = field(default_factory=pd.DataFrame)
+    aftersales: pd.DataFrame = field(default_factory=pd.DataFrame)
+    quick_replies: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shop_agents: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{t}={len(getattr(self, t))}" for t in TABLES)
@@ -167,7 +185,7 @@ class Audit:
         """Write ``<table>.parquet`` for every table and ``meta.json`` (meta + config) into folder ``path``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        for name in TABLES:
+        for name in ALL_TABLES:
             _plain(getattr(self, name)).to_parquet(path / f"{name}.parquet", index=False)
         doc = {**self.meta, "config": self.config.to_dict()}
         (path / "meta.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
@@ -185,7 +203,21 @@ class Audit:
         config = Config.from_dict(doc.pop("config", {}))
         tables = {name: _restore(pd.read_parquet(path / f"{name}.parquet")) for name in TABLES
                   if name not in OPTIONAL_TABLES or (path / f"{name}.parquet").exists()}
+        for name in SHOP_TABLES:  # audits saved before the shop figures have none
+            f = path / f"{name}.parquet"
+            df = _restore(pd.read_parquet(f)) if f.exists() else pd.DataFrame()
+            tables[name] = df if len(df.columns) else pd.DataFrame()
         return cls(**tables, config=config, meta=doc)
+
+    def timeline(self, freq: str = "h", agent: str | None = None) -> pd.DataFrame:
+        """Workload over time: per agent and ``(team)``, per ``period`` (local time floored to ``freq``:
+        ``"h"``, ``"D"``, ``"W"``…): conversations, peak concurrent conversations, rounds, median
+        response, reply rate, findings, QA score (:func:`csaudit.metrics.workload.timeline`).
+        ``agent`` keeps that agent's rows only."""
+        from csaudit.metrics.workload import timeline
+
+        out = timeline(self.conversations, self.rounds, self.hits, freq, self.config, self.config.latency.timezone)
+        return out.loc[out["agent"] == agent].reset_index(drop=True) if agent is not None else out
 
     # -- views ----------------------------------------------------------------------------------
     def agent(self, name: str) -> Audit:
@@ -225,13 +257,14 @@ class Audit:
             rule_reviews=self.rule_reviews,
             config=self.config,
             meta={**self.meta, "agent": name},
+            **{t: _shop_rows(getattr(self, t), name) for t in SHOP_TABLES},
         )
 
     def __eq__(self, other: object) -> bool:  # dataclass eq on DataFrames is ambiguous
         if not isinstance(other, Audit):
             return NotImplemented
         return (
-            all(getattr(self, t).equals(getattr(other, t)) for t in TABLES)
+            all(getattr(self, t).equals(getattr(other, t)) for t in ALL_TABLES)
             and self.config == other.config
             and self.meta == other.meta
         )
@@ -241,6 +274,12 @@ def _empty_table(name: str) -> pd.DataFrame:
     from csaudit.review import empty_reviews, rule_reviews
 
     return empty_reviews() if name == "reviews" else rule_reviews(None, Config())
+def _shop_rows(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of a shop-figure table that belong to agent ``name`` (``agent``, else ``last_agent``)."""
+    for col in ("agent", "last_agent"):
+        if col in df.columns:
+            return df.loc[(df[col] == name).fillna(False).astype(bool)].reset_index(drop=True)
+    return df
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
@@ -734,6 +773,13 @@ def audit(
             agent_scores(conversations),
         )
 
+    # shop figures (issue 14): commission, customers, sales actions, workload, after-sales, service depth
+    with _stage("shop", timings):
+        from csaudit.metrics.shop import shop_figures
+
+        lost = conv_res.lost if has_orders else conv_res.lost.iloc[0:0]
+        shop = shop_figures(msgs, conversations, rounds, hits, conv_res.orders, lost, agents["agent"], cfg)
+
     timings["total"] = time.perf_counter() - t_start
     log.info("audit: done in %.2f s (%d agents, %d conversations, %d hits)", timings["total"], len(agents),
              len(conversations), len(hits))
@@ -771,7 +817,9 @@ def audit(
         reviews=past,
         rule_reviews=rule_rev,
     )
-    return Audit(**{k: _plain(v) for k, v in tables.items()}, config=cfg, meta=meta)
+    tables.update(shop)
+    return Audit(**{k: _plain(v.reset_index(drop=True)) if k in shop else _plain(v) for k, v in tables.items()},
+                 config=cfg, meta=meta)
 
 
 def _reviews(reviews: pd.DataFrame | str | Path | None, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:

@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="audit, then per-agent HTML reports, index.html and audit.xlsx")
     _add_input_options(p)
     _add_audit_options(p)
-    p.add_argument("--previous", default=None, help="a previous saved audit folder to compare against")
+    p.add_argument("--previous", default=None, nargs="+",
+                   help="previous saved audit folder(s), or a folder of them: the latest is compared against, "
+                        "all give OUT/trends.csv (weekly KPI lines per agent and team)")
     p.add_argument("--agents", default=None, help="comma-separated agents (default: all)")
     p.add_argument("--out", default="reports", help="output folder (default: reports/)")
     p.add_argument("--workers", type=int, default=2, help="parallel notebook runs (default 2)")
@@ -231,7 +233,49 @@ def _cmd_report(args: argparse.Namespace) -> int:
     """Audit once, then one HTML report per agent, index.html and audit.xlsx (csaudit.report.run)."""
     from csaudit.report.run import report_command
 
-    return report_command(args)
+    prev = _previous_audits(args)
+    rc = report_command(args)
+    if prev is not None:
+        _write_trends(prev, args)
+    return rc
+
+
+def _previous_audits(args: argparse.Namespace) -> list | None:
+    """Resolve ``--previous`` (several saved audits or folders of them): ``args.previous`` becomes the
+    latest one (what the reports compare against); returns their weekly-KPI inputs, read now (the
+    output folder may be cleaned before the reports run)."""
+    if not args.previous:
+        args.previous = None
+        return None
+    from csaudit.trends import _tables, audit_dirs
+
+    dirs = audit_dirs(args.previous)
+    args.previous = str(dirs[-1])
+    return [_Loaded(*_tables(d)) for d in dirs]
+
+
+class _Loaded:
+    """A previous audit's tables held in memory (duck-types what :func:`csaudit.trends.weekly_kpis` reads)."""
+
+    def __init__(self, conversations, rounds, tz: str, has_orders: bool) -> None:
+        from csaudit.config import Config
+
+        self.conversations, self.rounds = conversations, rounds
+        self.config = Config().updated({"latency": {"timezone": tz}})
+        self.meta = {"has_orders": has_orders}
+
+
+def _write_trends(previous: list, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from csaudit.trends import weekly_kpis
+
+    out = Path(args.out)
+    current = out / "audit"
+    sources = [*previous, current] if (current / "meta.json").exists() else previous
+    trends = weekly_kpis(sources)
+    trends.to_csv(out / "trends.csv", index=False, encoding="utf-8-sig")
+    log.info("trends: %d agent-weeks written to %s", len(trends), out / "trends.csv")
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:

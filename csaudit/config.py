@@ -349,6 +349,103 @@ class IOConfig:
     """Rejects kept per file (the first ones); the rest are counted in ``sources.rejects_omitted``."""
 
 
+# --------------------------------------------------------------------------------------------
+# shop figures (issue 14): commission, customers, sales actions, workload, after-sales, service depth
+
+
+@dataclass
+class CommissionConfig:
+    """Agent commission (提成) on the orders attributed to them (``csaudit.metrics.commission``)."""
+
+    rate: float = setting(0.01, ge=0, le=1)
+    """Commission as a fraction (0–1) of the agent's attributed sales (currency units of ``amount``)."""
+    refund_deduction_rate: float = setting(0.01, ge=0, le=1)
+    """Fraction (0–1) of the refunded amount of the agent's attributed orders deducted from the commission."""
+    paid_only: bool = True
+    """Only paid orders count toward sales (an unpaid order earns nothing)."""
+    silent_pool_share: float = setting(0.0, ge=0, le=1)
+    """Fraction (0–1) of the silent sales (静默下单, net of refunds) pooled and shared among the team."""
+    pool_split: str = setting("equal", choices=("equal", "sales"))
+    """How the pool is shared: ``equal`` (every agent with a conversation) or ``sales`` (by attributed sales)."""
+    period: str = setting("", choices=("", "W", "M"))
+    """Roll-up: ``""`` one row per agent for the whole audit, ``W`` per ISO week, ``M`` per month (order creation, local)."""
+
+
+@dataclass
+class CustomersConfig:
+    """Customer table and follow-up tiers (``csaudit.metrics.customers``)."""
+
+    high_interest_min_inquiries: int = setting(2, ge=1)
+    """高意向未成交: at least this many inquiry conversations and no order."""
+    potential_orders: int = setting(1, ge=1)
+    """可挖掘: exactly this many orders."""
+    repeat_min_orders: int = setting(2, ge=1)
+    """圈养 (repeat buyer): at least this many orders."""
+    vip_top_share: float = setting(0.1, gt=0, le=1)
+    """VIP: the paying customers in the top fraction (0–1) by paid amount (at least one customer when any paid)."""
+    vip_min_amount: float = setting(0.0, ge=0)
+    """VIP also needs a paid amount of at least this much (currency units)."""
+
+
+@dataclass
+class SalesConfig:
+    """Sales actions: 催付, 搭配 recommendations, lost-inquiry reasons (``csaudit.metrics.sales_actions``)."""
+
+    lexicon_files: list[str] = field(default_factory=list)
+    """Shop files adding to ``csaudit/lexicons/sales.toml`` (same format as lexicon files, relative to the config)."""
+    pending_after_min: float = setting(10.0, ge=0)
+    """An attributed order not paid within this many minutes of its creation needs a payment reminder."""
+    remind_within_h: float = setting(24.0, gt=0)
+    """A payment reminder counts when the order's agent sends it within this many hours after the order's creation."""
+    refusal_categories: list[str] = field(default_factory=lambda: ["refusal"])
+    """Agent-side lexicon categories that make a lost inquiry ``after_refusal``."""
+    lost_reason_order: list[str] = setting(
+        ["no_reply", "after_refusal", "price", "stock_size", "considering"],
+        choices=("no_reply", "after_refusal", "price", "stock_size", "considering"),
+    )
+    """Priority of the lost-inquiry reasons when several apply (the first that applies wins; else ``other``)."""
+
+
+@dataclass
+class WorkloadConfig:
+    """Workload by hour and day, and the busy-notice rule (``csaudit.metrics.workload``)."""
+
+    busy_concurrency: int = setting(5, ge=1)
+    """An agent-hour is busy when the agent's peak concurrent conversations reach this many."""
+    finding_severities: list[str] = field(default_factory=lambda: ["minor", "major", "critical"])
+    """Agent-side hits of these severities count as findings."""
+
+
+@dataclass
+class AftersalesConfig:
+    """After-sales handling (``csaudit.metrics.aftersales``)."""
+
+    recontact_h: float = setting(48.0, gt=0)
+    """The same customer (same shop) starting another conversation within this many hours of a conversation's end is a re-contact."""
+    refund_lookback_d: float = setting(30.0, gt=0)
+    """An after-sales conversation is linked to the customer's refunded orders created up to this many days before it."""
+
+
+@dataclass
+class ServiceConfig:
+    """Service depth: emoticons, quick replies, typing speed (``csaudit.metrics.service_depth``)."""
+
+    emoticon_patterns: list[str] = field(
+        default_factory=lambda: [
+            r"\[[\u4e00-\u9fff]{1,4}\]",
+            r"/:[!-~]{1,4}?(?=/:|[^!-~]|$)",
+            "[\U0001F300-\U0001FAFF\u2600-\u27BF]",
+        ]
+    )
+    """Regular expressions of one emoticon each: 旺旺 codes like [微笑], slash codes like /:^_^, emoji."""
+    quick_reply_min_conversations: int = setting(2, ge=2)
+    """An agent text (trimmed, exact) sent in at least this many conversations is a quick reply (快捷短语)."""
+    quick_reply_min_chars: int = setting(6, ge=1)
+    """... when it has at least this many characters (short acknowledgements are not templates)."""
+    typing_max_gap_s: float = setting(120.0, gt=0)
+    """Typing speed uses consecutive agent messages of one turn at most this many seconds apart."""
+
+
 _SECTIONS: dict[str, type] = {
     "session": SessionConfig,
     "roles": RolesConfig,
@@ -362,6 +459,12 @@ _SECTIONS: dict[str, type] = {
     "review": ReviewConfig,
     "text": TextConfig,
     "io": IOConfig,
+    "commission": CommissionConfig,
+    "customers": CustomersConfig,
+    "sales": SalesConfig,
+    "workload": WorkloadConfig,
+    "aftersales": AftersalesConfig,
+    "service": ServiceConfig,
 }
 
 
@@ -383,6 +486,12 @@ class Config:
     review: ReviewConfig = field(default_factory=ReviewConfig)
     text: TextConfig = field(default_factory=TextConfig)
     io: IOConfig = field(default_factory=IOConfig)
+    commission: CommissionConfig = field(default_factory=CommissionConfig)
+    customers: CustomersConfig = field(default_factory=CustomersConfig)
+    sales: SalesConfig = field(default_factory=SalesConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    aftersales: AftersalesConfig = field(default_factory=AftersalesConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     base_dir: str = "."
     """Folder that relative paths in the settings (lexicon files) are resolved against."""
 

@@ -300,6 +300,8 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
       '肯定能退, 保证 …'),
     C('abuse_hits', 'int64', 'count',
       'abusive language — critical'),
+    C('bargain_refusal_hits', 'int64', 'count',
+      'a flat no to bargaining (不讲价, 没有优惠了 …) with nothing offered instead in the same message'),
     C('repeated_hits', 'int64', 'count',
       "QC 顾客重复: customer messages saying they repeated themselves (我刚刚说过了, 说了好几遍 …) in the agent's conversations"),
     C('escalation_hits', 'int64', 'count',

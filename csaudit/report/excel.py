@@ -152,9 +152,11 @@ def write_workbook(
     tz: str = "Asia/Shanghai",
     mask: bool = True,
     reviews: pd.DataFrame | None = None,
+    extra: dict[str, pd.DataFrame] | None = None,
 ) -> Path:
     """Write ``audit.xlsx`` with the sheets :data:`SHEETS`; one row per table row (plus a header).
-    ``reviews``: the per-rule review figures (:func:`csaudit.review.views.rule_table`), empty when None."""
+    ``reviews``: the per-rule review figures (:func:`csaudit.review.views.rule_table`), empty when None.
+    ``extra`` sheets (ready frames, e.g. :func:`csaudit.report.shop_sheets.shop_sheets`) follow them."""
     from openpyxl import Workbook
 
     meta = meta or {}
@@ -169,8 +171,16 @@ def write_workbook(
     }
     frames["definitions"] = definitions(agents, tz, meta, {k: frames[k] for k in ("hits", "unreplied", "lost_inquiries")})
     wb = Workbook(write_only=True)
+    if extra:
+        from csaudit.report.shop_sheets import shop_notes
+
+        notes = pd.DataFrame(shop_notes(extra), columns=["item", "unit", "definition"])
+        frames["definitions"] = pd.concat([frames["definitions"], notes], ignore_index=True)
     for name in SHEETS:
         _write_sheet(wb, name, frames[name])
+    for name, df in (extra or {}).items():
+        _write_sheet(wb, name, df)
+        frames[name] = df
     tmp = path.with_suffix(".tmp.xlsx")
     wb.save(tmp)
     tmp.replace(path)
@@ -187,6 +197,7 @@ def _reviews_frame(reviews: pd.DataFrame | None) -> pd.DataFrame:
 def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = True) -> Path:
     """:func:`write_workbook` from a saved audit folder."""
     from csaudit.report import data as rdata
+    from csaudit.report.shop_sheets import shop_sheets
     from csaudit.review import views as review_views
 
     meta = rdata.read_meta(audit_dir)
@@ -202,4 +213,5 @@ def write_audit_workbook(audit_dir: str | Path, path: str | Path, mask: bool = T
         tz=tz,
         mask=mask,
         reviews=review_views.rule_table(reviews, meta),
+        extra=shop_sheets(audit_dir, tz, mask),
     )

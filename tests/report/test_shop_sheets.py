@@ -1,0 +1,33 @@
+"""Shop-figure sheets appended to the audit workbook (csaudit/report/shop_sheets.py)."""
+
+from __future__ import annotations
+
+import openpyxl
+import pandas as pd
+
+import csaudit as ca
+from csaudit.model import schema
+from csaudit.report.excel import SHEETS, write_audit_workbook
+from tests.chat_builders import A, cat, msgs
+
+PHONE = "13812345678"
+
+
+def test_shop_sheets_in_workbook_masked(tmp_path):
+    m = cat(msgs([("customer", None, "10:00:00", f"太贵了，打我电话{PHONE}"), ("agent", A, "10:01:00", "亲，这是活动价哦")],
+                 conv="k1", customer="买家1"))
+    orders = schema.conform(pd.DataFrame({"order_id": ["3912345678901234567"], "shop": ["云栖家居"], "customer": ["买家9"],
+                                          "created": [pd.Timestamp("2026-11-10 15:00", tz="Asia/Shanghai")],
+                                          "paid": [pd.NaT], "amount": [10.0], "refund": [0.0]}), "orders")
+    res = ca.audit(m, orders=orders)
+    res.save(tmp_path / "audit")
+    wb = openpyxl.load_workbook(write_audit_workbook(tmp_path / "audit", tmp_path / "a.xlsx"))
+    assert wb.sheetnames[: len(SHEETS)] == list(SHEETS)
+    assert {"shop_agents", "commission", "commission_orders", "customers", "followups", "lost_reasons",
+            "workload"} <= set(wb.sheetnames)
+    assert wb["lost_reasons"].max_row == 1 + len(res.lost_reasons) == 2
+    cells = [str(c.value) for sheet in ("followups", "lost_reasons") for row in wb[sheet].iter_rows() for c in row]
+    assert PHONE not in "".join(cells) and any("138****5678" in c for c in cells)
+    assert "3912345678901234567" not in "".join(str(c.value) for row in wb["commission_orders"].iter_rows() for c in row)
+    defs = {r[0].value for r in wb["definitions"].iter_rows(min_row=2)}
+    assert "sheet commission_orders" in defs
