@@ -257,7 +257,7 @@ def conversation_scores(
 ) -> pd.DataFrame:
     """QA score of every conversation (definitions in the module docstring).
 
-    ``conversations`` needs ``conversation_id`` and, when present, ``sentiment_end`` (0–1),
+    ``conversations`` needs ``conversation_id`` and, when present, ``csat`` (0–100),
     ``is_inquiry`` and ``ordered``. Returns one row per conversation (same order):
     ``conversation_id``, the five ``score_*`` columns, ``greeting_ok, closing_ok, apology_needed,
     apology_ok, penalty, n_critical, critical, qa_score_critical_free, qa_score``. ``checks``:
