@@ -21,6 +21,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Config": ("csaudit.config", "Config"),
     "read_chats": ("csaudit.io.chats", "read_chats"),
     "read_orders": ("csaudit.io.orders", "read_orders"),
+    "read_ratings": ("csaudit.io.ratings", "read_ratings"),
     "audit": ("csaudit.audit", "audit"),
     "Audit": ("csaudit.audit", "Audit"),
     "sentiment": ("csaudit.metrics.sentiment", None),
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from csaudit.config import Config  # noqa: F401
     from csaudit.io.chats import read_chats  # noqa: F401
     from csaudit.io.orders import read_orders  # noqa: F401
+    from csaudit.io.ratings import read_ratings  # noqa: F401
     from csaudit.metrics import sentiment  # noqa: F401
 
 

@@ -582,7 +582,10 @@ def side_stages(msgs: pd.DataFrame, cfg: Config, lex: Any) -> SideStages:
     from csaudit.metrics import sentiment, words
 
     t0 = time.perf_counter()
-    msg_sent = sentiment.message_sentiment(msgs).to_numpy(dtype="float64")
+    model = cfg.sentiment.model
+    if model and not Path(model).is_absolute():
+        model = str(Path(cfg.base_dir) / model)
+    msg_sent = sentiment.message_sentiment(msgs, model or None).to_numpy(dtype="float64")
     conv_sent = sentiment.conversation_sentiment(msgs.assign(sentiment=msg_sent), cfg.sentiment)
     release_free_memory()  # sentiment's temporaries, before jieba's
     t1 = time.perf_counter()
@@ -615,6 +618,7 @@ def audit(
     orders: pd.DataFrame | None = None,
     config: Config | None = None,
     period: Period = None,
+    ratings: pd.DataFrame | None = None,
     reviews: pd.DataFrame | str | Path | None = None,
 ) -> Audit:
     """Audit ``messages`` (MESSAGES schema) and return an :class:`Audit`.
@@ -627,7 +631,10 @@ def audit(
     still converts; orders after the period that no inquiry claims (silent) are then dropped, so shop
     sales = orders created in the period + later orders attributed to the period's inquiries.
     Without orders, ``ordered``/``paid``/``order_amount`` and the agents' order figures are NA and
-    ``lost_inquiries`` is empty. Raises ``ValueError`` when no message is left to audit.
+    ``lost_inquiries`` is empty. ``ratings`` (RATINGS, :func:`csaudit.io.ratings.read_ratings`) adds the
+    customers' own satisfaction: ``rating`` (0–100, NA when unrated) per conversation (joined by
+    :func:`csaudit.io.ratings.join_ratings`) and ``n_rated, rating_mean`` per agent. Raises
+    ``ValueError`` when no message is left to audit.
     ``reviews``: earlier reviews (a REVIEWS table, or a folder read with
     :func:`csaudit.review.read_reviews_dir`; default ``config.review.reviews_path``): rules they show
     to be unreliable keep their hits but cost no points (:mod:`csaudit.review.apply`).
@@ -635,7 +642,7 @@ def audit(
     from csaudit import review as review_mod
     from csaudit import rules as rules_mod
     from csaudit.metrics import conversion as conversion_mod
-    from csaudit.metrics import latency, lexicon, qc
+    from csaudit.metrics import latency, lexicon, qc, satisfaction
     from csaudit.model import rounds as rounds_mod
     from csaudit.model import schema
     from csaudit.score import (
@@ -741,6 +748,13 @@ def audit(
 
     with _stage("score", timings):
         conversations["n_hits"] = n_hits
+        csat = satisfaction.conversation_csat(msgs, rounds, hits, cfg)
+        conversations = _merge(conversations, csat)
+        if ratings is not None:
+            from csaudit.io.ratings import conversation_ratings, join_ratings
+
+            rated = conversation_ratings(join_ratings(ratings, conversations, cfg))
+            conversations = conversations.merge(rated[["conversation_id", "rating"]], on="conversation_id", how="left")
         scores = conversation_scores(conversations, msgs, rounds, score_hits, cfg, has_orders=has_orders, checks=checks)
         del score_hits
         conversations = _merge(conversations, scores[["conversation_id", "qa_score", "qa_score_critical_free", "critical",
@@ -781,6 +795,7 @@ def audit(
         "csaudit_version": __version__,
         "n_messages": int(len(msgs)),
         "has_orders": has_orders,
+        "has_ratings": ratings is not None,
         "side_stages_parallel": parallel,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
         "unreliable_rules": sorted(unreliable),
@@ -866,6 +881,8 @@ def _order_conversation_columns(conversations: pd.DataFrame) -> pd.DataFrame:
         if c not in out:
             out[c] = np.nan
     extra = [c for c in out.columns if c not in CONVERSATION_COLUMNS]
+    first = [c for c in ("csat", "rating") if c in extra]  # beside qa_score
+    extra = first + [c for c in extra if c not in first]
     return out[[*CONVERSATION_COLUMNS, *extra]]
 
 

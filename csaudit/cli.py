@@ -1,4 +1,4 @@
-"""Command line: ``csaudit ingest | audit | report | sample | review sample | review import``.
+"""Command line: ``csaudit ingest | audit | report | calibrate | train-sentiment | sample | review sample | review import``.
 
 Exit codes: 0 ok, 1 some work failed (e.g. an agent report), 2 unusable input or arguments,
 130 / 143 stopped by SIGINT / SIGTERM (workers and kernels are stopped first).
@@ -67,6 +67,7 @@ def parse_columns(value: str) -> dict[str, str | int]:
 
 def _add_audit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--orders", default=None, help="orders CSV/XLSX for conversion figures")
+    p.add_argument("--ratings", default=None, help="customer ratings (服务评价 export or CSV/XLSX) for 满意度 beside csat")
     p.add_argument("--config", default=None, help="csaudit.toml (default: the taobao preset)")
     p.add_argument("--preset", default=None, choices=["taobao", "jd", "douyin"], help="start from this preset")
     g = p.add_mutually_exclusive_group()
@@ -122,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mask", action="store_true", help="show phone/order numbers and addresses unmasked")
     p.add_argument("--lang", default=None, choices=["zh", "en"], help="report language (default: [report] lang, zh)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("calibrate", help="refit the predicted-satisfaction model (csat) on the shop's own ratings")
+    p.add_argument("audit_dir", help="a saved audit folder (csaudit audit -o DIR)")
+    p.add_argument("--ratings", required=True, help="ratings file: 服务评价 export or CSV/XLSX (id or customer + time, label)")
+    p.add_argument("-o", "--output", default="model", help="model folder (gets csat.json) or a .json file (default: model/)")
+    p.add_argument("--scale", default="auto", choices=["auto", "5", "3", "100"], help="label scale (default: detect)")
+    p.set_defaults(func=_cmd_calibrate)
+
+    p = sub.add_parser("train-sentiment", help="build a snownlp-compatible sentiment model from the shop's labelled texts")
+    p.add_argument("--pos", required=True, help="text file of positive texts, one per line")
+    p.add_argument("--neg", required=True, help="text file of negative texts, one per line")
+    p.add_argument("-o", "--output", required=True, help="model folder to write")
+    p.set_defaults(func=_cmd_train_sentiment)
 
     p = sub.add_parser("sample", help="generate the deterministic sample exports")
     p.add_argument("--out", default="data/sample_chats", help="output folder")
@@ -206,7 +220,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(f"csaudit audit: error: no chat messages could be read from the given paths{why}", file=sys.stderr)
         return 2
     orders = read_orders(args.orders, tz=tz) if args.orders else None
-    result = audit(chats.messages, orders=orders, config=cfg, period=period, reviews=args.reviews)
+    ratings = None
+    if args.ratings:
+        from csaudit.io.ratings import read_ratings
+
+        ratings = read_ratings(args.ratings, tz=tz)
+    result = audit(chats.messages, orders=orders, config=cfg, period=period, ratings=ratings,
+                   reviews=args.reviews)
     out = Path(args.output)
     result.save(out)
     write_csv(result.agents, out / "agents.csv")
@@ -276,6 +296,27 @@ def _write_trends(previous: list, args: argparse.Namespace) -> None:
     trends = weekly_kpis(sources)
     trends.to_csv(out / "trends.csv", index=False, encoding="utf-8-sig")
     log.info("trends: %d agent-weeks written to %s", len(trends), out / "trends.csv")
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    """Refit csat on the ratings of a saved audit's conversations; print agreement before/after."""
+    from csaudit.audit import Audit
+    from csaudit.calibrate import calibrate
+    from csaudit.io.ratings import read_ratings
+
+    result = Audit.load(args.audit_dir)
+    ratings = read_ratings(args.ratings, tz=result.config.latency.timezone, scale=args.scale)
+    print(calibrate(result, ratings, args.output).text)
+    return 0
+
+
+def _cmd_train_sentiment(args: argparse.Namespace) -> int:
+    """Write snownlp-compatible Bayes tables trained on the shop's labelled texts."""
+    from csaudit.metrics.snowtrain import train_files
+
+    out = train_files(args.pos, args.neg, args.output)
+    print(f"sentiment model written to {out}; use it with [sentiment] model = \"{out}\" in csaudit.toml")
+    return 0
 
 
 def _cmd_review(args: argparse.Namespace) -> int:

@@ -190,6 +190,9 @@ class SentimentConfig:
     """Start = mean of the first k customer messages, end = mean of the last k."""
     deteriorated_drift: float = setting(-0.2, ge=-1, le=0)
     """A conversation whose drift (end − start) is at most this has deteriorated."""
+    model: str = ""
+    """Folder of a sentiment model trained on the shop's own texts (``csaudit train-sentiment``;
+    relative to the config file's folder). Empty = snownlp's shipped model."""
 
 
 @dataclass
@@ -212,17 +215,19 @@ class ScoreConfig:
 
     weights: dict[str, float] = setting(
         {
-            "responsiveness": 0.30,
-            "politeness": 0.20,
-            "compliance": 0.25,
-            "sentiment": 0.10,
-            "conversion": 0.15,
+            "responsiveness": 0.20,
+            "politeness": 0.10,
+            "compliance": 0.20,
+            "satisfaction": 0.40,
+            "conversion": 0.10,
         },
         ge=0,
         keys="default",
         not_all_zero=True,
     )
-    """Weight of each category in a conversation's QA score (≥ 0, not all 0; categories as in the default)."""
+    """Weight of each category (``responsiveness, politeness, compliance, satisfaction, conversion``) in a
+    conversation's QA score, renormalised over the categories that apply (≥ 0, not all 0; categories as in
+    the default)."""
     critical_categories: list[str] = field(
         default_factory=lambda: ["off_platform", "abuse", "inducement"]
     )
@@ -240,7 +245,10 @@ class ScoreConfig:
     closing_categories: list[str] = field(default_factory=lambda: ["closing", "rating_invite"])
     """Lexicon categories that count as a closing among the conversation's last ``qc.closing_last_n`` messages."""
     apology_categories: list[str] = field(default_factory=lambda: ["apology"])
-    """Lexicon categories that count as an apology after a long wait (``qc.long_wait_s``)."""
+    """Lexicon categories that count as an apology after a long wait (``qc.long_wait_s``) or a complaint."""
+    complaint_categories: list[str] = field(default_factory=lambda: ["escalation", "repeated", "dissatisfied"])
+    """Customer-side lexicon categories that call for an apology (the politeness check is needed only
+    after one of these or a long wait; it is never a plus in conversations that did not need it)."""
     politeness_rules: list[str] = field(
         default_factory=lambda: ["qc:no_greeting_first_reply", "qc:no_apology_after_wait", "qc:no_closing"]
     )
@@ -249,6 +257,14 @@ class ScoreConfig:
     """How red lines (conversations zeroed by a critical hit) affect the agent ``rank``: ``rank_last`` — agents
     with any red-line conversation rank below every agent without one (by ``qa_score`` within each group);
     ``conversation_zero`` — only the zeroed conversations count (rank by ``qa_score`` alone)."""
+    csat_model: str = ""
+    """Predicted-satisfaction (``csat``) model file written by ``csaudit calibrate`` (JSON; relative
+    paths are resolved against the config file's folder). Empty = the shipped model
+    ``csaudit/models/csat.json`` fitted on STC-3 (see README "Predicted satisfaction")."""
+    rating_window_h: float = setting(24.0, ge=0)
+    """A rating matched by customer + time (no conversation id) belongs to that customer's latest
+    conversation starting at or before the rating time, if the rating came no later than this many
+    hours after that conversation's end."""
 
 
 @dataclass

@@ -14,26 +14,29 @@ Every conversation gets five category scores, each 0–100 or NA when the catego
     Share of the applicable politeness checks that pass, × 100. Checks: *greeting* — the first
     agent message has a lexicon hit (``rule`` ``lexicon:*``) of a ``score.greeting_categories`` category; *closing* — one of the
     conversation's last ``qc.closing_last_n`` messages is an agent message with a
-    ``score.closing_categories`` hit; *apology* (only when needed: some round was answered after more
-    than ``qc.long_wait_s``) — an agent ``score.apology_categories`` hit at or after the first such
-    slow reply. NA when the conversation has no agent message.
+    ``score.closing_categories`` hit; *apology* — done when needed: only in conversations that called
+    for one (a round answered after more than ``qc.long_wait_s``, or a customer message with a
+    ``score.complaint_categories`` hit), passed by an agent ``score.apology_categories`` hit in the
+    first such message or a later one (message order, so it works without timestamps). An apology
+    nobody needed is no check and no plus. NA when the conversation has no agent message.
 ``score_compliance``
     ``100 − Σ penalty`` (floored at 0) over the conversation's hits on a ``score.penalty_sides`` side
     (agent), lexicon and QC alike, with ``score.severity_penalty[severity]`` points each
     (critical 100, major 25, minor 10; other severities, e.g. ``info`` politeness terms, cost 0). QC
     rules listed in ``score.politeness_rules`` are scored by politeness and cost nothing here.
     NA when the conversation has no agent message.
-``score_sentiment``
-    ``100 × sentiment_end`` — the customer's mood at the END of the conversation (mean snownlp score of
-    the last k customer messages), which tracks satisfaction far better than the drift. NA when
-    the customer wrote nothing scorable.
+``score_satisfaction``
+    ``csat``, the predicted satisfaction 0–100 (:mod:`csaudit.metrics.satisfaction`): mostly how the
+    customer sounds near the end, thanks or complaints at the end, escalations and refusals. It
+    replaces the former ``score_sentiment`` (100 × ``sentiment_end``), which agreed with rated
+    satisfaction half as well. NA when the conversations table has no ``csat``.
 ``score_conversion``
     Inquiries (询单) only: 100 if the inquiry led to an order within the window (``ordered``), else 0.
     NA for after-sales conversations and when no orders were given.
 
 ``qa_score_critical_free`` = weighted mean of the applicable categories with ``score.weights``,
 renormalised over the categories present (a conversation with only responsiveness and compliance
-uses 0.30 / (0.30 + 0.25) and 0.25 / (0.30 + 0.25)). ``qa_score`` = the same, but 0 when the
+uses 0.20 / (0.20 + 0.20) and 0.20 / (0.20 + 0.20)). ``qa_score`` = the same, but 0 when the
 conversation has an agent-side hit in a ``score.critical_categories`` category (``critical``).
 
 Per agent (the conversation's primary agent): ``qa_score`` = mean of its conversations'
@@ -53,12 +56,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from csaudit.arrays import NAT, lookup, ts_ns
+from csaudit.arrays import lookup, ts_ns
 from csaudit.config import Config
 
 log = logging.getLogger(__name__)
 
-CATEGORIES = ("responsiveness", "politeness", "compliance", "sentiment", "conversion")
+CATEGORIES = ("responsiveness", "politeness", "compliance", "satisfaction", "conversion")
 SCORE_COLUMNS = tuple(f"score_{c}" for c in CATEGORIES)
 
 
@@ -161,22 +164,7 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     has_agent = np.bincount(codes[a], minlength=n) > 0
 
     keys = pd.Series(uniq, dtype="str")
-    resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
-    first_slow = np.full(n, NAT, dtype=np.int64)
-    if slow.any():
-        rc = lookup(keys, rounds.loc[slow, "conversation_id"])
-        rt = ts_ns(rounds.loc[slow, "reply"])
-        ok = (rc >= 0) & (rt != NAT)
-        fs = pd.Series(rt[ok]).groupby(rc[ok]).min()
-        first_slow[fs.index.to_numpy()] = fs.to_numpy()
-    needed = first_slow != NAT
-    apol = lex_in(sc.apology_categories)
-    ac = lookup(keys, hits.loc[apol, "conversation_id"])
-    at = ts_ns(hits.loc[apol, "ts"])
-    good = (ac >= 0) & (at != NAT)
-    good[good] &= needed[ac[good]] & (at[good] >= first_slow[ac[good]])
-    apology_ok = np.bincount(ac[good], minlength=n) > 0
+    needed, apology_ok = _apology_check(messages, rounds, hits, keys, config, lex_in(sc.apology_categories))
 
     out = pd.DataFrame(
         {"greeting_ok": greeting_ok, "closing_ok": closing_ok, "apology_needed": needed, "apology_ok": apology_ok & needed},
@@ -186,6 +174,50 @@ def politeness(messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame,
     applicable = 2 + out["apology_needed"].astype(int)
     out["score_politeness"] = 100.0 * passed / applicable
     return out
+
+
+def _apology_check(
+    messages: pd.DataFrame, rounds: pd.DataFrame, hits: pd.DataFrame, keys: pd.Series, config: Config,
+    apol: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per conversation of ``keys``: ``(apology_needed, apology_ok)``. Needed = some event called for
+    an apology — a reply after more than ``qc.long_wait_s`` (the round's ``reply_message_id``; by
+    time when rounds lack it) or a customer message with a ``score.complaint_categories`` hit; ok =
+    an apology hit (rows ``apol`` of ``hits``) in the message of the first such event or a later one.
+    Message positions, not times: works without timestamps. Two hash lookups in all (message ids,
+    conversation ids), whatever the number of events."""
+    big = np.iinfo(np.int64).max
+    n = len(keys)
+    mid = messages["message_id"]
+    resp = pd.to_numeric(rounds["response_s"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    slow = rounds["answered"].astype(bool).to_numpy() & (resp > float(config.qc.long_wait_s))
+    sr = rounds.loc[slow, [c for c in ("conversation_id", "reply", "reply_message_id") if c in rounds]]
+    by_id = "reply_message_id" in sr
+    comp = ((hits["side"] == "customer").to_numpy(dtype=bool, na_value=False)
+            & _mask_cat(hits, config.score.complaint_categories).to_numpy(dtype=bool, na_value=False))
+    parts_m = [hits["message_id"][comp], hits["message_id"][apol]] + ([sr["reply_message_id"]] if by_id else [])
+    parts_c = [hits["conversation_id"][comp], hits["conversation_id"][apol], sr["conversation_id"]]
+    sizes = np.cumsum([0, int(comp.sum()), int(apol.sum()), len(sr)])
+    rows = lookup(mid, pd.concat(parts_m, ignore_index=True)) if sizes[-1] else np.zeros(0, dtype=np.int64)
+    convs = lookup(keys, pd.concat(parts_c, ignore_index=True)) if sizes[-1] else np.zeros(0, dtype=np.int64)
+    if not by_id and len(sr):  # the first agent message of the conversation at the reply time
+        ag = np.flatnonzero((messages["role"] == "agent").to_numpy(dtype=bool))
+        at = pd.DataFrame({"c": lookup(keys, messages["conversation_id"].take(ag)),
+                           "t": ts_ns(messages["ts"].take(ag)), "row": ag}).drop_duplicates(["c", "t"])
+        want = pd.DataFrame({"c": convs[sizes[2]:], "t": ts_ns(sr["reply"])})
+        slow_rows = want.merge(at, on=["c", "t"], how="left")["row"].fillna(-1).to_numpy(dtype=np.int64)
+        rows = np.concatenate([rows, slow_rows])
+    trigger = np.full(n, big, dtype=np.int64)
+    ev_rows = np.concatenate([rows[: sizes[1]], rows[sizes[2]:]])
+    ev_conv = np.concatenate([convs[: sizes[1]], convs[sizes[2]:]])
+    ok = (ev_conv >= 0) & (ev_rows >= 0)
+    np.minimum.at(trigger, ev_conv[ok], ev_rows[ok])
+    needed = trigger != big
+    ac, ar = convs[sizes[1]: sizes[2]], rows[sizes[1]: sizes[2]]
+    good = (ac >= 0) & (ar >= 0)
+    good[good] &= needed[ac[good]] & (ar[good] >= trigger[ac[good]])
+    apology_ok = np.bincount(ac[good], minlength=n) > 0
+    return needed, apology_ok & needed
 
 
 def compliance(messages: pd.DataFrame, hits: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -228,7 +260,7 @@ def conversation_scores(
 ) -> pd.DataFrame:
     """QA score of every conversation (definitions in the module docstring).
 
-    ``conversations`` needs ``conversation_id`` and, when present, ``sentiment_end`` (0–1),
+    ``conversations`` needs ``conversation_id`` and, when present, ``csat`` (0–100),
     ``is_inquiry`` and ``ordered``. Returns one row per conversation (same order):
     ``conversation_id``, the five ``score_*`` columns, ``greeting_ok, closing_ok, apology_needed,
     apology_ok, penalty, n_critical, critical, qa_score_critical_free, qa_score``. ``checks``:
@@ -244,10 +276,10 @@ def conversation_scores(
     for col in ("score_responsiveness", "score_politeness", "score_compliance"):
         out[col] = checks[col].array
 
-    if "sentiment_end" in conversations:
-        out["score_sentiment"] = 100.0 * pd.to_numeric(conversations["sentiment_end"], errors="coerce").to_numpy()
+    if "csat" in conversations:
+        out["score_satisfaction"] = pd.to_numeric(conversations["csat"], errors="coerce").to_numpy(dtype="float64")
     else:
-        out["score_sentiment"] = np.nan
+        out["score_satisfaction"] = np.nan
     if has_orders and {"is_inquiry", "ordered"} <= set(conversations.columns):
         inq = conversations["is_inquiry"].astype("boolean").fillna(False).to_numpy(dtype=bool)
         ordered = conversations["ordered"].astype("boolean").astype("float64").to_numpy() * 100.0
@@ -299,7 +331,9 @@ def conversation_checks(
 
 def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
     """Per primary ``agent``: ``n_scored_conversations, qa_score, qa_score_critical_free, score_<category>``
-    (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``."""
+    (means over the agent's conversations, NA skipped), ``critical_conversations`` and ``rank``; with a
+    ``csat`` column ``csat_mean``; with a ``rating`` column (the customers' own ratings, 0–100)
+    ``n_rated`` (rated conversations) and ``rating_mean``."""
     c = conversations.loc[conversations["agent"].notna()]
     g = c.groupby("agent", sort=True)
     out = pd.DataFrame(
@@ -311,6 +345,11 @@ def agent_scores(conversations: pd.DataFrame) -> pd.DataFrame:
             "critical_conversations": g["critical"].sum().astype("int64"),
         }
     )
+    if "csat" in c:
+        out["csat_mean"] = g["csat"].mean()
+    if "rating" in c:
+        out["n_rated"] = g["rating"].count().astype("int64")
+        out["rating_mean"] = g["rating"].mean()
     out["rank"] = rank(out["qa_score"])
     out.index.name = "agent"
     return out.reset_index()
@@ -461,7 +500,7 @@ def scorecard_failures(agents: pd.DataFrame) -> pd.DataFrame:
     add("rank", "greater_than_or_equal_to(1)", ~(agents["rank"] >= 1))
     for c in agents.columns:
         s = agents[c]
-        if c in ("qa_score", "qa_score_critical_free") or c.startswith("score_"):
+        if c in ("qa_score", "qa_score_critical_free", "csat_mean", "rating_mean") or c.startswith("score_"):
             add(c, "in_range(0, 100)", s.notna() & ~s.between(0, 100))
         elif c.endswith("_rate"):
             add(c, "in_range(0, 1)", s.notna() & ~s.between(0, 1))
@@ -486,7 +525,7 @@ def check_scorecard(agents: pd.DataFrame) -> pd.DataFrame:
 
 #: Columns of the printed scorecard, in order (those absent from the table are skipped).
 PRINT_COLUMNS = (
-    "rank", "agent", "qa_score", "qa_score_critical_free", "n_conversations", "avg_response_s",
+    "rank", "agent", "qa_score", "qa_score_critical_free", "csat_mean", "rating_mean", "n_conversations", "avg_response_s",
     "reply_rate", "slow_rounds", "negative_hits", "critical_hits", "sentiment_end_mean", "order_conversion",
 )
 

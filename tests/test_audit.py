@@ -276,22 +276,23 @@ def test_audit_pipeline_scores_and_tables(tmp_path):
     assert conv.loc["c1", "agent"] == A and conv.loc["c2", "agent"] == B
     assert bool(conv.loc["c1", "ordered"]) and not bool(conv.loc["c2", "ordered"])
 
-    # c1: fast (100), greeting + closing (100), clean (100), ordered inquiry (100), sentiment = 100 × end
-    s1 = conv.loc["c1", "sentiment_end"]
-    assert 0 <= s1 <= 1
+    # c1: fast (100), greeting + closing (100), clean (100), ordered inquiry (100), satisfaction = csat
+    s1 = conv.loc["c1", "csat"]
+    assert 0 <= s1 <= 100 and conv.loc["c1", "score_satisfaction"] == s1
     assert conv.loc["c1", "score_responsiveness"] == 100 and conv.loc["c1", "score_politeness"] == 100
     assert conv.loc["c1", "score_compliance"] == 100 and conv.loc["c1", "score_conversion"] == 100
-    assert conv.loc["c1", "qa_score"] == pytest.approx(90 + 10 * s1)
-    # c2: 微信 = off-platform steering (critical) -> 0; critical-free view keeps only the sentiment points
-    s2 = conv.loc["c2", "sentiment_end"]
+    assert conv.loc["c1", "qa_score"] == pytest.approx(60 + 0.4 * s1)
+    # c2: 微信 = off-platform steering (critical) -> 0; critical-free view keeps only the satisfaction points
+    s2 = conv.loc["c2", "csat"]
     assert bool(conv.loc["c2", "critical"]) and conv.loc["c2", "qa_score"] == 0
     assert conv.loc["c2", "score_responsiveness"] == 0 and conv.loc["c2", "score_politeness"] == 0
     assert conv.loc["c2", "score_compliance"] == 0 and conv.loc["c2", "score_conversion"] == 0
-    assert conv.loc["c2", "qa_score_critical_free"] == pytest.approx(10 * s2)
+    assert conv.loc["c2", "qa_score_critical_free"] == pytest.approx(0.4 * s2)
 
     ag = res.agents.set_index("agent")
     assert res.agents["agent"].tolist() == [A, B] and res.agents["rank"].tolist() == [1, 2]
-    assert ag.loc[A, "qa_score"] == pytest.approx(90 + 10 * s1)
+    assert ag.loc[A, "qa_score"] == pytest.approx(60 + 0.4 * s1)
+    assert ag.loc[A, "csat_mean"] == pytest.approx(s1) and ag.loc[B, "csat_mean"] == pytest.approx(s2)
     assert ag.loc[B, "critical_conversations"] == 1 and ag.loc[B, "critical_hits"] == 1
     assert ag.loc[B, "slang_hits"] == 1 and ag.loc[B, "off_platform_hits"] == 1
     assert ag.loc[B, "avg_response_s"] == 600  # 720 s capped, and the unanswered last round counts as the cap
@@ -321,8 +322,8 @@ def test_audit_without_orders_leaves_conversion_out():
     res = __import__("csaudit").audit(week_messages(), period=("2026-11-09", "2026-11-15"))
     conv = res.conversations.set_index("conversation_id")
     assert conv["ordered"].isna().all() and conv["score_conversion"].isna().all()
-    s1 = conv.loc["c1", "sentiment_end"]
-    assert conv.loc["c1", "qa_score"] == pytest.approx((75 + 10 * s1) / 0.85)
+    s1 = conv.loc["c1", "csat"]
+    assert conv.loc["c1", "qa_score"] == pytest.approx((50 + 0.4 * s1) / 0.9)
     assert res.meta["has_orders"] is False
 
 

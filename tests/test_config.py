@@ -79,7 +79,7 @@ def test_load_with_a_preset_argument(tmp_path):
         ('[latency]\nservice_start = "25:99"\n', r'latency\.service_start = "25:99": expected a time HH:MM'),
         ('[latency]\nservice_end = "8am"\n', r'latency\.service_end = "8am": expected a time HH:MM'),
         ("[score.weights]\npoliteness = -0.2\n", r"score\.weights\.politeness = -0\.2: expected a number ≥ 0"),
-        ("[score.weights]\nresponsiveness = 0\npoliteness = 0\ncompliance = 0\nsentiment = 0\nconversion = 0\n",
+        ("[score.weights]\nresponsiveness = 0\npoliteness = 0\ncompliance = 0\nsatisfaction = 0\nconversion = 0\n",
          r"score\.weights = .*: expected values that are not all 0"),
         ("[score.weights]\npoliteness_ = 1\n", r"unknown key score\.weights\.politeness_ \(did you mean 'politeness'\?\)"),
         ("[score.severity_penalty]\nsevere = 1\n", r"unknown key score\.severity_penalty\.severe"),

@@ -131,9 +131,37 @@ def test_politeness_greeting_closing_apology():
     assert p.loc["c1"].to_dict() == {"greeting_ok": True, "closing_ok": True, "apology_needed": True,
                                      "apology_ok": True, "score_politeness": 100.0}
     assert p.loc["c2", "score_politeness"] == 0.0 and not p.loc["c2", "apology_needed"]
-    # an apology BEFORE the slow reply does not count
-    h.loc[1, "ts"] = T("10:04:00")
+    # an apology BEFORE the slow reply (an earlier message) does not count
+    h.loc[1, "message_id"] = "m0"
     assert politeness(m, r, h, Config()).loc["c1", "score_politeness"] == pytest.approx(200 / 3)
+    # without reply_message_id in the rounds, the slow reply is found by its time: same result
+    h.loc[1, "message_id"] = "m2"
+    assert politeness(m, r.drop(columns=[c for c in ("reply_message_id",) if c in r]), h, Config()).loc[
+        "c1", "apology_ok"]
+
+
+def test_apology_needed_after_a_complaint_only_and_by_message_order():
+    """No timestamps at all: a complaint calls for an apology; an apology later passes, one before the
+    complaint does not, and a conversation without complaint or wait has no apology check (no plus)."""
+    m = msgs([
+        ("c1", "customer", "10:00:00", None),  # m0 complaint
+        ("c1", "agent", "10:00:10", "店:a"),    # m1 apology after it
+        ("c2", "agent", "10:00:00", "店:a"),    # m2 apology before the complaint
+        ("c2", "customer", "10:00:10", None),  # m3 complaint
+        ("c3", "customer", "10:00:00", None),  # m4
+        ("c3", "agent", "10:00:10", "店:a"),    # m5 apology, not needed
+    ]).assign(ts=pd.NaT)
+    m = schema.conform(m, "messages")
+    h = hits([("c1", "m0", "lexicon:escalation", "escalation", "major", "customer"),
+              ("c1", "m1", "lexicon:apology", "apology", "info", "agent"),
+              ("c2", "m2", "lexicon:apology", "apology", "info", "agent"),
+              ("c2", "m3", "lexicon:dissatisfied", "dissatisfied", "info", "customer"),
+              ("c3", "m5", "lexicon:apology", "apology", "info", "agent")])
+    p = politeness(m, rnds([]), h, Config())
+    assert p["apology_needed"].tolist() == [True, True, False]
+    assert p["apology_ok"].tolist() == [True, False, False]
+    # c3's unneeded apology is no plus: its score is greeting + closing only (both missing)
+    assert p["score_politeness"].tolist() == pytest.approx([100 / 3, 0.0, 0.0])
 
 
 def test_politeness_closing_must_be_in_last_n_messages():
@@ -161,16 +189,16 @@ def test_compliance_penalties_by_severity_and_politeness_rules_free():
         ("c1", "m1", "qc:repeat", "repeat", "major", "customer"),       # customer side: free
         ("c1", None, "qc:no_greeting_first_reply", "no_greeting", "minor", "agent"),  # scored in politeness: free
     ])
-    conv = pd.DataFrame({"conversation_id": ["c1"], "sentiment_end": [0.8], "is_inquiry": [True], "ordered": [True]})
+    conv = pd.DataFrame({"conversation_id": ["c1"], "csat": [80.0], "is_inquiry": [True], "ordered": [True]})
     s = conversation_scores(conv, m, r, h, Config()).iloc[0]
     assert s["score_compliance"] == 100 - 10 - 25
     assert s["penalty"] == 35
     assert s["score_responsiveness"] == 100
     assert s["score_politeness"] == 100
-    assert s["score_sentiment"] == pytest.approx(80)
+    assert s["score_satisfaction"] == pytest.approx(80)
     assert s["score_conversion"] == 100
     w = Config().score.weights
-    expect = (100 * w["responsiveness"] + 100 * w["politeness"] + 65 * w["compliance"] + 80 * w["sentiment"]
+    expect = (100 * w["responsiveness"] + 100 * w["politeness"] + 65 * w["compliance"] + 80 * w["satisfaction"]
               + 100 * w["conversion"]) / sum(w.values())
     assert s["qa_score"] == pytest.approx(expect)
     assert s["qa_score_critical_free"] == pytest.approx(expect)
@@ -185,13 +213,13 @@ def test_compliance_floor_zero():
 
 def test_critical_hit_zeroes_score_but_critical_free_view_kept():
     m, r, h = _one_conv([("c1", "m1", "lexicon:off_platform", "off_platform", "critical", "agent")])
-    conv = pd.DataFrame({"conversation_id": ["c1"], "sentiment_end": [0.5]})
+    conv = pd.DataFrame({"conversation_id": ["c1"], "csat": [50.0]})
     s = conversation_scores(conv, m, r, h, Config()).iloc[0]
     assert s["critical"] and s["n_critical"] == 1
     assert s["qa_score"] == 0
     w = Config().score.weights
-    expect = (100 * w["responsiveness"] + 100 * w["politeness"] + 0 * w["compliance"] + 50 * w["sentiment"]) / (
-        w["responsiveness"] + w["politeness"] + w["compliance"] + w["sentiment"])
+    expect = (100 * w["responsiveness"] + 100 * w["politeness"] + 0 * w["compliance"] + 50 * w["satisfaction"]) / (
+        w["responsiveness"] + w["politeness"] + w["compliance"] + w["satisfaction"])
     assert s["qa_score_critical_free"] == pytest.approx(expect)
 
 
@@ -202,16 +230,16 @@ def test_customer_side_critical_term_does_not_zero():
 
 
 def test_weights_renormalised_over_applicable_categories():
-    # customer only, unanswered: only responsiveness (0) and sentiment (60) apply
+    # customer only, unanswered: only responsiveness (0) and satisfaction (csat 60) apply
     m = msgs([("c1", "customer", "10:00:00", None)])
     r = rnds([("c1", None, True)])
-    conv = pd.DataFrame({"conversation_id": ["c1"], "sentiment_end": [0.6], "is_inquiry": [False], "ordered": [False]})
+    conv = pd.DataFrame({"conversation_id": ["c1"], "csat": [60.0], "is_inquiry": [False], "ordered": [False]})
     s = conversation_scores(conv, m, r, NO_HITS).iloc[0]
     assert np.isnan(s["score_politeness"]) and np.isnan(s["score_compliance"]) and np.isnan(s["score_conversion"])
     w = Config().score.weights
-    assert s["qa_score"] == pytest.approx(60 * w["sentiment"] / (w["sentiment"] + w["responsiveness"]))
+    assert s["qa_score"] == pytest.approx(60 * w["satisfaction"] / (w["satisfaction"] + w["responsiveness"]))
     # custom weights, zero weight on a category removes it
-    cfg = Config().updated({"score": {"weights": {"responsiveness": 0.0, "sentiment": 2.0}}})
+    cfg = Config().updated({"score": {"weights": {"responsiveness": 0.0, "satisfaction": 2.0}}})
     assert conversation_scores(conv, m, r, NO_HITS, cfg).loc[0, "qa_score"] == pytest.approx(60)
 
 
@@ -246,7 +274,7 @@ def test_agent_scores_mean_and_rank():
             "qa_score_critical_free": [100.0, 90.0, 80.0, np.nan, 10.0],
             "critical": [False, True, False, False, False],
             **{c: [50.0, np.nan, 70.0, np.nan, 1.0] for c in (
-                "score_responsiveness", "score_politeness", "score_compliance", "score_sentiment", "score_conversion")},
+                "score_responsiveness", "score_politeness", "score_compliance", "score_satisfaction", "score_conversion")},
         }
     )
     a = agent_scores(conv).set_index("agent")
@@ -338,10 +366,10 @@ def test_score_invariants(times, sev, sentiment, inquiry, ordered):
     cats = {"critical": "off_platform", "major": "deflection", "minor": "slang", "info": "thanks"}
     h = pd.concat([h0, hits([("c1", "m1", f"lexicon:{cats[s]}", cats[s], s, "agent") for s in sev])] if sev else [h0],
                   ignore_index=True)
-    conv = pd.DataFrame({"conversation_id": ["c1"], "sentiment_end": [np.nan if sentiment is None else sentiment],
+    conv = pd.DataFrame({"conversation_id": ["c1"], "csat": [np.nan if sentiment is None else 100 * sentiment],
                          "is_inquiry": [inquiry], "ordered": [ordered]})
     s = conversation_scores(conv, m, r, h).iloc[0]
-    for c in ("score_responsiveness", "score_politeness", "score_compliance", "score_sentiment", "score_conversion",
+    for c in ("score_responsiveness", "score_politeness", "score_compliance", "score_satisfaction", "score_conversion",
               "qa_score", "qa_score_critical_free"):
         assert np.isnan(s[c]) or 0 <= s[c] <= 100
     assert s["critical"] == ("critical" in sev)

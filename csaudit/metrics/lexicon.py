@@ -49,7 +49,7 @@ from csaudit.text import _t2s, _width_table, normalize_one
 log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
-BUILTIN_FILES = ("politeness.toml", "negative.toml", "customer.toml")
+BUILTIN_FILES = ("politeness.toml", "negative.toml", "customer.toml", "cues.toml")
 SEVERITIES = ("info", "minor", "major", "critical")
 MODES = ("contains", "whole", "after_positive")
 POLITENESS_RATE_CATEGORIES = (

@@ -27,6 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -80,7 +81,7 @@ class _Clock:
 # --------------------------------------------------------------------------- scoring
 
 
-def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
+def score(texts: Iterable[str] | pd.Series, model: str | Path | None = None) -> np.ndarray:
     """snownlp sentiment of each text, as float64 (``NaN`` for missing values).
 
     ``score(texts)[i] == SnowNLP(to_simplified(texts[i])).sentiments`` within 1e-9, where
@@ -90,7 +91,9 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     stop-word-only text) the result is snownlp's classifier on no words,
     ``snownlp.sentiment.classify("")`` ≈ 0.526. Missing values (None/NaN/NA) give NaN.
     Each distinct text is computed once. ``texts``: a pandas Series/Index, numpy array or any
-    iterable of str.
+    iterable of str. ``model``: a folder written by ``csaudit train-sentiment``
+    (:mod:`csaudit.metrics.snowtrain`) to score with the shop's own Bayes tables instead of snownlp's
+    (the result then equals snownlp's ``Sentiment.classify`` trained on the same files).
     """
     if isinstance(texts, pd.Series | pd.Index):
         values = texts  # pandas factorizes its (Arrow) string arrays natively
@@ -112,7 +115,7 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
     if not len(str_ix):
         return out
     uscore = np.full(len(uniques), np.nan, dtype=np.float64)
-    _prepare()
+    _prepare(model)
     clock("distinct texts")
     for a in range(0, len(str_ix), CHUNK_TEXTS):  # chunks bound the memory of huge distinct sets
         ix = str_ix[a : a + CHUNK_TEXTS]
@@ -122,7 +125,7 @@ def score(texts: Iterable[str] | pd.Series) -> np.ndarray:
         scodes, suniq = pd.factorize(simp)  # Traditional and Simplified forms may coincide
         del simp
         clock("to_simplified")
-        uscore[ix] = _score_distinct(list(suniq))[scodes]
+        uscore[ix] = _score_distinct(list(suniq), model)[scodes]
         del suniq, scodes
         clock.t = time.perf_counter()  # _score_distinct recorded its own stages
     ok = codes >= 0
@@ -198,13 +201,13 @@ def _tokenize(texts: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
     return tokens, np.searchsorted(text_start, at, side="right") - 1, cjk[at]
 
 
-def _score_distinct(texts: list[str]) -> np.ndarray:
-    """snownlp sentiment of distinct, already simplified texts."""
-    from csaudit.metrics.snowmodel import tables
+def _score_distinct(texts: list[str], model: str | Path | None = None) -> np.ndarray:
+    """snownlp sentiment of distinct, already simplified texts (``model``: see :func:`score`)."""
     from csaudit.metrics.snowseg import segment_runs
+    from csaudit.metrics.snowtrain import tables
 
     clock = _Clock()
-    t = tables()
+    t = tables(model)
     clock("tables")
     n_texts = len(texts)
     toks, text_of, tok_is_run = _tokenize(texts)
@@ -257,13 +260,13 @@ def _word_tables(words: list[str], t: SnowTables) -> tuple[np.ndarray, np.ndarra
     return keep, logp
 
 
-def _prepare() -> None:
+def _prepare(model: str | Path | None = None) -> None:
     """Load the tables and build the word lookups before any per-chunk work: objects that live on
     would otherwise be allocated among the chunks' temporaries and keep their memory pages (Python's
     allocator returns an arena only when all its objects are gone)."""
-    from csaudit.metrics.snowmodel import tables
+    from csaudit.metrics.snowtrain import tables
 
-    t = tables()
+    t = tables(model)
     _vocab(t)
     _stopwords(t)
     _to_simplified_many(["預熱"])  # OpenCC's converter (and its dictionaries) loaded once
@@ -353,7 +356,7 @@ def _bayes(seq: np.ndarray, n_words: np.ndarray, logp: np.ndarray, t: SnowTables
 # --------------------------------------------------------------------------- per message / conversation
 
 
-def message_sentiment(messages: pd.DataFrame) -> pd.Series:
+def message_sentiment(messages: pd.DataFrame, model: str | Path | None = None) -> pd.Series:
     """Score of each customer message (``role == "customer"``), NaN for every other row.
 
     Returns a float64 Series named ``sentiment`` on ``messages.index``; ``messages`` is not modified.
@@ -362,7 +365,7 @@ def message_sentiment(messages: pd.DataFrame) -> pd.Series:
     if len(messages):
         cust = _is_customer(messages)
         if cust.any():
-            out[cust] = score(messages["text"][cust])  # a Series: factorized natively by pandas
+            out[cust] = score(messages["text"][cust], model)  # a Series: factorized natively by pandas
     return pd.Series(out, index=messages.index, name="sentiment", dtype="float64")
 
 

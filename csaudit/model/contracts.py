@@ -148,6 +148,9 @@ CONVERSATIONS = Contract("conversations", "one conversation: same shop + custome
     C("order_amount", "float64", "money", "amount of the orders attributed to this conversation"),
     C("n_hits", "int64", "count", "lexicon + QC hits"),
     C("qa_score", "float64", "0–100", "the conversation's QA score (0 with a critical agent-side hit; see *The QA score*)"),
+    C("csat", "float64", "0–100", "predicted satisfaction (see *Predicted satisfaction*)"),
+    C("rating", "float64", "0–100", "the customer's own rating (only with ratings; NA when unrated; see *Shop ratings "
+      "and calibration*)"),
     C("n_rounds", "int64", "count", "首问首答 rounds"),
     C("deteriorated", "bool", "bool", "`sentiment_drift` ≤ *−0.2* (`sentiment.deteriorated_drift`)"),
     C("n_scored", "int64", "count", "customer messages scored for sentiment"),
@@ -155,12 +158,14 @@ CONVERSATIONS = Contract("conversations", "one conversation: same shop + custome
     C("order_id", "str", "text", "the attributed order"),
     C("qa_score_critical_free", "float64", "0–100", "the QA score without the critical zeroing"),
     C("critical", "bool", "bool", "an agent-side hit in a critical category"),
-    C("score_<category>", "float64", "0–100", "the category scores responsiveness, politeness, compliance, sentiment, "
-      "conversion (NA when the category does not apply)", pattern=r"score_[a-z0-9_]+"),
+    C("score_<category>", "float64", "0–100", "the category scores responsiveness, politeness, compliance, "
+      "satisfaction, conversion (NA when the category does not apply)", pattern=r"score_[a-z0-9_]+"),
     C("greeting_ok", "boolean", "bool", "politeness check: a greeting in the first agent turn"),
     C("closing_ok", "boolean", "bool", "politeness check: a closing or rating invitation among the last *10* speech messages"),
-    C("apology_needed", "boolean", "bool", "the agent replied after a wait of more than *180 s*"),
-    C("apology_ok", "boolean", "bool", "an apology at or after that reply (NA when none was needed)"),
+    C("apology_needed", "boolean", "bool", "the agent replied after a wait of more than *180 s*, or the customer "
+      "complained (*escalation, repeated, dissatisfied* hit; `score.complaint_categories`)"),
+    C("apology_ok", "boolean", "bool", "an agent apology in the message of the first such event or a later one "
+      "(False when none was needed)"),
 ))
 
 ROUNDS = Contract("rounds", "one 首问首答 round: from the first customer message after the last valid reply to the "
@@ -326,7 +331,7 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
     C('sentiment_start_mean', 'float64', '0–1',
       "mean over the agent's conversations of the customer's start sentiment (first *3* customer messages, snownlp)"),
     C('sentiment_end_mean', 'float64', '0–1',
-      '… end sentiment (last 3 customer messages) — what the QA score uses'),
+      '… end sentiment (last 3 customer messages), shown beside `csat_mean`'),
     C('sentiment_drift_mean', 'float64', '−1…1',
       'mean drift = end − start'),
     C('deteriorated_rate', 'float64', '0–1',
@@ -363,12 +368,18 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
       '…'),
     C('score_compliance', 'float64', '0–100',
       '…'),
-    C('score_sentiment', 'float64', '0–100',
+    C('score_satisfaction', 'float64', '0–100',
       '…'),
     C('score_conversion', 'float64', '0–100',
       '…'),
     C('critical_conversations', 'int64', 'count',
       "the agent's conversations zeroed by a critical hit"),
+    C('csat_mean', 'float64', '0–100',
+      "mean predicted satisfaction `csat` of the agent's conversations (primary agent)"),
+    C('n_rated', 'int64', 'count',
+      "the agent's conversations with a customer rating (only with `--ratings`)"),
+    C('rating_mean', 'float64', '0–100',
+      'mean customer rating (满意度) of those conversations, on the 0–100 scale (only with `--ratings`)'),
     C("within_<t>_rate", "float64", "0–1", "the same share for any other threshold of `latency.rate_thresholds_s` "
       "(`30s`, `3min`, `1h` …)", pattern=r"within_\d+(?:s|min|h)_rate"),
     C("<category>_per100", "float64", "per 100 msgs", "hits per 100 agent messages of any other politeness "

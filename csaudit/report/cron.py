@@ -60,7 +60,8 @@ def resolve_week(value: str | None, tz: str, today: dt.date | None = None) -> st
 
 
 SAVED_AUDIT_IGNORES = {"week": "--week", "period": "--period", "orders": "--orders", "preset": "--preset",
-                       "format": "--format", "encoding": "--encoding", "strict": "--strict"}
+                       "format": "--format", "encoding": "--encoding", "strict": "--strict", "columns": "--columns",
+                       "ratings": "--ratings", "reviews": "--reviews"}
 """Options that shape an audit; a saved audit was computed already, so they cannot apply."""
 
 

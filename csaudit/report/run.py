@@ -638,8 +638,6 @@ def report_command(args: Any) -> int:
                                 shutil.copytree(src, audit_dir)
                         log.info("using the saved audit %s%s", src,
                                  " (masked copy in audit/)" if mask and not src_masked else "")
-                        if getattr(args, "reviews", None):
-                            log.warning("--reviews ignored: %s is a saved audit, its scores are already computed", src)
                     else:
                         audit_dir = tmp / "audit"
                         chats = ca.read_chats(args.paths, format=args.format, columns=getattr(args, "columns", None),
@@ -648,12 +646,15 @@ def report_command(args: Any) -> int:
                         if len(chats.rejects):
                             log.warning("%d line(s) could not be read (see `csaudit ingest`)", len(chats.rejects))
                         orders = ca.read_orders(args.orders, tz=cfg.latency.timezone) if args.orders else None
+                        ratings = (ca.read_ratings(args.ratings, tz=cfg.latency.timezone)
+                                   if getattr(args, "ratings", None) else None)
                         result = ca.audit(chats.messages, orders=orders, config=cfg, period=week or args.period,
-                                          reviews=getattr(args, "reviews", None))
+                                          ratings=ratings, reviews=getattr(args, "reviews", None))
                         cron.check_agents(agents, result.agents["agent"].astype("str").tolist())
                         if mask:
                             masked = mask_audit(result)
-                            masked.meta["raw_data"] = [str(Path(p).resolve()) for p in [*args.paths, args.orders] if p]
+                            raw = [*args.paths, args.orders, getattr(args, "ratings", None)]
+                            masked.meta["raw_data"] = [str(Path(p).resolve()) for p in raw if p]
                             masked.save(audit_dir)
                             agents = _masked_names(agents, dict(zip(result.agents["agent"], masked.agents["agent"],
                                                                     strict=True)))

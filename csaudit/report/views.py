@@ -93,6 +93,7 @@ HEADLINE_KPIS: tuple[Kpi, ...] = (
     Kpi("paid", ("paid_conversion",), "higher", "lost"),
     Kpi("cs_sales", ("cs_sales",), "higher", "conversion"),
     Kpi("csat", ("csat_mean",), "higher", "transcripts"),
+    Kpi("rating", ("rating_mean",), "higher", "transcripts"),
     Kpi("negative_hits", ("negative_hits",), "lower", "findings"),
     Kpi("qc_hits", ("qc_hits",), "lower", "findings"),
     Kpi("critical_hits", ("critical_hits",), "lower", "findings-critical"),
@@ -100,7 +101,7 @@ HEADLINE_KPIS: tuple[Kpi, ...] = (
     Kpi("deteriorated", ("deteriorated_rate",), "lower", "transcripts"),
 )
 
-SCORE_CATEGORIES = ("responsiveness", "politeness", "compliance", "sentiment", "conversion")
+SCORE_CATEGORIES = ("responsiveness", "politeness", "compliance", "satisfaction", "conversion")
 
 
 def resolve_kpis(columns: Any, kpis: tuple[Kpi, ...] = HEADLINE_KPIS) -> list[tuple[Kpi, str]]:
@@ -438,8 +439,8 @@ def coaching_points(
         thr = float((config.get("sentiment") or {}).get("deteriorated_drift", -0.2))
         drift = pd.to_numeric(conversations["sentiment_drift"], errors="coerce")
         worse = conversations.loc[drift <= thr]
-        if len(worse) or cat_loss("sentiment") > 0:
-            recs.append({"topic": lab.ui("calm"), "points_lost": cat_loss("sentiment"),
+        if len(worse) or cat_loss("satisfaction") > 0:
+            recs.append({"topic": lab.ui("calm"), "points_lost": cat_loss("satisfaction"),
                          "advice": lab.ui("calm_advice"),
                          "evidence": lab.ui("calm_evidence", n=len(worse), thr=f"{abs(thr):g}"),
                          "anchor": "transcripts"})
@@ -842,7 +843,7 @@ class AgentReport:
 
 
 LEADERBOARD = ("rank", "agent", "red_line", "qa_score", "qa_score_critical_free", "n_conversations", "avg_response",
-               "reply_rate", "conversion", "csat", "negative_hits", "qc_hits", "critical_hits")
+               "reply_rate", "conversion", "csat", "rating", "negative_hits", "qc_hits", "critical_hits")
 
 
 TEAM_SECTIONS = ("leaderboard", "scatter", "heatmap", "trend", "sales", "rules")

@@ -58,7 +58,7 @@ FINDING_INPUTS = ("verdict", "comment")
 CONVERSATION_HEADERS: dict[str, str] = {
     "序号": "item", "会话编号": "conversation_id", "客服": "agent", "抽样原因": "reason", "开始时间": "start",
     "自动评分": "qa_score", "响应": "score_responsiveness", "礼貌": "score_politeness", "合规": "score_compliance",
-    "情绪": "score_sentiment", "转化": "score_conversion", "发现数": "n_findings", "对话记录": "transcript",
+    "预测满意度": "score_satisfaction", "转化": "score_conversion", "发现数": "n_findings", "对话记录": "transcript",
     "复核评分": "override_score", "评语": "comment", "申诉": "dispute", "申诉理由": "dispute_reason",
     "申诉状态": "dispute_status",
 }
@@ -189,7 +189,7 @@ def conversation_rows(audit: Any, drawn: pd.DataFrame, n_findings: pd.Series, ma
         "reason": drawn["reason"].map(REASON_LABELS).fillna(drawn["reason"]).to_numpy(),
         "start": _local(conv["start"].reindex(ids), tz, "%Y-%m-%d %H:%M:%S").to_numpy(),
     })
-    for col in ("qa_score", "score_responsiveness", "score_politeness", "score_compliance", "score_sentiment",
+    for col in ("qa_score", "score_responsiveness", "score_politeness", "score_compliance", "score_satisfaction",
                 "score_conversion"):
         vals = pd.to_numeric(conv[col], errors="coerce").reindex(ids) if col in conv else pd.Series(np.nan, index=ids)
         out[col] = vals.round(1).to_numpy()

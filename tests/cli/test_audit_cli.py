@@ -62,7 +62,7 @@ def test_audit_cli_writes_audit_and_prints_scorecard(export, capsys):
     assert by.loc["云栖家居:阿青", "qa_score"] > 50
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
     assert meta["period_start"] == "2026-11-09" and meta["preset"] == "taobao"
-    assert meta["config"]["score"]["weights"]["responsiveness"] == 0.30
+    assert meta["config"]["score"]["weights"]["responsiveness"] == 0.20
 
 
 def test_audit_cli_period_excludes_and_bad_period_exits_2(export, capsys):

@@ -93,8 +93,8 @@ def test_coaching_points_are_ranked_from_the_data(tiny_audit: Path) -> None:
                                 s.lost_inquiries, s.unreplied, s.config, n=3)
     assert len(pts) == 3
     assert pts["points_lost"].is_monotonic_decreasing
-    # conversion 0.15 × (100 − 0) = 15 is the largest loss for this agent
-    assert pts["topic"].iloc[0] == "促成下单" and pts["points_lost"].iloc[0] == pytest.approx(15.0)
+    # conversion 0.10 × (100 − 0) = 10 is the largest loss for this agent
+    assert pts["topic"].iloc[0] == "促成下单" and pts["points_lost"].iloc[0] == pytest.approx(10.0)
 
 
 def test_coaching_quotes_the_scorecard_figure_like_the_kpi_card(tiny_audit: Path) -> None:
