@@ -142,30 +142,48 @@ class Labels:
     files: list[str] = field(default_factory=list)
 
 
+POOL_FILES = {"jddc_pools.csv": "pools", "jddc_hits_extra.csv": "hits_extra"}
+"""Label files with one judged category per row (``session_id, idx, text_sha1, category, truth``) →
+their source name. ``jddc_hits_extra.csv`` judges the rebuilt rules' hits the pools did not cover;
+both are pool-style (not random): they count for precision and for recall on random ∪ pools."""
+
+CONVERSATION_FILES = {"jddc_conversations.csv": True, "jddc_conversations_extra.csv": False}
+"""Conversation label files → whether the file is the random sample. QC precision uses every
+labelled conversation; QC recall only the random sample (the extra conversations were drawn from
+findings, so they would bias it)."""
+
+
 def load_labels(directory: Path) -> Labels:
     """Every label file found in ``directory``: jddc_random.csv (every category judged per message:
-    ``categories`` true, ``unsure`` ?, the rest false), jddc_pools.csv (one category per row) and
-    jddc_conversations.csv. Missing files are simply absent."""
+    ``categories`` true, ``unsure`` ?, the rest false), the pool-style files of ``POOL_FILES`` (one
+    category per row) and the conversation files of ``CONVERSATION_FILES`` (column ``random``: from
+    the random sample). Missing files are simply absent."""
     parts, files = [], []
     rnd = directory / "jddc_random.csv"
     if rnd.exists():
         files.append(rnd.name)
         parts.append(random_long(_read_label_csv(rnd)))
-    pools = directory / "jddc_pools.csv"
-    if pools.exists():
-        files.append(pools.name)
-        p = _read_label_csv(pools)
-        p = p.assign(source="pools", truth=p["truth"].str.strip(), category=p["category"].str.strip())
-        parts.append(p[["source", "session_id", "idx", "text_sha1", "category", "truth"]])
+    for name, source in POOL_FILES.items():
+        path = directory / name
+        if path.exists():
+            files.append(name)
+            p = _read_label_csv(path)
+            p = p.assign(source=source, truth=p["truth"].str.strip(), category=p["category"].str.strip())
+            parts.append(p[["source", "session_id", "idx", "text_sha1", "category", "truth"]])
     cols = ["source", "session_id", "idx", "text_sha1", "category", "truth"]
     msgs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in cols}, dtype="str")
     msgs = msgs.assign(idx=pd.to_numeric(msgs["idx"]).astype("int64"))
-    conv_path = directory / "jddc_conversations.csv"
-    if conv_path.exists():
-        files.append(conv_path.name)
-        conv = _read_label_csv(conv_path)
+    conv_cols = ["session_id", "first_turn_greets", "closes"]
+    convs = []
+    for name, is_random in CONVERSATION_FILES.items():
+        path = directory / name
+        if path.exists():
+            files.append(name)
+            convs.append(_read_label_csv(path)[conv_cols].assign(random=is_random))
+    if convs:  # a session labelled in both keeps the random sample's labels
+        conv = pd.concat(convs, ignore_index=True).drop_duplicates("session_id", keep="first").reset_index(drop=True)
     else:
-        conv = pd.DataFrame({c: [] for c in ("session_id", "first_turn_greets", "closes")}, dtype="str")
+        conv = pd.DataFrame({c: pd.Series([], dtype="str") for c in conv_cols}).assign(random=pd.Series([], dtype="bool"))
     return Labels(msgs, conv, files)
 
 
@@ -208,13 +226,13 @@ def label_errors(labels: Labels, keys: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------- judgements
 def judgements(labels: Labels, keys: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One judgement per (message_id, category): truth, in_random, in_pools. Where the random
-    sample and a pool disagree the random sample's (the test of record) is kept; the conflicts are
-    returned as the second frame."""
+    """One judgement per (message_id, category): truth, in_random, in_pools (any pool-style file).
+    Where the random sample and a pool disagree the random sample's (the test of record) is kept;
+    the conflicts are returned as the second frame."""
     lab = labels.messages.merge(keys[["session_id", "idx", "text_sha1", "message_id"]],
                                 on=["session_id", "idx", "text_sha1"], how="inner")
     rnd = lab[lab["source"] == "random"].drop_duplicates(["message_id", "category"])
-    pools = lab[lab["source"] == "pools"].drop_duplicates(["message_id", "category"], keep="last")
+    pools = lab[lab["source"] != "random"].drop_duplicates(["message_id", "category"], keep="last")
     both = rnd.merge(pools, on=["message_id", "category"], suffixes=("", "_pool"))
     conflicts = both.loc[both["truth"] != both["truth_pool"], ["message_id", "category", "truth", "truth_pool"]]
     only_pool = pools.loc[~pools.set_index(["message_id", "category"]).index.isin(
@@ -295,21 +313,24 @@ def zeroed_table(hits: pd.DataFrame, judged: pd.DataFrame, critical: list[str]) 
 
 
 def qc_table(hits: pd.DataFrame, conversations: pd.DataFrame) -> pd.DataFrame:
-    """QC findings (no_greeting, no_closing) against the conversation labels: in labelled
-    conversations, findings, judged, right (label 0), precision with its interval, and recall (labelled
-    conversations with label 0 that have the finding)."""
+    """QC findings (no_greeting, no_closing) against the conversation labels: in all labelled
+    conversations (random sample and extra), findings, judged, right (label 0), precision with its
+    interval; recall only on the random sample (its conversations with label 0 that have the
+    finding), since the extra conversations were drawn from findings."""
     rows = []
+    is_random = (conversations["random"] if "random" in conversations.columns
+                 else pd.Series(True, index=conversations.index)).astype("bool")
     for cat, col in QC_LABELS.items():
         lab = conversations[["session_id", col]].rename(columns={"session_id": "conversation_id", col: "label"})
-        lab = lab.assign(label=lab["label"].astype("str").str.strip())
+        lab = lab.assign(label=lab["label"].astype("str").str.strip(), random=is_random)
         found = set(hits.loc[hits["category"] == cat, "conversation_id"].astype("str"))
         lab = lab.assign(found=lab["conversation_id"].isin(found))
         f = lab[lab["found"]]
         right, wrong = int((f["label"] == "0").sum()), int((f["label"] == "1").sum())
         lo, hi = wilson(right, right + wrong)
-        neg = lab[lab["label"] == "0"]
-        rows.append({"category": cat, "label": col, "labelled": len(lab), "findings": len(f),
-                     "judged": right + wrong, "right": right, "wrong": wrong,
+        neg = lab[(lab["label"] == "0") & lab["random"]]
+        rows.append({"category": cat, "label": col, "labelled": len(lab), "labelled_random": int(lab["random"].sum()),
+                     "findings": len(f), "judged": right + wrong, "right": right, "wrong": wrong,
                      "unsure": int((f["label"] == "?").sum()), "precision": _ratio(right, right + wrong),
                      "precision_lo": lo, "precision_hi": hi, "negatives": len(neg),
                      "recall": _ratio(int(neg["found"].sum()), len(neg)),
@@ -374,11 +395,11 @@ def format_report(res: dict) -> str:
         name = "all critical" if r["category"] == "*" else r["category"]
         lines.append(f"  {name:<14} zeroed {r['zeroed']:>4}   right {r['right']:>4}   wrong {r['wrong']:>4}"
                      f"   (all hits judged false: {r['all_false']})")
-    lines += ["", "QC findings on the labelled conversations"]
+    lines += ["", "QC findings on the labelled conversations (precision: all labelled; recall: the random sample)"]
     for r in res["qc"]:
         lines.append(f"  {r['category']:<12} findings {r['findings']:>4} of {r['labelled']} labelled "
                      f"({r['findings_all']} in all)   right {r['right']:>3}/{r['judged']:<3} precision {_fmt(r['precision'])} "
-                     f"{_ci(r['precision_lo'], r['precision_hi'])}   recall {_fmt(r['recall'])} (n={r['negatives']})")
+                     f"{_ci(r['precision_lo'], r['precision_hi'])}   recall(random {r['labelled_random']}) {_fmt(r['recall'])} (n={r['negatives']})")
     lines += ["", "targets (issue 9 item 4)"]
     lines += [f"  {'ok  ' if ok else 'MISS'} {text}" for ok, text in res["targets"]]
     if res["label_errors"]:

@@ -147,6 +147,32 @@ def test_precision_recall_zeroed_and_qc_by_hand(tsv: Path, tmp_path: Path):
     assert "refusal" in rc.format_report(res)
 
 
+def test_extra_files_count_for_precision_not_for_qc_recall(tsv: Path, tmp_path: Path):
+    d = write_labels(tmp_path / "labels", RANDOM, POOLS, [("s1", "1", "1"), ("s2", "0", "1")])
+    head = "# test labels; keys only\n"
+    (d / "jddc_hits_extra.csv").write_text(
+        head + "session_id,idx,text_sha1,category,truth\n" + ",".join([*key("s3:1"), "off_platform", "0"]) + "\n",
+        encoding="utf-8")
+    (d / "jddc_conversations_extra.csv").write_text(  # s1 is also in the random file: its labels win
+        head + "session_id,first_turn_greets,closes\ns3,0,0\ns1,0,0\n", encoding="utf-8")
+    msgs, keys = rc.read_jddc(tsv)
+    labels = rc.load_labels(d)
+    assert "jddc_hits_extra.csv" in labels.files and "jddc_conversations_extra.csv" in labels.files
+    res = rc.evaluate(msgs, keys, hits_frame(), labels, ["off_platform", "abuse"])
+    assert res["label_errors"] == []
+    o = {r["category"]: r for r in res["categories"]}["off_platform"]  # s2:4 true (pool), s3:1 false (extra)
+    assert (o["hits"], o["judged"], o["unjudged"], o["precision"]) == (2, 2, 0, 0.5)
+    assert {r["category"]: r for r in res["zeroed"]}["*"]["all_false"] == 1
+    q = {r["category"]: r for r in res["qc"]}
+    # no_greeting: s2 (random, 0) and s3 (extra, 0) both right; recall only on the random s2
+    assert (q["no_greeting"]["labelled"], q["no_greeting"]["labelled_random"]) == (3, 2)
+    assert (q["no_greeting"]["right"], q["no_greeting"]["judged"], q["no_greeting"]["unsure"]) == (2, 2, 0)
+    assert (q["no_greeting"]["negatives"], q["no_greeting"]["recall"]) == (1, 1.0)
+    # no_closing: s1 keeps its random label 1 (wrong); s3's missed 0 is extra, so no recall
+    assert (q["no_closing"]["right"], q["no_closing"]["wrong"], q["no_closing"]["negatives"]) == (0, 1, 0)
+    assert math.isnan(q["no_closing"]["recall"])
+
+
 def test_stale_and_missing_labels_are_errors(tsv: Path, tmp_path: Path):
     d = write_labels(tmp_path / "labels", RANDOM, [], CONV + [("s9", "1", "1")])
     rnd = (d / "jddc_random.csv").read_text(encoding="utf-8")
