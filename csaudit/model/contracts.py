@@ -722,8 +722,8 @@ def contract(table: str) -> Contract:
 
 
 def plain(text: str) -> str:
-    """A definition without Markdown marks (for the workbook): no backticks, no ``*`` emphasis."""
-    return re.sub(r"\*([^*]+)\*", r"\1", text.replace("`", ""))
+    """A definition without Markdown marks (for the workbook): no backticks, no ``*`` / ``**`` emphasis."""
+    return re.sub(r"(\*\*?)([^*]+)\1", r"\2", text.replace("`", ""))
 
 
 # --------------------------------------------------------------------------------------------
