@@ -15,7 +15,7 @@ as *patterns*: :meth:`Contract.column` finds the declared column for any name, e
 dtypes are pandas dtype names (``a|b``: either, e.g. a count that is NA without orders is
 ``int64|float64``); ``ts`` is a tz-aware ``datetime64[ns, <shop timezone>]``. Units:
 ``s`` seconds, ``0–1`` a fraction, ``count``, ``per 100 msgs`` per 100 agent messages, ``0–100`` a
-score, ``money`` the orders' currency, ``text`` free text.
+score, ``money`` the orders' currency, ``text`` free text; ``a / b / c`` lists a label's values.
 """
 
 from __future__ import annotations
@@ -477,9 +477,250 @@ RULE_REVIEWS = Contract("rule_reviews", "one rule with reviews of its current ve
       "its hits are kept but not scored"),
 ))
 
+# --------------------------------------------------------------------------------------------
+# Shop figures (csaudit.metrics.shop, issue 14): definitions from the README's "Shop figures" and
+# the docstrings of csaudit/metrics/{commission,customers,sales_actions,workload,aftersales,service_depth}.py
+
+COMMISSION = Contract("commission", "one agent and period: every agent of the audit (the pool agents) gets a row for "
+                      "every period with orders, also without sales of their own", (
+    C("agent", "str", "text", "the agent"),
+    C("period", "str", "all / YYYY-Www / YYYY-MM", "`all`, ISO week or month of the order's creation in local time "
+      "(`[commission] period = \"\" / \"W\" / \"M\"`)"),
+    C("n_orders", "int64", "count", "counted orders attributed to the agent in the period"),
+    C("attributed_sales", "float64", "money", "Σ amount of the agent's counted orders: attributed to one of their "
+      "inquiries (rule `order`/`payment`, see conversion) and paid (`paid_only = true`, default)"),
+    C("refunds", "float64", "money", "Σ refund of those orders"),
+    C("pool_share", "float64", "money", "the agent's share of `silent_pool_share` × Σ (amount − refund) of the period's "
+      "silent orders, split `equal`ly among the audit's agents or by `sales` (equally when nobody sold)"),
+    C("commission", "float64", "money", "`rate` × (attributed_sales + pool_share) − `refund_deduction_rate` × refunds "
+      "(defaults *1 %* and *1 %*; may be negative when refunds exceed sales)"),
+))
+
+COMMISSION_ORDERS = Contract("commission_orders", "one order of the orders file: the commission evidence (which order, "
+                             "which inquiry, which rule)", (
+    C("order_id", "str", "text", "the order number"),
+    C("shop", "str", "text", "the shop"),
+    C("customer", "str", "text", "the buyer"),
+    C("agent", "str", "text", "the agent the order is attributed to (NA for a silent order)"),
+    C("conversation_id", "str", "text", "the inquiry the order is attributed to (NA for a silent order)"),
+    C("rule", "str", "order / payment / silent_pool / no_agent", "`order` / `payment`: the attribution rule that gave "
+      "the order to the agent of inquiry `conversation_id` (`orders.attributed_by`); `silent_pool`: a silent order "
+      "(静默下单), whose net amount goes to the team pool; `no_agent`: attributed to an inquiry nobody answered "
+      "(counts for no one)"),
+    C("period", "str", "all / YYYY-Www / YYYY-MM", "the commission period of the order's creation (as in `commission`)"),
+    C("created", "ts", "time", "when the order was placed"),
+    C("paid", "ts", "time", "when it was paid (NA if unpaid)"),
+    C("amount", "float64", "money", "order amount"),
+    C("refund", "float64", "money", "refunded amount (0 if none)"),
+    C("counted", "bool", "bool", "the order counts: paid (`paid` not NA), or any order when `paid_only = false`"),
+    C("sales", "float64", "money", "`amount` when counted, else 0"),
+    C("refunds", "float64", "money", "`refund` when counted, else 0"),
+    C("commission", "float64", "money", "the order's own part: `rate` × sales − `refund_deduction_rate` × refunds for "
+      "an agent's order, `silent_pool_share` × (sales − refunds) put into the pool for a silent one, 0 for `no_agent`"),
+))
+
+CUSTOMERS = Contract("customers", "one customer (shop + customer) of the chats or the orders, sorted by paid amount, "
+                     "then customer", (
+    C("shop", "str", "text", "the shop"),
+    C("customer", "str", "text", "the buyer"),
+    C("first_contact", "ts", "time", "start of the customer's first conversation (NA without one)"),
+    C("last_contact", "ts", "time", "end of their last conversation (NA without one)"),
+    C("conversations", "int64", "count", "the customer's conversations"),
+    C("inquiries", "int64", "count", "of those, inquiries (`is_inquiry`)"),
+    C("orders", "int64", "count", "orders created, over the audit's orders (attributed or silent)"),
+    C("paid_orders", "int64", "count", "of those, the paid ones"),
+    C("paid_amount", "float64", "money", "Σ amount of the paid orders"),
+    C("refunds", "float64", "money", "Σ refund of the orders"),
+    C("last_agent", "str", "text", "primary agent of the latest conversation that had one"),
+    C("tier", "str", "vip / repeat / potential / high_interest / other", "first that applies: `vip` (paying, in the "
+      "top `vip_top_share` = *10 %* of the paying customers by paid amount, ≥ `vip_min_amount`; ties at the cut-off "
+      "are all in), `repeat` 圈养 (≥ `repeat_min_orders` = *2* orders), `potential` 可挖掘 (exactly "
+      "`potential_orders` = *1* order), `high_interest` 高意向未成交 (≥ `high_interest_min_inquiries` = *2* "
+      "inquiries, no order), `other`"),
+))
+
+FOLLOWUPS = Contract("followups", "a customer to contact again: every high-interest customer (their latest "
+                     "conversation) and every lost inquiry, newest first (a lost inquiry that is a high-interest "
+                     "customer's latest conversation is listed once, as `high_interest`)", (
+    C("shop", "str", "text", "the shop"),
+    C("customer", "str", "text", "the buyer"),
+    C("reason", "str", "high_interest / lost_inquiry", "why the customer is listed"),
+    C("tier", "str", "text", "the customer's `tier` (see `customers`)"),
+    C("conversation_id", "str", "text", "the conversation to follow up (the latest one, or the lost inquiry)"),
+    C("agent", "str", "text", "the conversation's primary agent"),
+    C("last_ts", "ts", "time", "time of the conversation's last message"),
+    C("last_role", "str", "role", "who sent it (as in `messages.role`)"),
+    C("last_text", "str", "text", "the last message"),
+))
+
+PAYMENT_REMINDERS = Contract("payment_reminders", "one pending order (待付款): an attributed order not paid within "
+                             "`pending_after_min` = *10 min* of its creation (`paid` NA or later)", (
+    C("order_id", "str", "text", "the order number"),
+    C("shop", "str", "text", "the shop"),
+    C("customer", "str", "text", "the buyer"),
+    C("agent", "str", "text", "the agent the order is attributed to"),
+    C("conversation_id", "str", "text", "the inquiry it is attributed to"),
+    C("created", "ts", "time", "when the order was placed"),
+    C("paid", "ts", "time", "when it was paid (NA if unpaid)"),
+    C("amount", "float64", "money", "order amount"),
+    C("reminded", "bool", "bool", "the order's agent sent a `payment_reminder` phrase to that customer (same shop, "
+      "any conversation) after the creation, within `remind_within_h` = *24 h* and not after the payment"),
+    C("reminder_message_id", "str", "text", "the first such message (evidence; NA when not reminded)"),
+    C("reminder_ts", "ts", "time", "its time"),
+    C("reminder_text", "str", "text", "its text"),
+    C("reminder_delay_s", "float64", "s", "creation → reminder"),
+    C("paid_after_reminder", "bool", "bool", "reminded and then paid"),
+))
+
+RECOMMENDATIONS = Contract("recommendations", "one inquiry conversation and its recommendations (搭配)", (
+    C("conversation_id", "str", "text", "the inquiry"),
+    C("agent", "str", "text", "its primary agent"),
+    C("recommended", "bool", "bool", "at least one agent message with a `recommendation` (搭配) phrase"),
+    C("n_recommendations", "int64", "count", "agent messages with a `recommendation` phrase"),
+    C("message_id", "str", "text", "the first of them (evidence; NA when none)"),
+    C("term", "str", "text", "the phrase matched in it"),
+    C("ordered", "bool|boolean", "bool", "the inquiry was followed by an order (`conversations.ordered`; NA without "
+      "orders)"),
+    C("order_amount", "float64", "money", "amount of the orders attributed to the inquiry"),
+))
+
+LOST_REASONS = Contract("lost_reasons", "one lost inquiry with the reason that wins and its evidence message", (
+    C("conversation_id", "str", "text", "the conversation"),
+    C("customer", "str", "text", "the buyer"),
+    C("agent", "str", "text", "its primary agent"),
+    C("start", "ts", "time", "when the conversation started"),
+    C("reason", "str", "no_reply / after_refusal / price / stock_size / considering / other", "first that applies in "
+      "`lost_reason_order`: `no_reply` (last round unanswered), `after_refusal` (an agent hit of a "
+      "`refusal_categories` lexicon category), `price`, `stock_size`, `considering` (考虑/收藏) (customer phrases; the "
+      "last occurrence is the evidence), else `other`"),
+    C("message_id", "str", "text", "the evidence message: the unanswered round's first customer message, the refusal, "
+      "the phrase (NA for `other`)"),
+    C("term", "str", "text", "the matched phrase or refusal term (NA for `no_reply` and `other`)"),
+    C("evidence_text", "str", "text", "the evidence message's text (for `other`: the lost inquiry's last customer "
+      "text)"),
+))
+
+_SLOT_FIGURES = (
+    C("conversations", "int64", "count", "conversations starting in the slot (primary agent)"),
+    C("peak_concurrent", "int64", "count", "the largest number of the agent's (team: everybody's) conversations open at "
+      "the start of one of them (open = started at or before, ending after)"),
+    C("rounds", "int64", "count", "rounds (首问首答) starting in the slot, by the round's agent"),
+    C("median_response_s", "float64", "s", "median `response_s` of the answered ones"),
+    C("reply_rate", "float64", "0–1", "answered ÷ rounds"),
+    C("findings", "int64", "count", "agent-side hits of severity in `finding_severities` (*minor, major, critical*) "
+      "sent in the slot"),
+    C("qa_score", "float64", "0–100", "mean QA score of the conversations starting in the slot"),
+)
+
+WORKLOAD = Contract("workload", "one agent (`(team)` for the whole shop) and slot `weekday` × `hour` over the audit, "
+                    "local time (slots with nothing are left out)", (
+    C("agent", "str", "text", "the agent, or `(team)`"),
+    C("weekday", "int64", "0–6", "local weekday, 0 = Monday"),
+    C("hour", "int64", "0–23", "local hour"),
+    *_SLOT_FIGURES,
+))
+
+WORKLOAD_DAILY = Contract("workload_daily", "one agent (`(team)` for the whole shop) and local day (days with nothing "
+                          "are left out)", (
+    C("agent", "str", "text", "the agent, or `(team)`"),
+    C("date", "object", "date", "the local date (a `datetime.date`)"),
+    *_SLOT_FIGURES,
+))
+
+BUSY_NOTICES = Contract("busy_notices", "a busy conversation: its agent's `peak_concurrent` in the local clock hour of "
+                        "its start reaches `busy_concurrency` = *5*", (
+    C("conversation_id", "str", "text", "the conversation"),
+    C("agent", "str", "text", "its primary agent"),
+    C("start", "ts", "time", "when it started"),
+    C("hour", "ts", "time", "the local clock hour of the start"),
+    C("peak_concurrent", "int64", "count", "the agent's peak concurrency in that hour"),
+    C("message_id", "str", "text", "the first agent message of the conversation (evidence)"),
+    C("first_reply_text", "str", "text", "its text"),
+    C("notified", "bool", "bool", "that first agent message has a `busy_notice` phrase (warns of slower replies)"),
+))
+
+AFTERSALES = Contract("aftersales", "one conversation and its after-sales handling", (
+    C("conversation_id", "str", "text", "the conversation"),
+    C("shop", "str", "text", "the shop"),
+    C("customer", "str", "text", "the buyer"),
+    C("agent", "str", "text", "its primary agent"),
+    C("kind", "str", "presales / after_sales / none", "`presales` (an inquiry), `after_sales` (the customer spoke, not "
+      "an inquiry), `none` (the customer did not speak)"),
+    C("start", "ts", "time", "first timestamp"),
+    C("end", "ts", "time", "last timestamp"),
+    C("handling_s", "float64", "s", "first customer message → last agent message (NA when the agent did not write "
+      "after it)"),
+    C("recontact", "bool", "bool", "the same customer started their next conversation within `recontact_h` = *48 h* "
+      "of this one's end"),
+    C("recontact_conversation_id", "str", "text", "that next conversation (NA without re-contact)"),
+    C("refund_linked", "float64", "money", "presales: refunds of the orders attributed to the conversation; after-sales: "
+      "refunds of the customer's orders created within `refund_lookback_d` = *30 days* before it"),
+    C("refund_orders", "int64", "count", "the refunded orders counted in `refund_linked`"),
+    C("sentiment_end", "float64", "0–1", "the customer's end sentiment (`conversations.sentiment_end`; NA when absent)"),
+))
+
+QUICK_REPLIES = Contract("quick_replies", "one agent text used as a quick reply (快捷短语), most used first", (
+    C("text", "str", "text", "the trimmed text (≥ `quick_reply_min_chars` = *6* characters) that the shop's agents sent "
+      "in ≥ `quick_reply_min_conversations` = *2* conversations"),
+    C("n_conversations", "int64", "count", "conversations it was sent in"),
+    C("n_messages", "int64", "count", "agent messages with that text"),
+    C("n_agents", "int64", "count", "distinct agents who sent it"),
+))
+
+SHOP_AGENTS = Contract("shop_agents", "one agent of the audit: the per-agent shop figures", (
+    C("agent", "str", "text", "the agent"),
+    C("commission", "float64", "money", "the agent's `commission` over the whole audit (one period)"),
+    C("attributed_sales", "float64", "money", "… its `attributed_sales`"),
+    C("pool_share", "float64", "money", "… its `pool_share`"),
+    C("buyers", "int64", "count", "customers with an order attributed to the agent"),
+    C("repeat_buyers", "int64", "count", "of them those with ≥ `repeat_min_orders` orders in total"),
+    C("repeat_rate", "float64", "0–1", "`repeat_buyers ÷ buyers` (NA without buyers)"),
+    C("high_interest", "int64", "count", "customers of tier `high_interest` whose `last_agent` is the agent"),
+    C("vip", "int64", "count", "customers of tier `vip` whose `last_agent` is the agent"),
+    C("pending_orders", "int64", "count", "the agent's pending orders (`payment_reminders`)"),
+    C("reminded_orders", "int64", "count", "of them the reminded ones"),
+    C("remind_rate", "float64", "0–1", "reminded ÷ pending"),
+    C("reminded_paid_rate", "float64", "0–1", "paid ÷ reminded (NA without reminded orders)"),
+    C("unreminded_paid_rate", "float64", "0–1", "paid ÷ pending without a reminder"),
+    C("recommended", "int64", "count", "the agent's inquiries with a recommendation (搭配)"),
+    C("recommend_rate", "float64", "0–1", "inquiries with a recommendation ÷ inquiries"),
+    C("conversion_with_rec", "float64", "0–1", "ordered share of the inquiries with a recommendation"),
+    C("conversion_without_rec", "float64", "0–1", "… without one"),
+    C("aov_with_rec", "float64", "money", "客单价: mean attributed `order_amount` of the inquiries with sales, with a "
+      "recommendation"),
+    C("aov_without_rec", "float64", "money", "… without one"),
+    C("busy_conversations", "int64", "count", "the agent's busy conversations (`busy_notices`)"),
+    C("busy_notified", "int64", "count", "of them those whose first reply had a busy notice"),
+    C("busy_notice_rate", "float64", "0–1", "`busy_notified ÷ busy_conversations` (NA without busy conversations)"),
+    C("presales", "int64", "count", "the agent's presales conversations (primary agent; `aftersales.kind`)"),
+    C("after_sales", "int64", "count", "the agent's after-sales conversations"),
+    C("after_sales_share", "float64", "0–1", "after-sales ÷ conversations where the customer spoke"),
+    C("after_sales_handling_s", "float64", "s", "median `handling_s` of the agent's after-sales conversations"),
+    C("recontact_rate", "float64", "0–1", "share of those after-sales conversations with a `recontact`"),
+    C("after_sales_refunds", "float64", "money", "Σ linked refunds (`refund_linked`) of those conversations"),
+    C("after_sales_refund_orders", "int64", "count", "linked refunded orders (`refund_orders`) of those conversations"),
+    C("after_sales_sentiment_end", "float64", "0–1", "mean end sentiment of those conversations"),
+    C("emoticons_per100", "float64", "per 100 msgs", "matches of `[service] emoticon_patterns` (旺旺 codes like "
+      "`[微笑]`, slash codes like `/:^_^`, emoji) × 100 ÷ agent messages"),
+    C("emoticon_message_share", "float64", "0–1", "agent messages with at least one emoticon"),
+    C("quick_reply_share", "float64", "0–1", "the agent's messages whose trimmed text is a quick reply (快捷短语, see "
+      "`quick_replies`) ÷ agent messages"),
+    C("csat_with_quick", "float64", "0–1", "mean predicted satisfaction `csat` of the agent's conversations with a "
+      "quick reply (NA until conversations carry `csat`)"),
+    C("csat_without_quick", "float64", "0–1", "… without one"),
+    C("typing_cpm", "float64", "characters per minute", "**an estimate**: median over consecutive agent messages of one "
+      "turn ≤ `typing_max_gap_s` = *120 s* apart of (characters of the later message ÷ gap); it assumes the later "
+      "message was typed in the gap, so reading/thinking time lowers it; quick replies are left out"),
+    C("typing_samples", "int64", "count", "message pairs used for `typing_cpm`"),
+    C("lost_<reason>", "int64", "count", "the agent's lost inquiries by reason (`lost_reasons.reason`: `lost_no_reply`, "
+      "`lost_after_refusal`, `lost_price`, `lost_stock_size`, `lost_considering`, `lost_other`; a column per reason "
+      "that occurs)", pattern=r"lost_[a-z0-9_]+"),
+))
+
 CONTRACTS: dict[str, Contract] = {c.table: c for c in (
     MESSAGES, TURNS, CONVERSATIONS, ROUNDS, HITS, AGENTS, ORDERS, UNREPLIED, LOST_INQUIRIES, SALES, KEYWORDS,
-    REVIEWS, RULE_REVIEWS)}
+    REVIEWS, RULE_REVIEWS, COMMISSION, COMMISSION_ORDERS, CUSTOMERS, FOLLOWUPS, PAYMENT_REMINDERS,
+    RECOMMENDATIONS, LOST_REASONS, WORKLOAD, WORKLOAD_DAILY, BUSY_NOTICES, AFTERSALES, QUICK_REPLIES, SHOP_AGENTS)}
 """Every table of an :class:`csaudit.audit.Audit`, by name."""
 
 
@@ -492,8 +733,8 @@ def contract(table: str) -> Contract:
 
 
 def plain(text: str) -> str:
-    """A definition without Markdown marks (for the workbook): no backticks, no ``*`` emphasis."""
-    return re.sub(r"\*([^*]+)\*", r"\1", text.replace("`", ""))
+    """A definition without Markdown marks (for the workbook): no backticks, no ``*`` / ``**`` emphasis."""
+    return re.sub(r"(\*\*?)([^*]+)\1", r"\2", text.replace("`", ""))
 
 
 # --------------------------------------------------------------------------------------------

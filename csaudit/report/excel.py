@@ -70,31 +70,43 @@ def definitions(agents: pd.DataFrame, tz: str, meta: dict[str, Any],
     preset and period, then one row per column of every data sheet from the declared contracts
     (:mod:`csaudit.model.contracts`): scorecard columns by name, the others as ``sheet.column``.
     A column without a declaration is listed as such (and logged), never silently left out."""
-    from csaudit.model.contracts import contract, plain
-
     rows = [("sheet " + k, "", "", v) for k, v in SHEET_NOTES.items()]
     rows.append(("timestamps", "", tz, f"local wall-clock time in {tz}"))
     rows.append(("preset", "", str(meta.get("preset_version", "")), f"preset {meta.get('preset', '?')}"))
     rows.append(("period", "", "", f"{meta.get('period_start') or '—'} .. {meta.get('period_end') or '—'}"))
     frames = {"scorecard": agents, **(sheets or {})}
     for sheet, table in SHEET_TABLES.items():
-        if sheet not in frames:
-            continue
-        spec = contract(table)
-        for col in frames[sheet].columns:
-            item = str(col) if sheet == "scorecard" else f"{sheet}.{col}"
-            decl = spec.column(str(col))
-            if decl is None:
-                log.warning("definitions: column %s of sheet %s is not declared in csaudit.model.contracts", col, sheet)
-                rows.append((item, "", "", "(not declared)"))
-            else:
-                rows.append((item, decl.dtype, decl.unit, plain(decl.definition)))
+        if sheet in frames:
+            rows.extend(column_definitions(sheet, table, frames[sheet].columns, prefix=sheet != "scorecard"))
     from csaudit.report.labels import labels
 
     lab = labels(lang)
-    out = pd.DataFrame(rows, columns=["item", "dtype", "unit", "definition"])
+    out = pd.DataFrame(rows, columns=DEFINITION_COLUMNS)
     out.insert(1, "name", [lab.column(i) if i in agents.columns else "" for i in out["item"]])
     return out
+
+
+DEFINITION_COLUMNS = ["item", "dtype", "unit", "definition"]
+"""Columns of the definitions sheet's rows before the ``name`` (header shown in the workbook) is added."""
+
+
+def column_definitions(sheet: str, table: str, columns: Any, prefix: bool = True) -> list[tuple[str, str, str, str]]:
+    """Rows ``(item, dtype, unit, definition)`` of the definitions sheet for the ``columns`` of a
+    sheet holding table ``table``, from its declared contract; ``item`` is ``sheet.column`` (just
+    the column without ``prefix``). An undeclared column is listed as ``(not declared)`` and logged."""
+    from csaudit.model.contracts import contract, plain
+
+    spec = contract(table)
+    rows = []
+    for col in columns:
+        item = f"{sheet}.{col}" if prefix else str(col)
+        decl = spec.column(str(col))
+        if decl is None:
+            log.warning("definitions: column %s of sheet %s is not declared in csaudit.model.contracts", col, sheet)
+            rows.append((item, "", "", "(not declared)"))
+        else:
+            rows.append((item, decl.dtype, decl.unit, plain(decl.definition)))
+    return rows
 
 
 def excel_frame(df: pd.DataFrame, tz: str, mask: bool = True, text_columns: tuple[str, ...] = ("text",)) -> pd.DataFrame:
@@ -263,7 +275,7 @@ def write_workbook(
     if extra:
         from csaudit.report.shop_sheets import shop_notes
 
-        notes_df = pd.DataFrame(shop_notes(extra), columns=["item", "unit", "definition"])
+        notes_df = pd.DataFrame(shop_notes(extra), columns=DEFINITION_COLUMNS)
         frames["definitions"] = pd.concat([frames["definitions"], notes_df], ignore_index=True)
     notes = {"hits": hits_note}
     names = sheet_names(lang)

@@ -71,3 +71,4 @@ def test_render_replaces_only_marked_blocks_and_check_mode(tmp_path: Path) -> No
 
 def test_plain_strips_markdown_for_the_workbook() -> None:
     assert K.plain("capped at *600 s* (`latency.cap_s`)") == "capped at 600 s (latency.cap_s)"
+    assert K.plain("**an estimate**: gaps ≤ *120 s*") == "an estimate: gaps ≤ 120 s"
