@@ -26,7 +26,10 @@ log = logging.getLogger(__name__)
 
 RULES_FILE = Path(__file__).resolve().parent / "rules.toml"
 SCOPES = ("message", "turn")
-_KEYS = {"name", "category", "severity", "trigger", "scope", "with", "without", "not_answering", "suggestion", "side"}
+_KEYS = {
+    "name", "category", "severity", "trigger", "scope", "with", "without", "not_answering", "answering_question",
+    "request", "suggestion", "side",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class TurnRule:
     not_answering: tuple[str, ...] = ()
     """The rule does not fire when the customer turn just before the trigger's turn has one of these
     phrases (the agent answers a question about the product rather than declining a request)."""
+    answering_question: tuple[str, ...] = ()
+    """The rule does not fire when the customer turn just before asks a question (one of these phrases:
+    吗 / ? / 能不能 …) and asks for no action (none of ``request``): the agent's "no" answers it."""
+    request: tuple[str, ...] = ()
+    """Phrases of a request for an action (帮我 / 退 / 换 / 改 / 取消 …): a question with one of them is a
+    request, and declining it is a refusal (only used with ``answering_question``)."""
     suggestion: str = ""
 
 
@@ -72,12 +81,16 @@ def _parse(entry: dict[str, Any], where: str) -> TurnRule:
         with_=_strings(entry.get("with"), where, "with"),
         without=_strings(entry.get("without"), where, "without"),
         not_answering=_strings(entry.get("not_answering"), where, "not_answering"),
+        answering_question=_strings(entry.get("answering_question"), where, "answering_question"),
+        request=_strings(entry.get("request"), where, "request"),
         suggestion=entry.get("suggestion", ""),
     )
     if rule.severity not in SEVERITIES:
         raise ValueError(f"{where}: rule {name!r}: severity must be one of {SEVERITIES}")
     if rule.scope not in SCOPES:
         raise ValueError(f"{where}: rule {name!r}: scope must be one of {SCOPES}")
+    if rule.request and not rule.answering_question:
+        raise ValueError(f"{where}: rule {name!r}: 'request' is only used with 'answering_question'")
     if not rule.trigger:
         raise ValueError(f"{where}: rule {name!r}: 'trigger' names at least one lexicon category")
     return rule
@@ -130,6 +143,10 @@ def _compiled_phrases(rule: TurnRule, mask: tuple[str, ...]) -> Lexicon:
         cats["without"] = Category("without", "rule", "info", "agent", rule.without)
     if rule.not_answering:
         cats["answering"] = Category("answering", "rule", "info", "customer", rule.not_answering)
+    if rule.answering_question:
+        cats["question"] = Category("question", "rule", "info", "customer", rule.answering_question)
+    if rule.request:
+        cats["request"] = Category("request", "rule", "info", "customer", rule.request)
     return Lexicon(cats)
 
 
@@ -190,7 +207,8 @@ def turn_rule_hits(
         turn = speech["turn"].to_numpy()
         tkey = conv.astype(np.int64) * (int(turn.max()) + 2) + turn
         before = tkey[at] - 1
-        if rule.not_answering:
+        looks_back = bool(rule.not_answering or rule.answering_question)
+        if looks_back:
             in_scope |= np.isin(tkey, before) & ~speech["is_agent"].to_numpy()
         rows = np.flatnonzero(in_scope)
         scope_msgs = pd.DataFrame(
@@ -217,11 +235,19 @@ def turn_rule_hits(
             keys_with = np.unique(key[rows[has_row & is_ag[rows]]])
             present = np.isin(key[at], keys_with)
             ok &= present if want else ~present
-        if rule.not_answering:
-            ids = found.loc[found["category"] == "answering", "message_id"].astype("str")
+        def customer_turns(cat: str) -> np.ndarray:
+            """Keys of the customer turns (in scope) with a phrase of ``cat``."""
+            ids = found.loc[found["category"] == cat, "message_id"].astype("str")
             has_row = np.zeros(len(rows), dtype=bool)
             has_row[pos.get_indexer(ids.array)] = True
-            ok &= ~np.isin(before, np.unique(tkey[rows[has_row]]))
+            return np.unique(tkey[rows[has_row & ~is_ag[rows]]])
+
+        if rule.not_answering:
+            ok &= ~np.isin(before, customer_turns("answering"))
+        if rule.answering_question:
+            # a question that asks for no action: the agent's "no" answers it
+            asked = np.isin(before, customer_turns("question")) & ~np.isin(before, customer_turns("request"))
+            ok &= ~asked
         fired = trig.loc[ok]
         if not len(fired):
             continue
