@@ -653,7 +653,7 @@ def audit(
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)
-        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, rules_mod.load_rules(cfg), lex, speech=speech)
+        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, rules_mod.load_rules(cfg), lex, speech=speech, rounds=rounds)
         del speech
         hits = unbound_hits(schema.concat([lex_hits, turn_hits, qc_hits], "hits", tz=tz), bounds)
         del lex_hits, qc_hits, turn_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now

@@ -21,6 +21,7 @@ import pandas as pd
 from csaudit.config import Config
 from csaudit.metrics.lexicon import SEVERITIES, Category, Lexicon, _categorical, _find_hits, _tz, agent_turns
 from csaudit.model import schema
+from csaudit.rules.window import Window, WindowContext, parse_window
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ RULES_FILE = Path(__file__).resolve().parent / "rules.toml"
 SCOPES = ("message", "turn")
 _KEYS = {
     "name", "category", "severity", "trigger", "scope", "with", "without", "not_answering", "answering_question",
-    "request", "suggestion", "side",
+    "request", "suggestion", "side", "window",
 }
 
 
@@ -53,6 +54,11 @@ class TurnRule:
     """Phrases of a request for an action (帮我 / 退 / 换 / 改 / 取消 …): a question with one of them is a
     request, and declining it is a refusal (only used with ``answering_question``)."""
     suggestion: str = ""
+    side: str = "agent"
+    """Whose lexicon hits trigger the rule: ``agent`` or ``customer``. ``with`` / ``without`` are looked
+    for in that side's messages of the scope; ``not_answering`` / ``answering_question`` need ``agent``."""
+    window: Window | None = None
+    """A window condition over the conversation (:mod:`csaudit.rules.window`) that must hold too."""
 
 
 def _strings(v: Any, where: str, key: str) -> tuple[str, ...]:
@@ -70,8 +76,9 @@ def _parse(entry: dict[str, Any], where: str) -> TurnRule:
     unknown = set(entry) - _KEYS
     if unknown:
         raise ValueError(f"{where}: rule {name!r}: unknown key(s) {sorted(unknown)}")
-    if entry.get("side", "agent") != "agent":
-        raise ValueError(f"{where}: rule {name!r}: only side = 'agent' is supported")
+    side = entry.get("side", "agent")
+    if side not in ("agent", "customer"):
+        raise ValueError(f"{where}: rule {name!r}: side must be 'agent' or 'customer', got {side!r}")
     rule = TurnRule(
         name=name,
         category=entry.get("category", name),
@@ -84,7 +91,11 @@ def _parse(entry: dict[str, Any], where: str) -> TurnRule:
         answering_question=_strings(entry.get("answering_question"), where, "answering_question"),
         request=_strings(entry.get("request"), where, "request"),
         suggestion=entry.get("suggestion", ""),
+        side=side,
+        window=parse_window(entry["window"], f"{where}: rule {name!r}") if "window" in entry else None,
     )
+    if side != "agent" and (rule.not_answering or rule.answering_question):
+        raise ValueError(f"{where}: rule {name!r}: not_answering / answering_question need side = 'agent'")
     if rule.severity not in SEVERITIES:
         raise ValueError(f"{where}: rule {name!r}: severity must be one of {SEVERITIES}")
     if rule.scope not in SCOPES:
@@ -136,11 +147,11 @@ def _phrase_lexicon(rule: TurnRule, lexicon: Lexicon) -> Lexicon:
 def _compiled_phrases(rule: TurnRule, mask: tuple[str, ...]) -> Lexicon:
     cats = {}
     if mask:
-        cats["mask"] = Category("mask", "rule", "info", "agent", mask)
+        cats["mask"] = Category("mask", "rule", "info", rule.side, mask)
     if rule.with_:
-        cats["with"] = Category("with", "rule", "info", "agent", rule.with_)
+        cats["with"] = Category("with", "rule", "info", rule.side, rule.with_)
     if rule.without:
-        cats["without"] = Category("without", "rule", "info", "agent", rule.without)
+        cats["without"] = Category("without", "rule", "info", rule.side, rule.without)
     if rule.not_answering:
         cats["answering"] = Category("answering", "rule", "info", "customer", rule.not_answering)
     if rule.answering_question:
@@ -165,16 +176,67 @@ def _speech_rows(messages: pd.DataFrame, hits: pd.DataFrame, speech: pd.DataFram
     return lambda idx: ids.get_indexer(pd.Series(hits["message_id"].array.take(idx), dtype="str").array)
 
 
+def _customer_turns(found: pd.DataFrame, cat: str, pos: pd.Index, rows: np.ndarray, tkey: np.ndarray,
+                    is_ag: np.ndarray) -> np.ndarray:
+    """Keys of the customer turns (among the scanned ``rows``) with a phrase of ``cat``."""
+    ids = found.loc[found["category"] == cat, "message_id"].astype("str")
+    has_row = np.zeros(len(rows), dtype=bool)
+    has_row[pos.get_indexer(ids.array)] = True
+    return np.unique(tkey[rows[has_row & ~is_ag[rows]]])
+
+
+def _scan(speech: pd.DataFrame, rows: np.ndarray, lexicon: Lexicon) -> tuple[pd.DataFrame, pd.Index]:
+    """Phrase hits of ``lexicon`` on the speech ``rows`` (per distinct text) and the rows' message ids."""
+    msgs = pd.DataFrame(
+        {
+            "message_id": speech["message_id"].array.take(rows),
+            "conversation_id": speech["conversation_id"].array.take(rows),
+            "agent": speech["agent"].array.take(rows),
+            "role": pd.Categorical(np.where(speech["is_agent"].to_numpy()[rows], "agent", "customer")),
+            "ts": speech["ts"].array.take(rows),
+            "text": speech["text"].array.take(rows),
+        }
+    )
+    return _find_hits(msgs, lexicon, remember=False), pd.Index(msgs["message_id"].astype("str").array)
+
+
+@lru_cache(maxsize=32)
+def _window_phrases(phrases: tuple[str, ...], side: str) -> Lexicon:
+    return Lexicon({"phrase": Category("phrase", "rule", "info", side, phrases)})
+
+
+def _phrase_rows(speech: pd.DataFrame) -> Any:
+    """``(phrases, side, conv codes) -> bool per speech row``: the rows of those conversations with one
+    of the phrases (matched like lexicon terms, on that side's messages only)."""
+    conv = speech["conv"].to_numpy()
+    is_ag = speech["is_agent"].to_numpy(dtype=bool)
+
+    def rows_with(phrases: tuple[str, ...], side: str, convs: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(speech), dtype=bool)
+        rows = np.flatnonzero(np.isin(conv, convs) & (is_ag if side == "agent" else ~is_ag))
+        if not len(rows):
+            return out
+        found, pos = _scan(speech, rows, _window_phrases(phrases, side))
+        at = pos.get_indexer(found["message_id"].astype("str").array)
+        out[rows[at[at >= 0]]] = True
+        return out
+
+    return rows_with
+
+
 def turn_rule_hits(
     messages: pd.DataFrame,
     hits: pd.DataFrame,
     rules: dict[str, TurnRule],
     lexicon: Lexicon,
     speech: pd.DataFrame | None = None,
+    rounds: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """HITS rows (``rule`` = ``rule:<name>``) of every turn rule: one per message with a trigger hit
-    (its first trigger hit's term and offsets) whose scope has one of ``with`` (when given) and none
-    of ``without``. ``hits``: :func:`csaudit.metrics.lexicon.find_hits` of ``messages``."""
+    """HITS rows (``rule`` = ``rule:<name>``) of every rule: one per message with a trigger hit of the
+    rule's side (its first trigger hit's term and offsets) whose scope has one of ``with`` (when
+    given) and none of ``without``, not answering a question (``not_answering`` /
+    ``answering_question``), and whose ``window`` condition holds. ``hits``:
+    :func:`csaudit.metrics.lexicon.find_hits` of ``messages``; ``rounds``: ROUNDS (for window events)."""
     tz = _tz(messages)
     if not rules or not len(hits) or not len(messages):
         return schema.empty("hits", tz)
@@ -185,12 +247,17 @@ def turn_rule_hits(
     if speech is None:
         speech = agent_turns(messages)
     speech_row = _speech_rows(messages, hits, speech)
-    agent_side = (hits["side"] == "agent").to_numpy(dtype=bool, na_value=False)
+    side_of = hits["side"].astype("str").to_numpy()
     is_lex = np.zeros(len(hits), dtype=bool)
     is_lex[any_trig] = hits["rule"].to_numpy()[any_trig].astype(str).astype("U8") == "lexicon:"
+    conv = speech["conv"].to_numpy()
+    turn = speech["turn"].to_numpy()
+    is_ag = speech["is_agent"].to_numpy()
+    tkey = conv.astype(np.int64) * (int(turn.max(initial=0)) + 2) + turn
+    window_ctx: WindowContext | None = None
     parts = []
     for rule in rules.values():
-        sel = any_trig & is_lex & agent_side & hits["category"].isin(list(rule.trigger)).to_numpy(dtype=bool)
+        sel = any_trig & is_lex & (side_of == rule.side) & hits["category"].isin(list(rule.trigger)).to_numpy(dtype=bool)
         idx = np.flatnonzero(sel)
         first = ~pd.Series(hits["message_id"].array.take(idx)).duplicated().to_numpy()
         idx = idx[first]
@@ -198,57 +265,41 @@ def turn_rule_hits(
         idx, at = idx[at >= 0], at[at >= 0]
         if not len(idx):
             continue
-        trig = hits.iloc[idx]
-        conv = speech["conv"].to_numpy()
-        unit = speech["turn"].to_numpy() if rule.scope == "turn" else np.arange(len(speech))
-        key = conv.astype(np.int64) * (int(unit.max()) + 2) + unit
-        in_scope = np.isin(key, key[at])
-        # the customer turn just before the trigger's turn (turns alternate roles in a conversation)
-        turn = speech["turn"].to_numpy()
-        tkey = conv.astype(np.int64) * (int(turn.max()) + 2) + turn
-        before = tkey[at] - 1
-        looks_back = bool(rule.not_answering or rule.answering_question)
-        if looks_back:
-            in_scope |= np.isin(tkey, before) & ~speech["is_agent"].to_numpy()
-        rows = np.flatnonzero(in_scope)
-        scope_msgs = pd.DataFrame(
-            {
-                "message_id": speech["message_id"].array.take(rows),
-                "conversation_id": speech["conversation_id"].array.take(rows),
-                "agent": speech["agent"].array.take(rows),
-                "role": pd.Categorical(np.where(speech["is_agent"].to_numpy()[rows], "agent", "customer")),
-                "ts": speech["ts"].array.take(rows),
-                "text": speech["text"].array.take(rows),
-            }
-        )
-        found = _find_hits(scope_msgs, _phrase_lexicon(rule, lexicon), remember=False)
-        pos = pd.Index(scope_msgs["message_id"].astype("str").array)
         ok = np.ones(len(at), dtype=bool)
-        is_ag = speech["is_agent"].to_numpy()
-        for name, want in (("with", True), ("without", False)):
-            if not getattr(rule, "with_" if name == "with" else name):
-                continue
-            ids = found.loc[found["category"] == name, "message_id"].astype("str")
-            has_row = np.zeros(len(rows), dtype=bool)
-            has_row[pos.get_indexer(ids.array)] = True
-            # scope has the phrase: any agent row of the same key
-            keys_with = np.unique(key[rows[has_row & is_ag[rows]]])
-            present = np.isin(key[at], keys_with)
-            ok &= present if want else ~present
-        def customer_turns(cat: str) -> np.ndarray:
-            """Keys of the customer turns (in scope) with a phrase of ``cat``."""
-            ids = found.loc[found["category"] == cat, "message_id"].astype("str")
-            has_row = np.zeros(len(rows), dtype=bool)
-            has_row[pos.get_indexer(ids.array)] = True
-            return np.unique(tkey[rows[has_row & ~is_ag[rows]]])
-
-        if rule.not_answering:
-            ok &= ~np.isin(before, customer_turns("answering"))
-        if rule.answering_question:
-            # a question that asks for no action: the agent's "no" answers it
-            asked = np.isin(before, customer_turns("question")) & ~np.isin(before, customer_turns("request"))
-            ok &= ~asked
-        fired = trig.loc[ok]
+        looks_back = bool(rule.not_answering or rule.answering_question)
+        if rule.with_ or rule.without or looks_back:
+            unit = turn if rule.scope == "turn" else np.arange(len(speech))
+            key = conv.astype(np.int64) * (int(unit.max()) + 2) + unit
+            in_scope = np.isin(key, key[at])
+            # the customer turn just before the trigger's turn (turns alternate roles in a conversation)
+            before = tkey[at] - 1
+            if looks_back:
+                in_scope |= np.isin(tkey, before) & ~is_ag
+            rows = np.flatnonzero(in_scope)
+            found, pos = _scan(speech, rows, _phrase_lexicon(rule, lexicon))
+            for name, want in (("with", True), ("without", False)):
+                if not getattr(rule, "with_" if name == "with" else name):
+                    continue
+                ids = found.loc[found["category"] == name, "message_id"].astype("str")
+                has_row = np.zeros(len(rows), dtype=bool)
+                has_row[pos.get_indexer(ids.array)] = True
+                # scope has the phrase: any row of the trigger's side with the same key
+                own = is_ag[rows] if rule.side == "agent" else ~is_ag[rows]
+                keys_with = np.unique(key[rows[has_row & own]])
+                present = np.isin(key[at], keys_with)
+                ok &= present if want else ~present
+            if rule.not_answering:
+                ok &= ~np.isin(before, _customer_turns(found, "answering", pos, rows, tkey, is_ag))
+            if rule.answering_question:
+                # a question that asks for no action: the agent's "no" answers it
+                asked = np.isin(before, _customer_turns(found, "question", pos, rows, tkey, is_ag))
+                ok &= ~(asked & ~np.isin(before, _customer_turns(found, "request", pos, rows, tkey, is_ag)))
+        if rule.window is not None and ok.any():
+            if window_ctx is None:
+                window_ctx = WindowContext(speech, speech_row, hits, rounds, _phrase_rows(speech))
+            holds, valid = window_ctx.evaluate(rule.window, at)
+            ok &= holds & valid
+        fired = hits.iloc[idx[ok]]
         if not len(fired):
             continue
         n = len(fired)
