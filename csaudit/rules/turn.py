@@ -206,14 +206,13 @@ def _window_phrases(phrases: tuple[str, ...], side: str) -> Lexicon:
 
 
 def _phrase_rows(speech: pd.DataFrame) -> Any:
-    """``(phrases, side, conv codes) -> bool per speech row``: the rows of those conversations with one
-    of the phrases (matched like lexicon terms, on that side's messages only)."""
-    conv = speech["conv"].to_numpy()
+    """``(phrases, side, candidates) -> bool per speech row``: the candidate rows (bool per speech row)
+    with one of the phrases (matched like lexicon terms, on that side's messages only)."""
     is_ag = speech["is_agent"].to_numpy(dtype=bool)
 
-    def rows_with(phrases: tuple[str, ...], side: str, convs: np.ndarray) -> np.ndarray:
+    def rows_with(phrases: tuple[str, ...], side: str, candidates: np.ndarray) -> np.ndarray:
         out = np.zeros(len(speech), dtype=bool)
-        rows = np.flatnonzero(np.isin(conv, convs) & (is_ag if side == "agent" else ~is_ag))
+        rows = np.flatnonzero(candidates & (is_ag if side == "agent" else ~is_ag))
         if not len(rows):
             return out
         found, pos = _scan(speech, rows, _window_phrases(phrases, side))

@@ -127,18 +127,19 @@ class WindowContext:
         self.ms = np.where(self.timed, ns // 1_000_000, 0)
         self.hit_rows, self.hits, self.rounds, self.phrase_rows = hit_rows, hits, rounds, phrase_rows
 
-    def targets(self, w: Window, convs: np.ndarray) -> np.ndarray:
-        """Bool per speech row: the row is a target of the near test ``w``."""
+    def targets(self, w: Window, candidates: np.ndarray) -> np.ndarray:
+        """Bool per speech row: the row is one of ``candidates`` and a target of the near test ``w``
+        (phrases are only matched on the candidate rows)."""
         t = np.zeros(len(self.speech), dtype=bool)
         if w.categories:
             idx = np.flatnonzero(self.hits["category"].isin(list(w.categories)).to_numpy(dtype=bool))
             rows = self.hit_rows(idx)
             t[rows[rows >= 0]] = True
-        if w.phrases:
-            t |= self.phrase_rows(w.phrases, w.side, convs)
         if w.event == "slow_round" and self.rounds is not None and len(self.rounds):
             t |= self._slow_replies()
-        return t
+        if w.phrases:
+            t |= self.phrase_rows(w.phrases, w.side, candidates & ~t)
+        return t & candidates
 
     def _slow_replies(self) -> np.ndarray:
         """Bool per speech row: the reply of a slow round (the conversation's first agent message at
@@ -173,46 +174,48 @@ class WindowContext:
 
     def near(self, w: Window, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found, valid) per anchor speech row for the near test ``w``."""
-        convs = np.unique(self.conv[anchors])
-        target = self.targets(w, convs)
+        n = len(self.speech)
         valid = np.ones(len(anchors), dtype=bool)
+        allowed = np.ones(n, dtype=bool)
+        k = int(w.n)
         if w.reach == "seconds":
-            coord, span_extra = self.ms, int(w.n * 1000)
-            target &= self.timed
+            allowed = self.timed.copy()
             valid = self.timed[anchors]
-            lo_c = coord[self.timed].min() if self.timed.any() else 0
-            coord = np.where(self.timed, coord - lo_c, 0)
+            lo_c = int(self.ms[self.timed].min()) if self.timed.any() else 0
+            coord = np.where(self.timed, self.ms - lo_c, 0)
             a_c = coord[anchors]
-            if w.direction == "after":
-                lo, hi = a_c + 1, a_c + span_extra + 1  # (t, t + T]
-            else:
-                lo, hi = a_c - span_extra, a_c  # [t - T, t)
+            t = int(round(w.n * 1000))
+            lo, hi = (a_c + 1, a_c + t + 1) if w.direction == "after" else (a_c - t, a_c)  # (t, t+T] / [t-T, t)
         elif w.reach == "messages":
             coord = self.pos
             a_c = coord[anchors]
-            k = int(w.n)
             lo, hi = (a_c + 1, a_c + k + 1) if w.direction == "after" else (a_c - k, a_c)
         else:
             side = "agent" if w.reach == "agent_messages" else "customer"
-            own = self.is_agent if side == "agent" else ~self.is_agent
-            target &= own
-            coord = self._side_pos[side]  # 1-based count of that side's messages up to the row
+            allowed = self.is_agent if side == "agent" else ~self.is_agent
+            coord = self._side_pos[side]  # that side's messages at or before the row (1-based count)
             a_c = coord[anchors]
-            k = int(w.n)
+            own = allowed[anchors].astype(np.int64)
             if w.direction == "after":
                 lo, hi = a_c + 1, a_c + k + 1  # the next k messages of that side
             else:
-                lo = a_c - own[anchors] - k + 1
-                hi = a_c - own[anchors] + 1  # the k before, the anchor itself excluded
-        rows = np.flatnonzero(target)
+                lo, hi = a_c - own - k + 1, a_c - own + 1  # the k before, the anchor itself excluded
+        base = min(int(coord.min(initial=0)), int(lo.min(initial=0)))
+        span = int(max(coord.max(initial=0), hi.max(initial=0))) - base + 2
+        a_conv = self.conv[anchors]
+        starts, ends = a_conv * span + (lo - base), a_conv * span + (hi - base)
+        keys = self.conv * span + (coord - base)
+        # the rows inside some anchor's window: only these are looked at (phrases matched on them only)
+        order = np.argsort(starts, kind="stable")
+        s_sorted, e_cummax = starts[order], np.maximum.accumulate(ends[order]) if len(ends) else ends
+        at = np.searchsorted(s_sorted, keys, side="right") - 1
+        inside = (at >= 0) & (keys < e_cummax[np.maximum(at, 0)]) if len(starts) else np.zeros(n, dtype=bool)
+        rows = np.flatnonzero(self.targets(w, inside & allowed))
         if not len(rows):
             return np.zeros(len(anchors), dtype=bool), valid
-        span = int(max(coord.max(initial=0), hi.max(initial=0)) - min(coord.min(initial=0), lo.min(initial=0))) + 2
-        base = min(int(coord.min(initial=0)), int(lo.min(initial=0)))
-        tkey = np.sort(self.conv[rows] * span + (coord[rows] - base))
-        a_conv = self.conv[anchors]
-        first = np.searchsorted(tkey, a_conv * span + (lo - base), side="left")
-        last = np.searchsorted(tkey, a_conv * span + (hi - base), side="left")
+        tkey = np.sort(keys[rows])
+        first = np.searchsorted(tkey, starts, side="left")
+        last = np.searchsorted(tkey, ends, side="left")
         return (last > first) & valid, valid
 
     def evaluate(self, w: Window, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
