@@ -313,3 +313,18 @@ def turn_rule_hits(
     if not parts:
         return schema.empty("hits", tz)
     return schema.conform(schema.concat(parts, "hits", tz).reset_index(drop=True), "hits", tz)
+
+
+def rule_counts(hits: pd.DataFrame, rules: dict[str, TurnRule]) -> pd.DataFrame:
+    """Per agent: ``<category>_hits`` for each rule's category (0 where none), from the ``rule:<name>``
+    rows of ``hits`` (the scorecard's counts of turn and window rules)."""
+    cats = sorted({r.category for r in rules.values()})
+    names = [f"rule:{n}" for n in rules]
+    h = hits.loc[hits["rule"].isin(names).to_numpy(dtype=bool) & hits["agent"].notna().to_numpy(), ["agent", "category"]]
+    agents = pd.Index(sorted(hits["agent"].dropna().unique()), name="agent", dtype="str")
+    out = pd.DataFrame(index=agents)
+    by = h.groupby(["category", "agent"], observed=True).size()
+    for cat in cats:
+        s = by.xs(cat, level="category") if cat in by.index.get_level_values(0) else pd.Series(dtype="int64")
+        out[f"{cat}_hits"] = s.reindex(agents, fill_value=0).astype("int64")
+    return out.reset_index()
