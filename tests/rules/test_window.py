@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from csaudit.config import Config
@@ -98,3 +99,16 @@ def test_window_errors_name_the_place() -> None:
         parse_window({"not": {"categories": ["a"], "messages": 1}, "messages": 2}, "here")
     with pytest.raises(ValueError, match="here.*categories, phrases or an event"):
         parse_window({"messages": 2}, "here")
+
+
+def test_rule_counts_per_agent() -> None:
+    from csaudit.rules import rule_counts
+
+    rules = load_rules()
+    m = make_messages([("c1", "customer", "我要投诉"), ("c1", "agent", "请问是哪天买的")])
+    lex = Lexicon.load()
+    h = find_hits(m, lex)
+    hits = pd.concat([h, turn_rule_hits(m, h, rules, lex)], ignore_index=True)
+    out = rule_counts(hits, rules).set_index("agent")
+    assert out.loc["云栖家居:阿青", "no_deescalation_hits"] == 1
+    assert out.loc["云栖家居:阿青", "bare_refusal_hits"] == 0
