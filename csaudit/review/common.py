@@ -97,7 +97,8 @@ _QC_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
 def rule_versions(config: Config | None = None) -> dict[str, str]:
     """``{rule: version}`` for every rule in force: ``lexicon:<category>`` = hash of the category's
     ``terms, whitelist, positive, mode, severity, side``; ``qc:<name>`` = hash of its ``qc.toml`` entry
-    and the settings it reads (thresholds, category lists). 12 hex digits each. This is the one place
+    and the settings it reads (thresholds, category lists); ``rule:<name>`` = hash of the ``[[rule]]``
+    table's conditions (trigger, side, scope, phrases, window). 12 hex digits each. This is the one place
     that defines a rule's version (the rule engine may re-point it)."""
     from csaudit.metrics import qc
     from csaudit.metrics.lexicon import Lexicon
@@ -114,6 +115,12 @@ def rule_versions(config: Config | None = None) -> dict[str, str]:
         entry = {k: v for k, v in specs.get(name, {}).items() if k != "suggestion"}
         settings = {f"{sec}.{f}": getattr(getattr(config, sec), f) for sec, f in _QC_SETTINGS.get(name, ())}
         out[rule] = _digest({"spec": entry, "settings": settings})
+    from dataclasses import asdict
+
+    from csaudit.rules import load_rules
+
+    for name, r in load_rules(config).items():  # turn and window rules: their whole declaration
+        out[f"rule:{name}"] = _digest({k: v for k, v in asdict(r).items() if k != "suggestion"})
     return out
 
 
