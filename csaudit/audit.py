@@ -701,7 +701,8 @@ def audit(
 
     with _stage("qc", timings):
         qc_hits = qc.qc_hits(msgs, rounds, lex_hits, cfg, speech=speech)
-        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, rules_mod.load_rules(cfg), lex, speech=speech)
+        turn_rules = rules_mod.load_rules(cfg)
+        turn_hits = rules_mod.turn_rule_hits(msgs, lex_hits, turn_rules, lex, speech=speech, rounds=rounds)
         del speech
         hits = unbound_hits(schema.concat([lex_hits, turn_hits, qc_hits], "hits", tz=tz), bounds)
         del lex_hits, qc_hits, turn_hits  # the parts of ``hits`` (≈ 250 MB per 1M messages): free them now
@@ -728,6 +729,7 @@ def audit(
         score_hits = review_mod.penalised_hits(hits, unreliable)  # unreliable rules: visible, not scored
         checks = conversation_checks(conversations["conversation_id"], msgs, rounds, score_hits, cfg)
         qc_counts = hit_counts(hits, _qc_rules(qc))
+        rule_counts = rules_mod.rule_counts(hits, turn_rules)
 
     # the second core's results: ``wait_side`` = this process's wait for them (in-process: their time)
     with _stage("wait_side", timings):
@@ -769,6 +771,7 @@ def audit(
                 polite,
                 pronouns,
                 qc_counts,
+                rule_counts,
                 sentiment_figures(conversations, cfg),
                 agent_conv,
             ],

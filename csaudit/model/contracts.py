@@ -302,6 +302,12 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
       'abusive language — critical'),
     C('bargain_refusal_hits', 'int64', 'count',
       'a flat no to bargaining (不讲价, 没有优惠了 …) with nothing offered instead in the same message'),
+    C('bare_refusal_hits', 'int64', 'count',
+      'rule bare_refusal: a refusal whose agent turn gives neither a reason nor an alternative, and that '
+      'answers no question asking for no action (csaudit/rules/rules.toml)'),
+    C('no_deescalation_hits', 'int64', 'count',
+      "rule no_deescalation: customer escalations (投诉, 差评 …) in the agent's conversations met by neither an "
+      'apology nor a concrete step within the next 2 agent messages'),
     C('repeated_hits', 'int64', 'count',
       "QC 顾客重复: customer messages saying they repeated themselves (我刚刚说过了, 说了好几遍 …) in the agent's conversations"),
     C('escalation_hits', 'int64', 'count',

@@ -118,8 +118,8 @@ def rule_versions(config: Config | None = None) -> dict[str, str]:
 
     for name, c in Lexicon.load(config).categories.items():
         out[f"lexicon:{name}"] = _digest(spec_of(c, ("name", "group", "suggestion")))
-    for name, r in load_rules(config).items():
-        out[f"rule:{name}"] = _digest(spec_of(r, ("suggestion",)))
+    for name, r in load_rules(config).items():  # turn and window rules: their whole declaration
+        out[f"rule:{name}"] = _digest({k: v for k, v in dataclasses.asdict(r).items() if k != "suggestion"})
     specs = qc.rule_specs()
     for rule in qc.RULES:
         name = rule.removeprefix("qc:")

@@ -84,3 +84,44 @@ def test_not_answering_a_product_question() -> None:
         ("c3", "agent", "不支持的"),  # only the customer turn just before counts
     ]
     assert [i for i, _, _ in fired(rows, {"r": rule})] == ["m3", "m7"]
+
+
+def test_answering_question_asks_for_no_action() -> None:
+    rule = TurnRule(
+        "r", "r", "minor", ("refusal",), answering_question=("吗", "?"), request=("帮我", "退", "几点")
+    )
+    rows = [
+        ("c1", "customer", "这个杯子能装热水吗"),
+        ("c1", "agent", "不可以的"),  # answers a question about the product
+        ("c2", "customer", "能帮我退掉吗"),
+        ("c2", "agent", "不可以的"),  # the question asks for an action: a refusal
+        ("c3", "customer", "明天几点到?"),
+        ("c3", "agent", "不能确定的"),  # asks to be told something: declining is a refusal
+        ("c4", "customer", "我要退货"),
+        ("c4", "agent", "不可以的"),  # no question at all
+    ]
+    assert [i for i, _, _ in fired(rows, {"r": rule})] == ["m3", "m5", "m7"]
+    # without the condition every refusal fires
+    plain = TurnRule("r", "r", "minor", ("refusal",))
+    assert [i for i, _, _ in fired(rows, {"r": plain})] == ["m1", "m3", "m5", "m7"]
+
+
+def test_builtin_bare_refusal_spares_product_answers_and_unnamed_reasons() -> None:
+    rows = [
+        ("c1", "customer", "这款耳机支持降噪吗"),
+        ("c1", "agent", "亲，不支持的哦"),  # a product answer
+        ("c2", "customer", "可以帮我改一下地址吗"),
+        ("c2", "agent", "亲，不支持的哦"),  # a declined request
+        ("c3", "customer", "能帮我退掉吗"),
+        ("c3", "agent", "生鲜类不支持退的"),  # the item's kind is the reason
+        ("c4", "customer", "能帮我退掉吗"),
+        ("c4", "agent", "不能退哦，只能换货"),  # the one way that works
+    ]
+    assert [i for i, _, _ in fired(rows)] == ["m3"]
+
+
+def test_request_needs_answering_question(tmp_path: Path) -> None:
+    p = tmp_path / "shop.toml"
+    p.write_text('[[rule]]\nname = "x"\ntrigger = ["refusal"]\nrequest = ["退"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="answering_question"):
+        load_rules(Config(lexicon=LexiconConfig(files=[str(p)])))
