@@ -40,6 +40,8 @@ class Column:
     unit: str
     definition: str
     pattern: str | None = None
+    optional: bool = False
+    """Present only in some audits (e.g. ``rating`` only when ratings were given)."""
 
     def matches(self, name: str) -> bool:
         return name == self.name if self.pattern is None else re.fullmatch(self.pattern, name) is not None
@@ -60,8 +62,13 @@ class Contract:
 
     @property
     def names(self) -> list[str]:
-        """Names of the columns declared exactly (no patterns)."""
+        """Names of the columns declared exactly (no patterns), optional ones included."""
         return [c.name for c in self.columns if c.pattern is None]
+
+    @property
+    def required(self) -> list[str]:
+        """Names of the exactly declared columns every such table has (not optional)."""
+        return [c.name for c in self.columns if c.pattern is None and not c.optional]
 
     def undeclared(self, columns: Iterable[str]) -> list[str]:
         """The given column names that no declaration covers."""
@@ -150,7 +157,7 @@ CONVERSATIONS = Contract("conversations", "one conversation: same shop + custome
     C("qa_score", "float64", "0–100", "the conversation's QA score (0 with a critical agent-side hit; see *The QA score*)"),
     C("csat", "float64", "0–100", "predicted satisfaction (see *Predicted satisfaction*)"),
     C("rating", "float64", "0–100", "the customer's own rating (only with ratings; NA when unrated; see *Shop ratings "
-      "and calibration*)"),
+      "and calibration*)", optional=True),
     C("n_rounds", "int64", "count", "首问首答 rounds"),
     C("deteriorated", "bool", "bool", "`sentiment_drift` ≤ *−0.2* (`sentiment.deteriorated_drift`)"),
     C("n_scored", "int64", "count", "customer messages scored for sentiment"),
@@ -383,9 +390,9 @@ AGENTS = Contract("agents", "one agent (an account that sent an agent-role messa
     C('csat_mean', 'float64', '0–100',
       "mean predicted satisfaction `csat` of the agent's conversations (primary agent)"),
     C('n_rated', 'int64', 'count',
-      "the agent's conversations with a customer rating (only with `--ratings`)"),
+      "the agent's conversations with a customer rating (only with `--ratings`)", optional=True),
     C('rating_mean', 'float64', '0–100',
-      'mean customer rating (满意度) of those conversations, on the 0–100 scale (only with `--ratings`)'),
+      'mean customer rating (满意度) of those conversations, on the 0–100 scale (only with `--ratings`)', optional=True),
     C("within_<t>_rate", "float64", "0–1", "the same share for any other threshold of `latency.rate_thresholds_s` "
       "(`30s`, `3min`, `1h` …)", pattern=r"within_\d+(?:s|min|h)_rate"),
     C("<category>_per100", "float64", "per 100 msgs", "hits per 100 agent messages of any other politeness "

@@ -20,7 +20,7 @@ def test_every_table_of_the_sample_audit_is_declared_with_its_dtypes(sample_audi
         spec = contract(name)
         assert spec.undeclared(df.columns) == [], name
         assert spec.dtype_mismatches(df) == [], name
-        assert [c for c in spec.names if c not in df.columns] == [], name  # nothing declared that is not there
+        assert [c for c in spec.required if c not in df.columns] == [], name  # nothing required that is not there
         for c in spec.columns:
             assert c.definition.strip() and c.unit.strip() and c.dtype.strip(), (name, c.name)
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 import csaudit as ca
 from csaudit.model import schema
-from csaudit.report.excel import SHEETS, write_audit_workbook
+from csaudit.report.excel import SHEETS, sheet_names, write_audit_workbook
 from tests.chat_builders import A, cat, msgs
 
 PHONE = "13812345678"
@@ -22,21 +22,22 @@ def test_shop_sheets_in_workbook_masked(tmp_path):
     res = ca.audit(m, orders=orders)
     res.save(tmp_path / "audit")
     wb = openpyxl.load_workbook(write_audit_workbook(tmp_path / "audit", tmp_path / "a.xlsx"))
-    assert wb.sheetnames[: len(SHEETS)] == list(SHEETS)
+    names = sheet_names("zh")
+    assert wb.sheetnames[: len(SHEETS)] == [names[k] for k in SHEETS]
     assert {"shop_agents", "commission", "commission_orders", "customers", "followups", "lost_reasons",
             "workload"} <= set(wb.sheetnames)
     assert wb["lost_reasons"].max_row == 1 + len(res.lost_reasons) == 2
     cells = [str(c.value) for sheet in ("followups", "lost_reasons") for row in wb[sheet].iter_rows() for c in row]
     assert PHONE not in "".join(cells) and any("138****5678" in c for c in cells)
     assert "3912345678901234567" not in "".join(str(c.value) for row in wb["commission_orders"].iter_rows() for c in row)
-    defs = {r[0].value: [c.value for c in r] for r in wb["definitions"].iter_rows(min_row=2)}
+    defs = {r[0].value: [c.value for c in r] for r in wb[names["definitions"]].iter_rows(min_row=2)}
     assert "sheet commission_orders" in defs
 
 
 def test_definitions_sheet_declares_every_column_of_the_shop_sheets(tmp_path):
     """The shop sheets' rows of the definitions sheet come from the declared contracts, column by column."""
     from csaudit.model.contracts import contract, plain
-    from csaudit.report.shop_sheets import SHOP_SHEETS
+    from csaudit.report.shop_sheets import SHOP_SHEETS, shop_sheets
 
     m = cat(msgs([("customer", None, "10:00:00", "在吗，这个多少钱"), ("agent", A, "10:01:00", "亲，这款99元哦")],
                  conv="k1", customer="买家1"))
@@ -45,14 +46,16 @@ def test_definitions_sheet_declares_every_column_of_the_shop_sheets(tmp_path):
                                           "paid": [pd.NaT], "amount": [99.0], "refund": [0.0]}), "orders")
     ca.audit(m, orders=orders).save(tmp_path / "audit")
     wb = openpyxl.load_workbook(write_audit_workbook(tmp_path / "audit", tmp_path / "a.xlsx"))
-    rows = {r[0].value: [c.value for c in r] for r in wb["definitions"].iter_rows(min_row=2)}
-    for sheet in set(SHOP_SHEETS) & set(wb.sheetnames):
-        header = [c.value for c in next(wb[sheet].iter_rows(max_row=1))]
+    rows = {r[0].value: [c.value for c in r] for r in wb[sheet_names("zh")["definitions"]].iter_rows(min_row=2)}
+    frames = shop_sheets(tmp_path / "audit", "Asia/Shanghai", True)  # the sheets' columns (headers are shown in Chinese)
+    assert set(frames) <= set(wb.sheetnames)
+    for sheet, frame in frames.items():
+        header = [str(c) for c in frame.columns]
         spec = contract(SHOP_SHEETS[sheet][0])
-        assert rows["sheet " + sheet][3].startswith("One row: "), sheet
+        assert rows["sheet " + sheet][4].startswith("One row: "), sheet
         for col in header:
-            item, dtype, unit, definition = rows[f"{sheet}.{col}"]
+            item, _name, dtype, unit, definition = rows[f"{sheet}.{col}"][:5]
             assert definition == plain(spec.column(col).definition) and dtype == spec.column(col).dtype, (sheet, col)
-    assert rows["commission_orders.rule"][2] == "order / payment / silent_pool / no_agent"
-    assert rows["shop_agents.typing_cpm"][3].startswith("an estimate:")
-    assert "(not declared)" not in {r[3] for r in rows.values()}
+    assert rows["commission_orders.rule"][3] == "order / payment / silent_pool / no_agent"
+    assert rows["shop_agents.typing_cpm"][4].startswith("an estimate:")
+    assert "(not declared)" not in {r[4] for r in rows.values()}
