@@ -780,11 +780,13 @@ def audit(
         )
 
     # shop figures (issue 14): commission, customers, sales actions, workload, after-sales, service depth
-    with _stage("shop", timings):
-        from csaudit.metrics.shop import shop_figures
+    shop: dict[str, pd.DataFrame] = {name: pd.DataFrame() for name in SHOP_TABLES}  # [shop] enabled = false
+    if cfg.shop.enabled:
+        with _stage("shop", timings):
+            from csaudit.metrics.shop import shop_figures
 
-        lost = conv_res.lost if has_orders else conv_res.lost.iloc[0:0]
-        shop = shop_figures(msgs, conversations, rounds, hits, conv_res.orders, lost, agents["agent"], cfg)
+            lost = conv_res.lost if has_orders else conv_res.lost.iloc[0:0]
+            shop = shop_figures(msgs, conversations, rounds, hits, conv_res.orders, lost, agents["agent"], cfg)
 
     timings["total"] = time.perf_counter() - t_start
     log.info("audit: done in %.2f s (%d agents, %d conversations, %d hits)", timings["total"], len(agents),

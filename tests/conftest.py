@@ -53,3 +53,12 @@ def sample_audit(sample_chats, sample_orders):
     import csaudit as ca
 
     return ca.audit(sample_chats.messages, orders=sample_orders)
+
+
+@pytest.fixture(scope="session")
+def sample_shop_audit(sample_chats, sample_orders):
+    """The sample audit with the opt-in shop figures too (``[shop] enabled = true``)."""
+    import csaudit as ca
+
+    cfg = ca.Config().updated({"shop": {"enabled": True}})
+    return ca.audit(sample_chats.messages, orders=sample_orders, config=cfg)

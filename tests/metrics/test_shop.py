@@ -23,6 +23,7 @@ def small_audit(config=None):
         "created": [pd.Timestamp("2026-11-10 10:30", tz=TZ), pd.Timestamp("2026-11-10 15:00", tz=TZ)],
         "paid": [pd.Timestamp("2026-11-10 11:00", tz=TZ), pd.Timestamp("2026-11-10 15:00", tz=TZ)],
         "amount": [300.0, 100.0], "refund": [0.0, 0.0]}), "orders")
+    config = (config or ca.Config()).updated({"shop": {"enabled": True}})  # the shop figures are opt-in
     return ca.audit(m, orders=orders, config=config)
 
 
@@ -90,8 +91,8 @@ def test_every_shop_agents_column_is_in_the_readme(res):
     assert not missing, missing
 
 
-def test_shop_figures_reconcile_on_the_sample(sample_audit):
-    a = sample_audit
+def test_shop_figures_reconcile_on_the_sample(sample_shop_audit):
+    a = sample_shop_audit
     ev = a.commission_orders
     assert len(ev) == len(a.orders)
     own = ev[ev["rule"].isin(["order", "payment"]) & ev["counted"]]

@@ -11,6 +11,7 @@ from csaudit.report.excel import SHEETS, sheet_names, write_audit_workbook
 from tests.chat_builders import A, cat, msgs
 
 PHONE = "13812345678"
+SHOP_ON = ca.Config().updated({"shop": {"enabled": True}})  # the shop figures are opt-in ([shop] enabled)
 
 
 def test_shop_sheets_in_workbook_masked(tmp_path):
@@ -19,7 +20,7 @@ def test_shop_sheets_in_workbook_masked(tmp_path):
     orders = schema.conform(pd.DataFrame({"order_id": ["3912345678901234567"], "shop": ["云栖家居"], "customer": ["买家9"],
                                           "created": [pd.Timestamp("2026-11-10 15:00", tz="Asia/Shanghai")],
                                           "paid": [pd.NaT], "amount": [10.0], "refund": [0.0]}), "orders")
-    res = ca.audit(m, orders=orders)
+    res = ca.audit(m, orders=orders, config=SHOP_ON)
     res.save(tmp_path / "audit")
     wb = openpyxl.load_workbook(write_audit_workbook(tmp_path / "audit", tmp_path / "a.xlsx"))
     names = sheet_names("zh")
@@ -44,7 +45,7 @@ def test_definitions_sheet_declares_every_column_of_the_shop_sheets(tmp_path):
     orders = schema.conform(pd.DataFrame({"order_id": ["o1"], "shop": ["云栖家居"], "customer": ["买家1"],
                                           "created": [pd.Timestamp("2026-11-10 10:30", tz="Asia/Shanghai")],
                                           "paid": [pd.NaT], "amount": [99.0], "refund": [0.0]}), "orders")
-    ca.audit(m, orders=orders).save(tmp_path / "audit")
+    ca.audit(m, orders=orders, config=SHOP_ON).save(tmp_path / "audit")
     wb = openpyxl.load_workbook(write_audit_workbook(tmp_path / "audit", tmp_path / "a.xlsx"))
     rows = {r[0].value: [c.value for c in r] for r in wb[sheet_names("zh")["definitions"]].iter_rows(min_row=2)}
     frames = shop_sheets(tmp_path / "audit", "Asia/Shanghai", True)  # the sheets' columns (headers are shown in Chinese)
