@@ -33,7 +33,9 @@ line ends up in exactly one message or one reject.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
@@ -113,6 +115,16 @@ class InputError(ValueError):
         self.source, self.line, self.expected = source, line, expected
         where = f"{source}:{line}" if line else source
         super().__init__(f"{where}: {expected}")
+
+
+def read_raw(path: str | os.PathLike[str], what: str) -> RawFile:
+    """The bytes of ``path`` as a :class:`RawFile`; an unreadable file is an :class:`InputError`
+    saying it should be "a readable ``what`` file" (e.g. ``orders``, ``ratings``)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), None, f"a readable {what} file ({exc.strerror})") from exc
+    return RawFile(str(path), data)
 
 
 def rejects_frame(lines: list[int], raws: list[str], reasons: list[str]) -> pd.DataFrame:

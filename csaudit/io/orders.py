@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.arrays import arrow_series
-from csaudit.io.base import InputError, RawFile
+from csaudit.io.base import InputError, RawFile, read_raw
 from csaudit.io.common import ORDER_HEADERS, as_arrow, match_headers, parse_times, read_grid
 from csaudit.model import schema
 
@@ -88,12 +88,7 @@ def read_orders(
     >>> orders.columns.tolist()                                   # doctest: +SKIP
     ['order_id', 'shop', 'customer', 'created', 'paid', 'amount', 'refund']
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), None, f"a readable orders file ({exc.strerror})") from exc
-    return parse_orders(RawFile(str(path), data), columns, tz, encoding, shop)
+    return parse_orders(read_raw(path, "orders"), columns, tz, encoding, shop)
 
 
 def parse_orders(

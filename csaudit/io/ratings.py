@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from csaudit.io.base import InputError, RawFile
+from csaudit.io.base import InputError, RawFile, read_raw
 from csaudit.io.table import match_headers, parse_times, read_grid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,12 +79,7 @@ def read_ratings(
     >>> ratings = read_ratings("服务评价.xlsx")        # doctest: +SKIP
     >>> ratings[["customer", "ts", "label", "rating"]]  # doctest: +SKIP
     """
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), None, f"a readable ratings file ({exc.strerror})") from exc
-    return parse_ratings(RawFile(str(path), data), columns, tz, encoding, scale)
+    return parse_ratings(read_raw(path, "ratings"), columns, tz, encoding, scale)
 
 
 def parse_ratings(
