@@ -38,7 +38,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -329,18 +329,6 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
-
-
-def prepare_out(out: Path, keep: Iterable[Path] = ()) -> None:
-    """Remove what a previous run wrote (re-running overwrites cleanly), except paths in ``keep``."""
-    out.mkdir(parents=True, exist_ok=True)
-    keep = {Path(k).resolve() for k in keep}
-    for name in ("agents", "notebooks", "previous", "audit", "assets"):
-        p = out / name
-        if p.exists() and p.resolve() not in keep:
-            shutil.rmtree(p)
-    for name in ("index.html", "audit.xlsx"):
-        (out / name).unlink(missing_ok=True)
 
 
 def _progress(total: int, desc: str) -> Callable[[JobResult], None]:

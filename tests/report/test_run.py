@@ -6,21 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from csaudit.report.run import Job, JobResult, ReportRun, check_kernel, prepare_out
-
-
-def test_prepare_out_removes_stale_outputs_but_keeps_the_given_audit(tmp_path: Path) -> None:
-    out = tmp_path / "reports"
-    for p in ("agents/old-agent.html", "notebooks/old.ipynb", "previous/meta.json", "audit/meta.json"):
-        (out / p).parent.mkdir(parents=True, exist_ok=True)
-        (out / p).write_text("x", encoding="utf-8")
-    (out / "index.html").write_text("x", encoding="utf-8")
-    (out / "mine.txt").write_text("a user's file", encoding="utf-8")
-    prepare_out(out, keep=[out / "audit"])
-    assert not (out / "agents").exists() and not (out / "notebooks").exists() and not (out / "index.html").exists()
-    assert (out / "audit" / "meta.json").exists() and (out / "mine.txt").exists()
-    prepare_out(out)
-    assert not (out / "audit").exists()
+from csaudit.report.run import Job, JobResult, ReportRun, check_kernel
 
 
 def test_summary_names_failures_and_their_notebooks(tmp_path: Path) -> None:
