@@ -424,8 +424,8 @@ def _joined_per_key(df: pd.DataFrame, key: str, value: str) -> pd.Series:
 def _conversation_table(conv: pd.DataFrame, inq: pd.DataFrame, o: pd.DataFrame) -> pd.DataFrame:
     out = conv[["conversation_id", "is_inquiry", "after_sales"]].copy()
     flags = inq.set_index("conversation_id")[["ordered", "paid"]]
-    out["ordered"] = out["conversation_id"].map(flags["ordered"]).fillna(False).astype(bool)
-    out["paid"] = out["conversation_id"].map(flags["paid"]).fillna(False).astype(bool)
+    for col in ("ordered", "paid"):  # a conversation without a row in ``inq`` neither ordered nor paid
+        out[col] = out["conversation_id"].map(flags[col].astype(bool)).astype("boolean").fillna(False).astype(bool)
     att = o[o["attributed"]]
     amount = att.groupby("conversation_id")["amount"].sum()
     ids = _joined_per_key(att.sort_values("created", kind="stable"), "conversation_id", "order_id")
