@@ -117,6 +117,20 @@ class InputError(ValueError):
         super().__init__(f"{where}: {expected}")
 
 
+def raise_first_problem(source: str, problems: list[tuple[int, str]]) -> None:
+    """Raise :class:`InputError` for the first of ``problems`` (``(line, what)``) by line, naming how many
+    other rows are bad and their first lines; nothing when ``problems`` is empty."""
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda q: q[0])
+    line, what = problems[0]
+    more = sorted({ln for ln, _ in problems[1:] if ln != line})
+    if more:
+        shown = ", ".join(map(str, more[:10])) + (", …" if len(more) > 10 else "")
+        what += f" ({len(more)} more bad row(s): lines {shown})"
+    raise InputError(source, line, what)
+
+
 def read_raw(path: str | os.PathLike[str], what: str) -> RawFile:
     """The bytes of ``path`` as a :class:`RawFile`; an unreadable file is an :class:`InputError`
     saying it should be "a readable ``what`` file" (e.g. ``orders``, ``ratings``)."""

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from csaudit.arrays import arrow_series
-from csaudit.io.base import InputError, RawFile, read_raw
+from csaudit.io.base import InputError, RawFile, raise_first_problem, read_raw
 from csaudit.io.common import ORDER_HEADERS, as_arrow, match_headers, parse_times, read_grid
 from csaudit.model import schema
 
@@ -143,14 +143,7 @@ def parse_orders(
     for mask, what in checks:
         for i in np.flatnonzero(mask.to_numpy(dtype=bool)):
             problems.append((int(grid.lines[i]), what(i)))
-    if problems:
-        problems.sort(key=lambda p: p[0])
-        line, what = problems[0]
-        more = sorted({ln for ln, _ in problems[1:] if ln != line})
-        if more:
-            shown = ", ".join(map(str, more[:10])) + (", …" if len(more) > 10 else "")
-            what += f" ({len(more)} more bad row(s): lines {shown})"
-        raise InputError(src, line, what)
+    raise_first_problem(src, problems)
 
     shop_col = col("shop") if "shop" in cols else pd.Series([shop or ""] * len(c), dtype="str")
     if "shop" in cols and shop:

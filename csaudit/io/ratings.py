@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from csaudit.io.base import InputError, RawFile, read_raw
+from csaudit.io.base import InputError, RawFile, raise_first_problem, read_raw
 from csaudit.io.table import match_headers, parse_times, read_grid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,14 +124,7 @@ def parse_ratings(
     no_key = (conv == "").to_numpy() & ((cust == "").to_numpy() | ts.isna().to_numpy())
     for i in np.flatnonzero(no_key & rated):
         problems.append((int(grid.lines[i]), "a conversation id, or a customer and a rating time (cells are empty)"))
-    if problems:
-        problems.sort(key=lambda q: q[0])
-        line, what = problems[0]
-        more = sorted({ln for ln, _ in problems[1:] if ln != line})
-        if more:
-            shown = ", ".join(map(str, more[:10])) + (", …" if len(more) > 10 else "")
-            what += f" ({len(more)} more bad row(s): lines {shown})"
-        raise InputError(src, line, what)
+    raise_first_problem(src, problems)
     if ts.dt.tz is None:
         ts = ts.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
 

@@ -159,11 +159,12 @@ def _check(cat: Category, where: str) -> None:
         raise ValueError(f"{where}: category {cat.name!r}: mode must be one of {MODES}")
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str = "lexicon") -> dict[str, Any]:
+    """A lexicon or rule file as a dict; a missing file or bad TOML is an error naming the file."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: lexicon file not found") from None
+        raise FileNotFoundError(f"{path}: {what} file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
 
@@ -319,10 +320,10 @@ class Lexicon:
         if builtin:
             for name in BUILTIN_FILES:
                 path = LEXICON_DIR / name
-                _apply_file(cats, _read(path), str(path), shop=False)
+                _apply_file(cats, read_toml(path), str(path), shop=False)
         for p in shop_files:
             path = Path(p)
-            _apply_file(cats, _read(path), str(path), shop=True)
+            _apply_file(cats, read_toml(path), str(path), shop=True)
         unknown = set(disabled) - set(cats)
         if unknown:
             log.warning("disabled lexicon categories not found: %s", sorted(unknown))

@@ -9,7 +9,6 @@ group-wise ``any``.
 from __future__ import annotations
 
 import logging
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,16 @@ import numpy as np
 import pandas as pd
 
 from csaudit.config import Config
-from csaudit.metrics.lexicon import SEVERITIES, Category, Lexicon, _categorical, _find_hits, _tz, agent_turns
+from csaudit.metrics.lexicon import (
+    SEVERITIES,
+    Category,
+    Lexicon,
+    _categorical,
+    _find_hits,
+    _tz,
+    agent_turns,
+    read_toml,
+)
 from csaudit.model import schema
 from csaudit.rules.window import Window, WindowContext, parse_window
 
@@ -107,15 +115,6 @@ def _parse(entry: dict[str, Any], where: str) -> TurnRule:
     return rule
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: rule file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
-
-
 def load_rules(config: Config | None = None, builtin: bool = True) -> dict[str, TurnRule]:
     """Built-in turn rules, then the ``[[rule]]`` tables of ``config.lexicon.files`` (a rule with an
     existing name replaces it); rules whose category is in ``lexicon.disabled_categories`` are dropped."""
@@ -125,7 +124,7 @@ def load_rules(config: Config | None = None, builtin: bool = True) -> dict[str, 
     paths += [Path(p) if Path(p).is_absolute() else base / p for p in config.lexicon.files]
     rules: dict[str, TurnRule] = {}
     for path in paths:
-        entries = _read(path).get("rule", [])
+        entries = read_toml(path, "rule").get("rule", [])
         if not isinstance(entries, list):
             raise ValueError(f"{path}: expected [[rule]] tables")
         for entry in entries:
