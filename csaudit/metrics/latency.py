@@ -25,7 +25,7 @@ Per-agent columns of :func:`agent_latency` (one row per agent, sorted by agent)
     inclusive), one column per ``LatencyConfig.rate_thresholds_s``; named by :func:`rate_column`:
     ``within_30s_rate``, ``within_3min_rate``, ``within_5min_rate`` for the defaults;
     ``slow_rounds`` (慢响应) — rounds flagged ``slow`` (in hours, response > ``slow_s``; unanswered
-    counts as slow under ``cap``); ``slow_customers`` — distinct customers with ≥ 1 slow round;
+    counts as slow under ``cap``); ``slow_customers`` — distinct customers with ≥ 1 slow round (a customer is a (shop, nick) pair throughout);
     ``reply_rate`` (回复率) — customers whose last round with this agent got a valid reply ÷ customers
     who had a round with this agent (all hours); ``unreplied_customers`` — the others (listed by
     :func:`unreplied`);
@@ -172,14 +172,32 @@ def conversation_latency(
     return out
 
 
-def _last_round_mask(rounds: pd.DataFrame) -> np.ndarray:
-    """True for each (agent, customer)'s last round: latest ``start``; rounds without a time count as
-    earliest and keep their table order. A missing agent is a key of its own."""
+def _round_shops(rounds: pd.DataFrame, messages: pd.DataFrame | None) -> np.ndarray:
+    """Shop code of each round (from its conversation's messages; all 0 when the shop is unknown).
+
+    A customer is a (shop, customer) pair: the same nick in two shops is two buyers."""
+    if messages is None or "shop" not in messages.columns or not len(rounds):
+        return np.zeros(len(rounds), dtype=np.int64)
+    codes, ids = factorize_runs(messages["conversation_id"])
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
+    shop_of_conv = pd.Series(messages["shop"].to_numpy()[starts], index=pd.Index(ids)[codes[starts]])
+    shop_of_conv = shop_of_conv[~shop_of_conv.index.duplicated()]
+    shop_codes, _ = pd.factorize(shop_of_conv, use_na_sentinel=False)
+    pos = shop_of_conv.index.get_indexer(rounds["conversation_id"])
+    return np.where(pos >= 0, shop_codes[np.maximum(pos, 0)], -1).astype(np.int64)
+
+
+def _last_round_mask(rounds: pd.DataFrame, shops: np.ndarray | None = None) -> np.ndarray:
+    """True for each (shop, agent, customer)'s last round: latest ``start``; rounds without a time
+    count as earliest and keep their table order. A missing agent is a key of its own. ``shops``:
+    the shop code of each round (:func:`_round_shops`); None = one shop."""
     n = len(rounds)
     if n == 0:
         return np.zeros(0, dtype=bool)
     a_codes, _ = pd.factorize(rounds["agent"], use_na_sentinel=False)
     c_codes, c_names = pd.factorize(rounds["customer"], use_na_sentinel=False)
+    if shops is not None:  # (shop, customer) → one code
+        c_codes, c_names = pd.factorize(pd.MultiIndex.from_arrays([shops, c_codes]), use_na_sentinel=False)
     key = a_codes.astype(np.int64) * max(len(c_names), 1) + c_codes
     start = rounds["start"]
     start_ns = np.asarray(start.dt.as_unit("ns").array.asi8 if isinstance(start.dtype, pd.DatetimeTZDtype)
@@ -259,11 +277,12 @@ def agent_latency(
 
     slow = r["slow"].to_numpy(dtype=bool)
     out["slow_rounds"] = count(slow).astype("int64")
+    shops = _round_shops(r, messages)
     cust_codes, _ = pd.factorize(r["customer"], use_na_sentinel=False)
-    pairs = pd.DataFrame({"a": rc[slow], "c": cust_codes[slow]}).drop_duplicates()
+    pairs = pd.DataFrame({"a": rc[slow], "s": shops[slow], "c": cust_codes[slow]}).drop_duplicates()
     out["slow_customers"] = np.bincount(pairs["a"].to_numpy(), minlength=na).astype("int64")
 
-    last = _last_round_mask(r)
+    last = _last_round_mask(r, shops)
     asked = count(last)
     replied = count(last & answered)
     out["reply_rate"] = ratio(replied, asked)
@@ -296,7 +315,7 @@ def unreplied(
     ``messages`` is not given). Sorted by ``start``. ``cfg``: the settings ``rounds`` was computed
     with (its ``acknowledgements`` decide which customer messages belong to a round).
     """
-    open_ = rounds[_last_round_mask(rounds) & ~rounds["answered"].to_numpy(dtype=bool)]
+    open_ = rounds[_last_round_mask(rounds, _round_shops(rounds, messages)) & ~rounds["answered"].to_numpy(dtype=bool)]
     out = open_[["customer", "conversation_id", "agent", "start", "round"]].reset_index(drop=True)
     if messages is not None and len(out):
         cols = [c for c in ("conversation_id", "role", "agent", "shop", "ts", "text") if c in messages.columns]

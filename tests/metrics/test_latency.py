@@ -188,6 +188,25 @@ def test_customer_only_conversation_appears_only_in_unreplied():
     assert c.loc["c9", "n_rounds"] == 1 and np.isnan(c.loc["c9", "first_response_s"])
 
 
+def test_same_nick_in_two_shops_is_two_customers():
+    # one account answers 小明 in shop 1 and leaves 小明 of shop 2 unanswered (a later round): two
+    # buyers, so one replied and one not — keyed by the agent and customer only they merged into one
+    # customer whose last round was unanswered (the bug a partitioned run showed)
+    one = msgs([("customer", None, "09:00:00", "在吗"), ("agent", A, "09:00:05", "在的")], conv="c1", customer="小明")
+    two = msgs([("customer", None, "10:00:00", "在吗"), ("agent", A, "10:00:05", "在"),
+                ("customer", None, "10:01:00", "还有货吗")], conv="c2", customer="小明")
+    two["shop"] = "二号店"
+    m = cat(one, two)
+    r = rounds(m)
+    a = agent_latency(m, r).set_index("agent").loc[A]
+    assert a["unreplied_customers"] == 1 and a["reply_rate"] == 0.5
+    # nobody on either conversation: two unreplied rows, not one
+    lone = cat(msgs([("customer", None, "09:00:00", "在吗")], conv="c3", customer="小明"),
+               msgs([("customer", None, "09:30:00", "在吗")], conv="c4", customer="小明").assign(shop="二号店"))
+    u = unreplied(rounds(lone), lone)
+    assert u["conversation_id"].tolist() == ["c3", "c4"]
+
+
 def test_agent_without_rounds_still_listed():
     m = msgs([("agent", A, "10:00:00", "亲，您的快递到了")])
     r = rounds(m)
